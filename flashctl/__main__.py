@@ -1,0 +1,3 @@
+from flashctl.cli import main
+
+main()

@@ -1,0 +1,38 @@
+"""The one error hierarchy: every user-facing failure is a FlashError that knows its exit code.
+
+The CLI turns a FlashError into a one-line message on stderr and its exit code; anything else is a
+bug and keeps its traceback. Third-party errors are wrapped once, where they enter our code.
+"""
+
+from __future__ import annotations
+
+
+class FlashError(Exception):
+    """A failure the user can act on. `str(err)` is the whole message; no traceback is shown."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(FlashError):
+    """The command line itself is wrong (bad option value, missing file argument)."""
+
+    exit_code = 2
+
+
+class InputError(FlashError):
+    """flash.yaml (or a file it names) cannot be used; the message names the file and line."""
+
+
+class RenderError(FlashError):
+    """Writing a build context failed; the previous output is left untouched."""
+
+
+class DeployError(FlashError):
+    """The RunPod API (or the emulator) refused a call or could not be reached."""

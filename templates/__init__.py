@@ -1,0 +1,1 @@
+"""Package data: the Jinja templates of a rendered build context (shipped as flashctl.templates)."""
