@@ -1,2 +1,177 @@
-def main():
-    print("hi")
+"""The command line: a thin click shell over the pipeline.
+
+Commands gather options into plain values and call into the library; heavy modules (jsonschema,
+jinja2, starlette, hypercorn, requests) are imported inside commands so `--version` and `--help`
+stay fast. `main()` is the one place that turns a FlashError into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flashctl import __version__
+from flashctl.errors import FlashError, UsageError
+
+
+@dataclass
+class Options:
+    """Global options shared by every command."""
+
+    file: Path = Path("flash.yaml")
+    environment: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    debug: bool = False
+
+    def resolved_variables(self) -> dict[str, str]:
+        """`--var` values over the process environment."""
+        return {**os.environ, **self.variables}
+
+
+def _parse_vars(values: tuple[str, ...]) -> dict[str, str]:
+    parsed = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--var")
+        parsed[name] = value
+    return parsed
+
+
+def project_options(command: Any) -> Any:
+    """-f/-e/--var accepted after the command too (`flashctl validate -f x.yaml`); they override
+    the same options given before it."""
+
+    def merge(ctx: click.Context, param: click.Parameter, value: object) -> object:
+        options: Options = ctx.ensure_object(Options)
+        if param.name == "file" and value is not None:
+            options.file = value  # type: ignore[assignment]
+        elif param.name == "environment" and value is not None:
+            options.environment = value  # type: ignore[assignment]
+        elif param.name == "variables" and value:
+            options.variables.update(_parse_vars(value))  # type: ignore[arg-type]
+        return value
+
+    decorators = [
+        click.option(
+            "-f",
+            "--file",
+            "file",
+            type=click.Path(path_type=Path),
+            expose_value=False,
+            callback=merge,
+            help="The project file (default ./flash.yaml).",
+        ),
+        click.option(
+            "-e",
+            "--env",
+            "environment",
+            expose_value=False,
+            callback=merge,
+            help="Environment overlay to apply.",
+        ),
+        click.option(
+            "--var",
+            "variables",
+            multiple=True,
+            metavar="KEY=VALUE",
+            expose_value=False,
+            callback=merge,
+            help="Value for ${KEY}; repeatable.",
+        ),
+    ]
+    for decorator in decorators:
+        command = decorator(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="flashctl")
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    type=click.Path(path_type=Path),
+    default=Path("flash.yaml"),
+    show_default=True,
+    help="The project file.",
+)
+@click.option("-e", "--env", "environment", help="Environment overlay to apply (environments:).")
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Value for ${KEY} in the file; repeatable; wins over the environment.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks (secrets stay redacted).")
+@click.pass_context
+def cli(
+    ctx: click.Context, file: Path, environment: str | None, variables: tuple[str, ...], debug: bool
+) -> None:
+    """flashctl: declarative HTTP APIs on RunPod serverless load-balanced endpoints."""
+    ctx.obj = Options(file, environment, _parse_vars(variables), debug)
+
+
+@cli.command()
+@project_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@click.pass_obj
+def validate(options: Options, fmt: str, strict: bool) -> None:
+    """Check flash.yaml against the schema and every rule; report all problems.
+
+    Exit 0 when valid, 1 when there are errors (or warnings with --strict), 2 on usage errors.
+    """
+    from flashctl.compiler import compile_file
+    from flashctl.report import FORMATS
+
+    result = compile_file(
+        options.file, variables=options.resolved_variables(), environment=options.environment
+    )
+    color = fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    click.echo(FORMATS[fmt]([result], color), nl=False)
+    failing = result.problems if strict else result.errors
+    if failing:
+        sys.exit(1)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of flash.yaml."""
+    from flashctl.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI; user errors become a message and an exit code, not a traceback."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="flashctl", standalone_mode=False)
+    except FlashError as err:
+        if debug:
+            raise
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(UsageError.exit_code if err.exit_code == 2 else err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,69 @@
+"""Semantic checks of a project, one module per rule, registered explicitly in RULES.
+
+Each module has an `ID` (the stable rule code users grep and suppress by), a docstring that is
+its user documentation, and `check(project, document)` yielding every Problem it finds.
+Adding a rule means one new module and one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import ModuleType
+
+from flashctl.checks import (
+    compute,
+    env,
+    environment,
+    handler_signature,
+    handlers,
+    method,
+    name_length,
+    path_syntax,
+    reserved_paths,
+    route_conflict,
+    scaling,
+)
+from flashctl.document import Document
+from flashctl.model import Project
+from flashctl.problems import Problem
+
+RULES: tuple[ModuleType, ...] = (
+    method,
+    path_syntax,
+    reserved_paths,
+    route_conflict,
+    handlers,
+    handler_signature,
+    compute,
+    scaling,
+    env,
+    environment,
+    name_length,
+)
+
+Check = Callable[[Project, Document], Iterable[Problem]]
+
+
+def run_checks(project: Project, document: Document) -> list[Problem]:
+    """Every problem every registered rule finds, in registry order (reporters sort them)."""
+    problems: list[Problem] = []
+    for rule in RULES:
+        problems.extend(rule.check(project, document))
+    return problems
+
+
+# Rules reported by the pipeline stages before the model exists (loader, interpolation, schema).
+PIPELINE_RULES = {
+    "yaml-syntax": "The file is not parsable YAML (tabs for indentation, unclosed brackets, ...).",
+    "duplicate-key": "A key is given twice in one mapping; YAML would silently keep one.",
+    "schema": "The document does not match schemas/flash.schema.json (types, unknown keys, ...).",
+    "undefined-variable": "A ${VAR} reference has no value and no default.",
+}
+
+
+def rule_docs() -> dict[str, str]:
+    """Every rule code with its documentation (module docstrings for the semantic rules)."""
+    docs = dict(PIPELINE_RULES)
+    for rule in RULES:
+        docs[rule.ID] = " ".join((rule.__doc__ or "").split())
+    return docs

@@ -1,0 +1,53 @@
+"""`handler-signature`: a handler accepts every path parameter of its route (by name, or through
+`**kwargs`), and has no required parameter that no request can supply: positional-only
+parameters, or on GET/DELETE (which have no body) a required `bytes` or mapping parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flashctl.document import Document
+from flashctl.model import Project
+from flashctl.paths import params
+from flashctl.problems import Problem
+from flashctl.sources import Function, find_function
+
+ID = "handler-signature"
+BODY_ONLY = ("bytes", "dict")
+NO_BODY = ("GET", "DELETE")
+
+
+def check(project: Project, document: Document) -> Iterator[Problem]:
+    for endpoint in project.endpoints:
+        for route in endpoint.routes:
+            found = find_function(endpoint.source_dir, route.module, route.function)
+            if not isinstance(found, Function):
+                continue  # handler-not-found reports it
+            at = ("endpoints", endpoint.key, "routes", route.index, "handler")
+            for message in _mismatches(found, route.method, route.path):
+                yield document.problem(at, ID, f"handler '{route.handler}': {message}")
+
+
+def _mismatches(function: Function, method: str, path: str) -> Iterator[str]:
+    accepted = {p.name for p in function.parameters if p.kind != "positional_only"}
+    where = f"{function.file.name}:{function.line}"
+    for param in params(path):
+        if param.name not in accepted and not function.var_keyword:
+            yield (
+                f"path parameter '{param.name}' is not a parameter of {function.name}() ({where}):"
+                f" add `{param.name}` to its signature or rename the path parameter"
+            )
+    path_names = {p.name for p in params(path)}
+    for p in function.parameters:
+        if not p.required or p.name in path_names:
+            continue
+        if p.kind == "positional_only":
+            yield (
+                f"parameter '{p.name}' of {function.name}() is positional-only, so no request can"
+                " supply it: remove the `/` or give it a default"
+            )
+        elif method in NO_BODY and (p.annotation or "").split("[")[0] in BODY_ONLY:
+            yield (
+                f"parameter '{p.name}: {p.annotation}' needs a request body, which {method} does"
+                " not have: use POST/PUT/PATCH or give it a default"
+            )

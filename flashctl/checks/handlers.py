@@ -1,0 +1,31 @@
+"""`handler-not-found`: every route's `module:function` (and `runtime.startup`) names a top-level
+`def` or `async def` in a module file under the endpoint's `source`. Found by parsing the file,
+never by importing it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flashctl.document import Document
+from flashctl.model import Project
+from flashctl.problems import JsonPath, Problem
+from flashctl.sources import Missing, find_function
+
+ID = "handler-not-found"
+
+
+def check(project: Project, document: Document) -> Iterator[Problem]:
+    for endpoint in project.endpoints:
+        targets: list[tuple[JsonPath, str]] = [
+            (("endpoints", endpoint.key, "routes", r.index, "handler"), r.handler)
+            for r in endpoint.routes
+        ]
+        if endpoint.runtime.startup:
+            targets.append(
+                (("endpoints", endpoint.key, "runtime", "startup"), endpoint.runtime.startup)
+            )
+        for at, handler in targets:
+            module, _, function = handler.partition(":")
+            found = find_function(endpoint.source_dir, module, function)
+            if isinstance(found, Missing):
+                yield document.problem(at, ID, f"handler '{handler}': {found.reason}")

@@ -1,0 +1,21 @@
+"""`path-syntax`: a route path starts with `/`, has no trailing `/`, only URL-safe characters, and
+parameters written `{name}` or `{name:int|float|str|path|uuid}`, each name once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flashctl.document import Document
+from flashctl.model import Project
+from flashctl.paths import syntax_errors
+from flashctl.problems import Problem
+
+ID = "path-syntax"
+
+
+def check(project: Project, document: Document) -> Iterator[Problem]:
+    for endpoint in project.endpoints:
+        for route in endpoint.routes:
+            at = ("endpoints", endpoint.key, "routes", route.index, "path")
+            for message in syntax_errors(route.path):
+                yield document.problem(at, ID, message)

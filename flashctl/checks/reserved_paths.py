@@ -1,0 +1,37 @@
+"""`reserved-path`: `/ping` (RunPod's health check) and `/execute` belong to the service, for any
+method and with trailing slashes too; `/docs` and `/openapi.json` do when docs are on (and only
+warn otherwise, since `flashctl dev` always serves them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flashctl.document import Document
+from flashctl.model import Project
+from flashctl.problems import Problem, Severity
+
+ID = "reserved-path"
+ALWAYS = {"/ping": "RunPod's load balancer polls it for health", "/execute": "it is never served"}
+DOCS = ("/docs", "/openapi.json")
+
+
+def check(project: Project, document: Document) -> Iterator[Problem]:
+    for endpoint in project.endpoints:
+        for route in endpoint.routes:
+            at = ("endpoints", endpoint.key, "routes", route.index, "path")
+            normalized = "/" + route.path.strip("/")
+            if normalized in ALWAYS:
+                yield document.problem(
+                    at,
+                    ID,
+                    f"'{route.path}' is reserved ({ALWAYS[normalized]}): choose another path",
+                )
+            elif normalized in DOCS:
+                severity: Severity = "error" if endpoint.runtime.docs else "warning"
+                yield document.problem(
+                    at,
+                    ID,
+                    f"'{route.path}' is where the service serves its API docs"
+                    " (always under `flashctl dev`): choose another path",
+                    severity=severity,
+                )

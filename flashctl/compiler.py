@@ -1,0 +1,127 @@
+"""The compile pipeline: text -> document -> interpolate -> overlay -> schema -> model -> checks.
+
+`compile_text` is pure (apart from the handler check reading user modules); `compile_file` is the
+I/O edge that reads flash.yaml. Problems are collected from every stage that can run, so one
+`validate` reports everything it can see.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flashctl.document import Document
+from flashctl.errors import InputError
+from flashctl.problems import Problem
+
+if TYPE_CHECKING:
+    from flashctl.model import Project
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The result of compiling a file: the model when it could be built, and every problem."""
+
+    file: str
+    project: Project | None  # None when the file is too broken to model, or only partly valid
+    problems: tuple[Problem, ...]
+    document: Document | None
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+
+def compile_text(
+    text: str,
+    file: str,
+    *,
+    base_dir: Path,
+    variables: Mapping[str, str],
+    environment: str | None = None,
+) -> Compiled:
+    """Compile flash.yaml text. `variables` resolve `${VAR}` (the CLI passes env + --var)."""
+    from flashctl.checks import run_checks
+    from flashctl.interpolate import interpolate
+    from flashctl.loader import load_text
+    from flashctl.model import build_project
+    from flashctl.overlay import apply_overlays
+    from flashctl.schema import check_schema, without_invalid
+
+    document, problems = load_text(text, file)
+    if document is None:
+        return Compiled(file, None, tuple(sorted(problems)), None)
+    if not isinstance(document.data, dict):
+        kind = "a list" if isinstance(document.data, list) else "a single value"
+        problems.append(
+            document.problem(
+                (),
+                "schema",
+                f"the file is {kind}: it must be a mapping with"
+                " `version: 1`, `project:` and `endpoints:`",
+            )
+        )
+        return Compiled(file, None, tuple(sorted(problems)), document)
+    problems += interpolate(document, variables)
+    effective = apply_overlays(document, environment if _has_env(document, environment) else None)
+    schema_problems = check_schema(effective)
+    problems += schema_problems
+    project: Project | None = None
+    if all(_inside_endpoint_settings(p.path) for p in schema_problems):
+        checkable, remaining = effective, schema_problems
+        for _ in range(_REPAIR_ROUNDS):  # removing a bad value can expose a missing required one
+            if not remaining:
+                break
+            data = without_invalid(checkable.data, remaining)
+            checkable = Document(file, data, effective.positions)
+            remaining = check_schema(checkable)
+        if not remaining:
+            project = build_project(
+                checkable.data, file=file, base_dir=base_dir, environment=environment
+            )
+            problems += run_checks(project, effective)
+        if schema_problems:
+            project = None  # a repaired model is for checking only, never for rendering
+    return Compiled(file, project, tuple(sorted(set(problems))), effective)
+
+
+_REPAIR_ROUNDS = 4
+_SECTIONS = ("endpoints", "defaults", "environments", "slo")
+
+
+def _inside_endpoint_settings(path: tuple[str | int, ...]) -> bool:
+    """A schema problem below the top level, which `without_invalid` can set aside."""
+    return (len(path) > 2 and path[0] in _SECTIONS) or (len(path) > 1 and path[0] == "slo")
+
+
+def _has_env(document: Document, environment: str | None) -> bool:
+    envs = document.data.get("environments")
+    return environment is not None and isinstance(envs, dict) and environment in envs
+
+
+def compile_file(
+    path: Path,
+    *,
+    variables: Mapping[str, str] | None = None,
+    environment: str | None = None,
+) -> Compiled:
+    """Read and compile `path`; `variables` default to the process environment."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: no such file; create one with `flashctl init` or pass -f FILE"
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory; pass the flash.yaml inside it") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read: {err.strerror}") from None
+    values = dict(os.environ if variables is None else variables)
+    return compile_text(
+        text, str(path), base_dir=path.parent, variables=values, environment=environment
+    )

@@ -1,0 +1,150 @@
+"""Load flash.yaml text into a Document, keeping a line/column for every node.
+
+We compose with ruamel.yaml's round-trip parser and build plain values from the node graph
+ourselves: that is where duplicate keys are seen (ruamel would keep one silently or raise on the
+first), where merge keys (`<<`) and aliases are resolved, and where positions are recorded.
+YAML 1.2 rules apply, so `on`/`off`/`yes` are strings, as the file format expects.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from flashctl.document import Document, Mark
+from flashctl.problems import JsonPath, Problem
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
+    """Parse `text`; return the document (None if it cannot be parsed) and the problems found.
+
+    >>> doc, problems = load_text("version: 1\\nproject: demo\\n", "flash.yaml")
+    >>> doc.data, doc.positions[("project",)].line, problems
+    ({'version': 1, 'project': 'demo'}, 2, [])
+    """
+    try:
+        root = YAML(typ="rt").compose(text)
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = err.problem or err.context or "invalid YAML"
+        if "\t" in what or "'\\t'" in what:
+            what += " (YAML forbids tabs for indentation; use spaces)"
+        message = f"YAML syntax error: {what}"
+        return None, [Problem(file, line, column, "yaml-syntax", message)]
+    except YAMLError as err:  # errors without a position (e.g. several documents)
+        first = str(err).splitlines()[0]
+        return None, [Problem(file, 1, 1, "yaml-syntax", f"YAML syntax error: {first}")]
+    if root is None:
+        return None, [Problem(file, 1, 1, "schema", "the file is empty: start with `version: 1`")]
+    builder = _Builder(file)
+    data = builder.build(root, ())
+    return Document(file, data, builder.positions), builder.problems
+
+
+class _Builder:
+    """Turns a composed node graph into plain values, recording positions and duplicate keys."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions: dict[JsonPath, Mark] = {}
+        self.problems: list[Problem] = []
+
+    def build(self, node: Node, path: JsonPath, key: Node | None = None) -> Any:
+        start = node.start_mark
+        self.positions[path] = Mark(
+            start.line + 1,
+            start.column + 1,
+            key.start_mark.line + 1 if key is not None else None,
+            key.start_mark.column + 1 if key is not None else None,
+        )
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return _scalar(node)
+
+    def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        seen: dict[str, Node] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                for source in _merge_sources(value_node):
+                    for k, v in self._mapping(source, path).items():
+                        merged.setdefault(k, v)
+                continue
+            key = _key_text(key_node)
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                message = (
+                    f"duplicate key '{key}': first given on line {first}, again on line {line};"
+                    " keep one"
+                )
+                self.problems.append(
+                    Problem(self.file, line, column, "duplicate-key", message, path=(*path, key))
+                )
+                continue
+            seen[key] = key_node
+            result[key] = self.build(value_node, (*path, key), key_node)
+        # Explicit keys win over merged ones, as YAML's merge-key spec says.
+        return {**merged, **result}
+
+
+def _merge_sources(node: Node) -> list[MappingNode]:
+    if isinstance(node, MappingNode):
+        return [node]
+    if isinstance(node, SequenceNode):
+        return [item for item in node.value if isinstance(item, MappingNode)]
+    return []
+
+
+def _key_text(node: Node) -> str:
+    # JSON Schema and the model address keys as strings; `1:` and `true:` become "1" and "true".
+    return str(node.value) if isinstance(node, ScalarNode) else "<complex key>"
+
+
+def _scalar(node: Node) -> Any:
+    value: str = node.value
+    tag = node.tag
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    if tag == "tag:yaml.org,2002:bool":
+        return value.lower() == "true"
+    if tag == "tag:yaml.org,2002:int":
+        return _int(value)
+    if tag == "tag:yaml.org,2002:float":
+        return _float(value)
+    # Strings, timestamps and unknown tags stay text; the schema says what was expected.
+    return value
+
+
+def _int(value: str) -> int | str:
+    text = value.replace("_", "")
+    try:
+        if text.lower().startswith(("0x", "-0x", "+0x", "0o", "-0o", "+0o", "0b")):
+            return int(text, 0)
+        return int(text, 10)
+    except ValueError:
+        return value
+
+
+def _float(value: str) -> float | str:
+    text = value.replace("_", "").lower()
+    if text in (".inf", "+.inf"):
+        return math.inf
+    if text == "-.inf":
+        return -math.inf
+    if text == ".nan":
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        return value

@@ -1,0 +1,247 @@
+"""The project model: immutable, typed, normalized values built from a schema-valid document.
+
+Defaults come from the JSON Schema (`schema.with_defaults`), sizes are bytes, durations seconds,
+methods upper case. Model objects keep their index or key so checks can find their position in
+the document (`("endpoints", key, "routes", index)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flashctl.schema import load_schema, with_defaults
+from flashctl.units import parse_size
+
+RATE_WINDOWS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+FLASHBOOT = {"off": "OFF", "on": "FLASHBOOT", "priority": "PRIORITY_FLASHBOOT"}
+
+
+@dataclass(frozen=True)
+class Route:
+    index: int
+    method: str
+    path: str
+    handler: str
+    timeout: float | None
+    max_body: int | None
+    summary: str | None
+
+    @property
+    def module(self) -> str:
+        return self.handler.partition(":")[0]
+
+    @property
+    def function(self) -> str:
+        return self.handler.partition(":")[2]
+
+
+@dataclass(frozen=True)
+class Gpu:
+    pools: tuple[str, ...]
+    count: int
+    exclude: tuple[str, ...]
+    min_cuda: str | None
+
+
+@dataclass(frozen=True)
+class CpuInstance:
+    flavor: str
+    vcpus: int
+
+
+@dataclass(frozen=True)
+class Compute:
+    gpu: Gpu | None
+    cpu: tuple[CpuInstance, ...]
+    disk_gb: int
+    data_centers: tuple[str, ...]
+    network_volumes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Scaling:
+    workers_min: int
+    workers_max: int
+    idle_timeout: int
+    request_count: int
+    flashboot: str  # off | on | priority
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    per_seconds: float
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    port: int
+    server: str
+    workers: int
+    request_timeout: float
+    max_body: int
+    max_concurrency: int
+    rate_limit: RateLimit | None
+    startup: str | None
+    docs: bool
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str | None = None
+    secret: str | None = None
+
+    @property
+    def rendered(self) -> str:
+        """The value RunPod receives: literal text, or a reference RunPod resolves to the secret."""
+        if self.secret is not None:
+            return "{{ RUNPOD_SECRET_" + self.secret + " }}"
+        return self.value or ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    key: str
+    runpod_name: str
+    type: str
+    source: str
+    source_dir: Path
+    python: str
+    base_image: str
+    image: str | None
+    registry_auth: str | None
+    dependencies: tuple[str, ...]
+    system_dependencies: tuple[str, ...]
+    compute: Compute
+    scaling: Scaling
+    runtime: RuntimeSettings
+    env: tuple[EnvVar, ...]
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True)
+class Slo:
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float | None
+    success_rate: float
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    environment: str | None
+    file: str
+    base_dir: Path
+    endpoints: tuple[Endpoint, ...]
+    slo: Slo
+
+    def endpoint(self, key: str) -> Endpoint:
+        for endpoint in self.endpoints:
+            if endpoint.key == key:
+                return endpoint
+        raise KeyError(key)
+
+
+def runpod_name(project: str, endpoint: str, environment: str | None) -> str:
+    """`<project>-<endpoint>[-<environment>]`, the name that identifies an endpoint on RunPod."""
+    return "-".join(part for part in (project, endpoint, environment) if part)
+
+
+def build_project(
+    data: dict[str, Any],
+    *,
+    file: str,
+    base_dir: Path,
+    environment: str | None,
+) -> Project:
+    """The model of a schema-valid document."""
+    schema = load_schema()
+    name = data["project"]
+    endpoints = tuple(
+        _endpoint(key, raw, name, environment, base_dir) for key, raw in data["endpoints"].items()
+    )
+    slo = with_defaults(data.get("slo", {}), schema["properties"]["slo"])
+    return Project(
+        name=name,
+        environment=environment,
+        file=file,
+        base_dir=base_dir,
+        endpoints=endpoints,
+        slo=Slo(slo["p50_ms"], slo["p95_ms"], slo["p99_ms"], slo["success_rate"]),
+    )
+
+
+def _endpoint(
+    key: str, raw: dict[str, Any], project: str, environment: str | None, base_dir: Path
+) -> Endpoint:
+    e = with_defaults(raw, load_schema()["$defs"]["endpointFields"])
+    source = e["source"] or "."
+    compute, scaling, runtime = e["compute"], e["scaling"], e["runtime"]
+    gpu = compute["gpu"]
+    rate = runtime["rate_limit"]
+    return Endpoint(
+        key=key,
+        runpod_name=runpod_name(project, key, environment),
+        type=e["type"],
+        source=source,
+        source_dir=(base_dir / source).resolve(),
+        python=e["python"],
+        base_image=e["base_image"] or f"python:{e['python']}-slim",
+        image=e["image"],
+        registry_auth=e["registry_auth"],
+        dependencies=tuple(e["dependencies"]),
+        system_dependencies=tuple(e["system_dependencies"]),
+        compute=Compute(
+            gpu=Gpu(tuple(gpu["pools"]), gpu["count"], tuple(gpu["exclude"]), gpu["min_cuda"])
+            if gpu
+            else None,
+            cpu=tuple(CpuInstance(c["flavor"], c["vcpus"]) for c in compute["cpu"] or ()),
+            disk_gb=compute["disk_gb"],
+            data_centers=tuple(compute["data_centers"]),
+            network_volumes=tuple(compute["network_volumes"]),
+        ),
+        scaling=Scaling(
+            workers_min=scaling["workers"]["min"],
+            workers_max=scaling["workers"]["max"],
+            idle_timeout=scaling["idle_timeout"],
+            request_count=scaling["request_count"],
+            flashboot=scaling["flashboot"],
+        ),
+        runtime=RuntimeSettings(
+            port=runtime["port"],
+            server=runtime["server"],
+            workers=runtime["workers"],
+            request_timeout=float(runtime["request_timeout"]),
+            max_body=parse_size(runtime["max_body"]),
+            max_concurrency=runtime["max_concurrency"],
+            rate_limit=RateLimit(rate["requests"], RATE_WINDOWS[rate["per"]]) if rate else None,
+            startup=runtime["startup"],
+            docs=runtime["docs"],
+        ),
+        env=tuple(_env_var(name, value) for name, value in e["env"].items()),
+        routes=tuple(
+            Route(
+                index=i,
+                method=str(r["method"]).upper(),
+                path=r["path"],
+                handler=r["handler"],
+                timeout=None if r["timeout"] is None else float(r["timeout"]),
+                max_body=None if r["max_body"] is None else parse_size(r["max_body"]),
+                summary=r["summary"],
+            )
+            for i, r in enumerate(e["routes"])
+            if r is not None  # set aside by schema.without_invalid; indices stay file positions
+        ),
+    )
+
+
+def _env_var(name: str, value: Any) -> EnvVar:
+    if isinstance(value, dict):
+        return EnvVar(name, secret=value["secret"])
+    if isinstance(value, bool):
+        return EnvVar(name, "true" if value else "false")
+    return EnvVar(name, str(value))

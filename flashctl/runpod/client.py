@@ -1,0 +1,358 @@
+"""A small client for RunPod's REST v2 serverless API, built on `requests`.
+
+    client = RunPodClient.from_environment()          # key from RUNPOD_API_KEY or config.toml
+    endpoint = client.create_endpoint({"name": "shop-api", "type": "LOAD_BALANCER", ...})
+    client.request_counts[("POST", "/v2/serverless")]  # 1, or more if it had to retry
+
+Every call has connect/read timeouts and bounded retries (see `retry.py`). A create is never sent
+twice blindly: if its response was lost or was a 5xx, the endpoint list is checked first and the
+endpoint is returned if it landed. Errors become `RunPodAPIError` / `RunPodConnectionError`.
+The API key lives only in the auth hook; it is never logged, repr'd or put in a message.
+Debug logs (logger `flashctl.runpod`) show each request's method, URL, status and duration.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+import flashctl
+from flashctl.errors import DeployError
+from flashctl.runpod.api_url import DEFAULT_API_URL, display_url, resolve_api_url
+from flashctl.runpod.auth import BearerAuth
+from flashctl.runpod.credentials import Credentials, load_credentials
+from flashctl.runpod.errors import RunPodAPIError, RunPodConnectionError
+from flashctl.runpod.failures import never_sent, read_problem, transport_reason
+from flashctl.runpod.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+
+LOGGER = logging.getLogger("flashctl.runpod")
+
+JSONObject = dict[str, Any]
+CatalogKind = Literal["gpus", "cpus", "datacenters"]
+_CATALOG_KEYS: dict[str, str] = {"gpus": "gpus", "cpus": "cpus", "datacenters": "dataCenters"}
+_TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait for a connection, and then for each read of the response."""
+
+    connect: float = 5.0
+    read: float = 30.0
+
+
+class RunPodClient:
+    """RunPod's serverless endpoints API. Safe to share between threads for concurrent calls."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        base_url: str = DEFAULT_API_URL,
+        *,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_url = resolve_api_url(base_url, environ={})
+        self.credentials = credentials
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        # Counts every HTTP request sent, retries included, per (method, path template).
+        self.request_counts: Counter[tuple[str, str]] = Counter()
+        self._counts_lock = threading.Lock()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._auth = BearerAuth(credentials.api_key)
+        self._session = session or requests.Session()
+        # Room for concurrent applies; retries are ours, so urllib3's stay off.
+        self._session.mount("http://", HTTPAdapter(pool_maxsize=16, max_retries=0))
+        self._session.mount("https://", HTTPAdapter(pool_maxsize=16, max_retries=0))
+        self._session.headers["User-Agent"] = f"flashctl/{flashctl.__version__}"
+        self._session.headers["Accept"] = "application/json"
+
+    @classmethod
+    def from_environment(
+        cls,
+        api_url: str | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> RunPodClient:
+        """A client with the key and URL the environment configures (see `resolve_api_url`)."""
+        return cls(load_credentials(environ), resolve_api_url(api_url, environ=environ), **options)
+
+    def __repr__(self) -> str:
+        return f"RunPodClient({self.base_url!r}, key from {self.credentials.source})"
+
+    def __enter__(self) -> RunPodClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def list_endpoints(self, *, deadline: float | None = None) -> list[JSONObject]:
+        """Every serverless endpoint on the account (one GET, retried if it fails)."""
+        call = _Call("GET", "/v2/serverless", "/v2/serverless", "listing endpoints")
+        return list(_field(self._run(call, deadline), "endpoints", call))
+
+    def get_endpoint(self, endpoint_id: str, *, name: str | None = None) -> JSONObject:
+        path = f"/v2/serverless/{quote(endpoint_id, safe='')}"
+        call = _Call(
+            "GET", "/v2/serverless/{id}", path, f"reading {_label(endpoint_id, name)}", name
+        )
+        return dict(self._run(call))
+
+    def create_endpoint(self, body: Mapping[str, Any]) -> JSONObject:
+        """Create an endpoint and return it as RunPod describes it (201).
+
+        RunPod does not enforce unique names, so a create sent twice makes two endpoints. When a
+        response is lost or is a 5xx, the list is checked for an endpoint with this name before
+        sending again, and that endpoint is returned if it is there. So call this only for a
+        name that does not exist yet (plan/apply know that from their own list).
+        """
+        name = str(body.get("name", ""))
+
+        def landed(deadline: float) -> JSONObject | None:
+            found = [e for e in self.list_endpoints(deadline=deadline) if e.get("name") == name]
+            if found:
+                LOGGER.info("endpoint %r was created although its response was lost", name)
+            return found[0] if found else None
+
+        call = _Call(
+            "POST",
+            "/v2/serverless",
+            "/v2/serverless",
+            f"creating endpoint '{name}'",
+            name,
+            body=dict(body),
+            landed=landed,
+        )
+        return dict(self._run(call))
+
+    def update_endpoint(
+        self, endpoint_id: str, changes: Mapping[str, Any], *, name: str | None = None
+    ) -> JSONObject:
+        """PATCH the given fields (only those) and return the whole updated endpoint."""
+        path = f"/v2/serverless/{quote(endpoint_id, safe='')}"
+        action = f"updating {_label(endpoint_id, name)}"
+        call = _Call("PATCH", "/v2/serverless/{id}", path, action, name, body=dict(changes))
+        return dict(self._run(call))
+
+    def delete_endpoint(self, endpoint_id: str, *, name: str | None = None) -> None:
+        """Delete an endpoint (204). A 404 on a retry means an earlier attempt deleted it."""
+        path = f"/v2/serverless/{quote(endpoint_id, safe='')}"
+        action = f"deleting {_label(endpoint_id, name)}"
+        self._run(_Call("DELETE", "/v2/serverless/{id}", path, action, name, gone_ok=True))
+
+    def list_workers(self, endpoint_id: str, *, name: str | None = None) -> JSONObject:
+        """`{"workers": [...], "summary": {...}, "endpointVersion": n}` for one endpoint."""
+        path = f"/v2/serverless/{quote(endpoint_id, safe='')}/workers"
+        action = f"listing the workers of {_label(endpoint_id, name)}"
+        call = _Call("GET", "/v2/serverless/{id}/workers", path, action, name)
+        return dict(self._run(call))
+
+    def catalog(self, kind: CatalogKind) -> list[JSONObject]:
+        """The GPU types, CPU flavors or data centers RunPod offers."""
+        if kind not in _CATALOG_KEYS:
+            raise ValueError(f"unknown catalog {kind!r}; expected one of {sorted(_CATALOG_KEYS)}")
+        path = f"/v2/catalog/{kind}"
+        call = _Call("GET", path, path, f"reading the {kind} catalog")
+        return list(_field(self._run(call), _CATALOG_KEYS[kind], call))
+
+    # -- one call, with retries --------------------------------------------------------------
+
+    def _run(self, call: _Call, deadline: float | None = None) -> Any:
+        if deadline is None:
+            deadline = self._clock() + self.retry.budget
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = self._send(call)
+            if isinstance(outcome, requests.Response):
+                status = outcome.status_code
+                if status < 400:
+                    return self._json(outcome, call)
+                if status == 404 and call.gone_ok and attempt > 1:
+                    return None
+                if status not in RETRY_STATUSES:
+                    raise self._api_error(call, outcome, attempt)
+                retry_after = parse_retry_after(outcome.headers.get("Retry-After"))
+                # A 429 is refused before any work is done; a 5xx may come after the write.
+                may_have_landed = status != 429
+            else:
+                if isinstance(outcome, requests.exceptions.SSLError):
+                    raise self._unreachable(call, outcome, attempt)
+                retry_after = None
+                may_have_landed = not never_sent(outcome)
+
+            check = call.landed if may_have_landed else None
+            delay = self.retry.backoff(attempt, retry_after, self._rng)
+            if attempt >= self.retry.attempts or self._clock() + delay > deadline:
+                found = self._check_landed(check, deadline) if check else None
+                if found is not None:
+                    return found
+                raise self._failure(call, outcome, attempt, unsure=check is not None)
+            LOGGER.info(
+                "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
+                call.method,
+                call.template,
+                _outcome_text(outcome, self.timeouts),
+                delay,
+                attempt + 1,
+                self.retry.attempts,
+            )
+            self._sleep(delay)
+            if check is not None:
+                found = self._check_landed(check, deadline)
+                if found is not None:
+                    return found
+
+    def _check_landed(
+        self, check: Callable[[float], JSONObject | None], deadline: float
+    ) -> JSONObject | None:
+        try:
+            return check(deadline)
+        except DeployError as err:
+            LOGGER.info("could not check whether the write landed: %s", err)
+            return None
+
+    def _send(self, call: _Call) -> requests.Response | requests.RequestException:
+        url = self.base_url + call.path
+        with self._counts_lock:
+            self.request_counts[(call.method, call.template)] += 1
+        started = time.perf_counter()
+        try:
+            response = self._session.request(
+                call.method,
+                url,
+                json=call.body,
+                auth=self._auth,
+                timeout=(self.timeouts.connect, self.timeouts.read),
+            )
+        except _TRANSPORT_ERRORS as err:
+            elapsed = (time.perf_counter() - started) * 1000
+            LOGGER.debug("%s %s -> %s after %.1f ms", call.method, url, type(err).__name__, elapsed)
+            return err
+        elapsed = (time.perf_counter() - started) * 1000
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug(
+                "%s %s -> %d in %.1f ms; sent headers %s",
+                call.method,
+                url,
+                response.status_code,
+                elapsed,
+                self._auth.redacted_headers(response.request.headers),
+            )
+        return response
+
+    def _json(self, response: requests.Response, call: _Call) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise DeployError(
+                f"RunPod answered {call.action} ({response.status_code}) with a body that is "
+                "not JSON."
+            ) from None
+
+    def _failure(
+        self,
+        call: _Call,
+        outcome: requests.Response | requests.RequestException,
+        attempts: int,
+        *,
+        unsure: bool,
+    ) -> DeployError:
+        if isinstance(outcome, requests.Response):
+            error: DeployError = self._api_error(call, outcome, attempts)
+        else:
+            error = self._unreachable(call, outcome, attempts)
+        if unsure:
+            error.message += (
+                "\nThe request may have been carried out anyway; `flashctl plan` shows what "
+                "exists now."
+            )
+        return error
+
+    def _unreachable(
+        self, call: _Call, err: requests.RequestException, attempts: int
+    ) -> RunPodConnectionError:
+        return RunPodConnectionError(
+            display_url(self.base_url + call.path),
+            transport_reason(err, self.timeouts.connect, self.timeouts.read),
+            action=call.action,
+            attempts=attempts,
+        )
+
+    def _api_error(self, call: _Call, response: requests.Response, attempts: int) -> RunPodAPIError:
+        title, detail, errors = read_problem(response)
+        scrub = self._auth.scrub
+        return RunPodAPIError(
+            call.method,
+            call.path,
+            response.status_code,
+            action=call.action,
+            endpoint_name=call.name,
+            title=scrub(title),
+            detail=scrub(detail),
+            errors=[scrub(error) for error in errors],
+            key_source=self.credentials.source,
+            attempts=attempts,
+        )
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical API call: what is sent, how it is described, and how it may be retried."""
+
+    method: str
+    template: str  # the path with `{id}` for counting and logs
+    path: str
+    action: str  # "creating endpoint 'api'", for messages
+    name: str | None = None
+    body: JSONObject | None = None
+    landed: Callable[[float], JSONObject | None] | None = None  # a write's "did it land?" check
+    gone_ok: bool = False  # a DELETE's 404 after a lost response means done
+
+
+def _field(data: Any, key: str, call: _Call) -> list[Any]:
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        raise DeployError(f"RunPod's answer to {call.action} has no `{key}` list.")
+    return list(data[key])
+
+
+def _label(endpoint_id: str, name: str | None) -> str:
+    return f"endpoint '{name}' ({endpoint_id})" if name else f"endpoint {endpoint_id}"
+
+
+def _outcome_text(
+    outcome: requests.Response | requests.RequestException, timeouts: Timeouts
+) -> str:
+    if isinstance(outcome, requests.Response):
+        return f"HTTP {outcome.status_code}"
+    return transport_reason(outcome, timeouts.connect, timeouts.read)

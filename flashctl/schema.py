@@ -1,0 +1,197 @@
+"""The JSON Schema of flash.yaml: loading it, checking a document, and filling its defaults.
+
+`schemas/flash.schema.json` is the single source of truth for shape and defaults; the model reads
+defaults through `with_defaults`, never from a second copy. Schema errors are reported at the
+offending node (an unknown key at the key, a wrong value at the value), in words a user can act on.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+from flashctl.document import Document, render_path
+from flashctl.problems import JsonPath, Problem
+
+
+@functools.cache
+def schema_text() -> str:
+    """The schema exactly as shipped (what `flashctl schema` prints)."""
+    return resources.files("flashctl.schemas").joinpath("flash.schema.json").read_text("utf-8")
+
+
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(schema_text())
+    return loaded
+
+
+@functools.cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema())
+
+
+def check_schema(document: Document) -> list[Problem]:
+    """Every schema violation in `document`, each at its node, deduplicated by position."""
+    problems: dict[tuple[int, int, str], Problem] = {}
+    for error in _validator().iter_errors(document.data):
+        for problem in _problems_for(document, _most_specific(error)):
+            problems.setdefault((problem.line, problem.column, problem.message), problem)
+    return sorted(problems.values())
+
+
+def _most_specific(error: Any) -> Any:
+    """For anyOf/oneOf, the branch error that got furthest, unless all fail at the same node."""
+    from jsonschema.exceptions import best_match
+
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        deeper = [e for e in error.context if len(e.absolute_path) > len(error.absolute_path)]
+        if deeper:
+            return _most_specific(best_match(deeper))
+    return error
+
+
+def _problems_for(document: Document, error: Any) -> list[Problem]:
+    path: JsonPath = tuple(error.absolute_path)
+    where = render_path(path)
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        return [
+            document.problem(
+                (*path, key),
+                "schema",
+                f"unknown key '{key}' in {where}{_suggest(key, allowed)}",
+                at_key=True,
+            )
+            for key in extra
+        ]
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [document.problem(path, "schema", f"{where}: missing required key '{missing}'")]
+    if error.schema_path and "propertyNames" in error.schema_path:
+        name = error.instance
+        message = f"name '{name}' in {where} must match {error.schema.get('pattern', '')}"
+        message += ": lower-case letters, digits and '-', starting with a letter, at most 32"
+        return [document.problem((*path, name), "schema", message, at_key=True)]
+    return [document.problem(path, "schema", f"{where}: {_describe(error)}")]
+
+
+def _describe(error: Any) -> str:
+    kind, value, schema = error.validator, error.instance, error.schema
+    shown = json.dumps(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    if kind == "type":
+        expected = schema["type"]
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        hint = ' (quote it: "3.10" is not 3.1)' if isinstance(value, float) else ""
+        return f"expected {_article(expected)}, got {_type_name(value)} {shown}{hint}"
+    if kind == "enum":
+        options = ", ".join(json.dumps(o) for o in schema["enum"])
+        return f"{shown} is not one of {options}{_suggest(str(value), schema['enum'])}"
+    if kind == "const":
+        return f"must be {json.dumps(schema['const'])}, got {shown}"
+    if kind in ("anyOf", "oneOf") and "pattern" in json.dumps(schema):
+        return f"{shown} is not a size: write a number of bytes or e.g. 30MB, 512KiB, 1GB"
+    if kind == "pattern":
+        return f"{shown} does not have the expected form ({schema.get('description', '')})"
+    if kind in ("minItems", "minProperties") and not value:
+        return "must not be empty"
+    return str(error.message)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    return names.get(type(value), "list" if isinstance(value, list) else "mapping")
+
+
+def _article(expected: str) -> str:
+    if expected == "object":
+        return "a mapping"
+    if expected == "array":
+        return "a list"
+    return ("an " if expected[0] in "aeiou" else "a ") + expected
+
+
+def _suggest(word: str, options: list[Any]) -> str:
+    close = difflib.get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def with_defaults(value: Any, schema: dict[str, Any] | None = None) -> Any:
+    """A deep copy of `value` with the schema's defaults filled in for absent object keys.
+
+    >>> with_defaults({"runtime": {}}, load_schema()["$defs"]["endpointFields"])["runtime"]["port"]
+    8000
+    """
+    return _fill(copy.deepcopy(value), schema if schema is not None else load_schema())
+
+
+def _fill(value: Any, schema: dict[str, Any]) -> Any:
+    schema = _resolve(schema)
+    for part in schema.get("allOf", []):
+        value = _fill(value, part)
+    if isinstance(value, dict):
+        for key, sub in schema.get("properties", {}).items():
+            sub = _resolve(sub)
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+            if key in value:
+                value[key] = _fill(value[key], sub)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            known = schema.get("properties", {})
+            for key in value:
+                if key not in known:
+                    value[key] = _fill(value[key], extra)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value = [_fill(item, schema["items"]) for item in value]
+    return value
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref and ref.startswith("#/$defs/"):
+        return {
+            **load_schema()["$defs"][ref.split("/")[-1]],
+            **{k: v for k, v in schema.items() if k != "$ref"},
+        }
+    return schema
+
+
+def without_invalid(data: Any, problems: list[Problem]) -> Any:
+    """A copy of `data` with the nodes that `problems` point at removed, so defaults take their
+    place and the other rules can still check the rest. Routes are replaced by None (not removed)
+    so the remaining routes keep their indices, and with them their positions in the file.
+    """
+    data = copy.deepcopy(data)
+    for problem in problems:
+        path = problem.path
+        if len(path) >= 2 and isinstance(path[-1], int) and path[-2] != "routes":
+            path = path[:-1]  # an invalid item of a list of values: drop the whole list
+        _remove(data, path)
+    return data
+
+
+def _remove(data: Any, path: JsonPath) -> None:
+    if not path:
+        return
+    parent = data
+    for part in path[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = path[-1]
+    if isinstance(parent, dict) and isinstance(last, str):
+        parent.pop(last, None)
+    elif isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent):
+        parent[last] = None

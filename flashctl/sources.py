@@ -1,0 +1,107 @@
+"""Finding handler functions in user code by parsing it with `ast`, never importing it.
+
+Importing would run the user's module (model downloads, `sys.exit()`, side effects); parsing tells
+us whether a top-level `def`/`async def` exists and what parameters it takes.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    kind: str  # positional_only | positional_or_keyword | keyword_only
+    required: bool
+    annotation: str | None
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    file: Path
+    line: int
+    parameters: tuple[Parameter, ...]
+    var_keyword: bool
+    docstring: str | None
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Why a handler could not be found; `reason` is a sentence for the user."""
+
+    reason: str
+
+
+def module_file(source_dir: Path, module: str) -> Path | None:
+    """`pkg.mod` -> `<source>/pkg/mod.py` or `<source>/pkg/mod/__init__.py`, if either exists."""
+    base = source_dir.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_function(source_dir: Path, module: str, function: str) -> Function | Missing:
+    """The top-level function `function` of `module` under `source_dir`, or why it is missing."""
+    if not source_dir.is_dir():
+        return Missing(f"source folder {source_dir} does not exist")
+    path = module_file(source_dir, module)
+    if path is None:
+        wanted = module.replace(".", "/")
+        return Missing(f"module '{module}' not found: expected {wanted}.py under {source_dir}")
+    stat = path.stat()
+    parsed = _parse(path, stat.st_mtime_ns, stat.st_size)
+    if isinstance(parsed, Missing):
+        return parsed
+    for node in parsed.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+            return _function(node, path)
+    nested = any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
+        for node in ast.walk(parsed)
+    )
+    where = "is nested inside another function or class; move it to" if nested else "is not"
+    return Missing(f"function '{function}' {where} the top level of {path.name}")
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(path: Path, mtime_ns: int, size: int) -> ast.Module | Missing:
+    # mtime and size are part of the key so an edited file is parsed again (flashctl dev).
+    try:
+        return ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError as err:
+        return Missing(f"{path.name} line {err.lineno}: cannot be parsed: {err.msg}")
+    except (OSError, ValueError) as err:
+        return Missing(f"{path} cannot be read: {err}")
+
+
+def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: Path) -> Function:
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    first_default = len(positional) - len(args.defaults)
+    params = [
+        Parameter(
+            arg.arg,
+            "positional_only" if i < len(args.posonlyargs) else "positional_or_keyword",
+            i < first_default,
+            ast.unparse(arg.annotation) if arg.annotation else None,
+        )
+        for i, arg in enumerate(positional)
+    ]
+    params += [
+        Parameter(
+            arg.arg,
+            "keyword_only",
+            default is None,
+            ast.unparse(arg.annotation) if arg.annotation else None,
+        )
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    ]
+    return Function(
+        node.name, path, node.lineno, tuple(params), args.kwarg is not None, ast.get_docstring(node)
+    )
