@@ -1,0 +1,52 @@
+"""Shared fixtures: the repository root, ../shared, and `run_cli` over click's CliRunner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+EXAMPLE = ROOT / "flash.yaml.example"
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def __repr__(self) -> str:  # shown by pytest when an assertion fails
+        return f"exit {self.exit_code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """Run `flashctl ARGS` in-process through `main()` (our error handling included)."""
+    from flashctl.cli import main
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> CliResult:
+        runner = CliRunner()
+        wrapper = click.command()(lambda: main(list(args)))
+        result = runner.invoke(
+            wrapper,
+            [],
+            env=env,
+            input=input,
+            catch_exceptions=False,
+        )
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"../shared not found: looked for {SHARED} (it sits beside the checkout)")
+    return SHARED
