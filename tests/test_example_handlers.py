@@ -10,11 +10,10 @@ from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "examples" / "seed"))
 
-import cpu_worker  # noqa: E402
-import gpu_worker  # noqa: E402
-import users  # noqa: E402
-
-from flashctl_runtime import HTTPError  # noqa: E402
+import cpu_worker
+import gpu_worker
+import users
+from flashctl_runtime import HTTPError
 
 
 def test_compute_sums_squares():
@@ -43,8 +42,12 @@ def test_validate_counts_text_statistics():
 
 @pytest.mark.parametrize(
     ("operation", "expected"),
-    [("uppercase", "HELLO WORLD"), ("lowercase", "hello world"), ("reverse", "dlroW olleH"),
-     ("title", "Hello World")],
+    [
+        ("uppercase", "HELLO WORLD"),
+        ("lowercase", "hello world"),
+        ("reverse", "dlroW olleH"),
+        ("title", "Hello World"),
+    ],
 )
 def test_transform_applies_each_operation(operation, expected):
     assert cpu_worker.transform("Hello World", operation) == expected

@@ -94,7 +94,7 @@ def test_github_format_emits_workflow_annotations(run_cli, tmp_path):
     path = write_project(tmp_path)
     result = run_cli("validate", "-f", str(path), "--format", "github")
     assert result.exit_code == 1
-    error = [line for line in result.stdout.splitlines() if line.startswith("::error ")][0]
+    error = next(line for line in result.stdout.splitlines() if line.startswith("::error "))
     assert error.startswith(f"::error file={path},line=9,col=18,title=flashctl method::")
     assert any(line.startswith("::warning ") for line in result.stdout.splitlines())
 

@@ -36,7 +36,9 @@ def get_user(user_id: int) -> dict[str, object]:
         return _users[user_id]
 
 
-def update_user(user_id: int, name: str | None = None, email: str | None = None) -> dict[str, object]:
+def update_user(
+    user_id: int, name: str | None = None, email: str | None = None
+) -> dict[str, object]:
     """Change a user's name and/or email."""
     if email is not None and "@" not in email:
         raise ValueError("email must contain '@'")

@@ -1,0 +1,25 @@
+# The commands CI runs (.ci/run), for running by hand.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install lint format typecheck test check bench
+
+install:
+	python3 -m venv $(VENV) && $(BIN)/pip install -q -e '.[dev]'
+
+lint:
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+typecheck:
+	$(BIN)/mypy
+
+test:
+	$(BIN)/python -m pytest
+
+check: lint typecheck test
+
+bench:
+	$(BIN)/python bench/b3_compile.py && $(BIN)/python bench/b4_startup.py
