@@ -11,12 +11,15 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flashctl import __version__
 from flashctl.errors import FlashError, UsageError
+
+if TYPE_CHECKING:
+    from flashctl.compiler import Loaded
 
 
 @dataclass
@@ -31,6 +34,14 @@ class Options:
     def resolved_variables(self) -> dict[str, str]:
         """`--var` values over the process environment."""
         return {**os.environ, **self.variables}
+
+    def load(self) -> Loaded:
+        """The valid project of `--file`, or an InputError listing its problems."""
+        from flashctl.compiler import load_valid_project
+
+        return load_valid_project(
+            self.file, variables=self.resolved_variables(), environment=self.environment
+        )
 
 
 def _parse_vars(values: tuple[str, ...]) -> dict[str, str]:
@@ -146,6 +157,62 @@ def validate(options: Options, fmt: str, strict: bool) -> None:
     failing = result.problems if strict else result.errors
     if failing:
         sys.exit(1)
+
+
+@cli.command()
+@project_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("build"),
+    show_default=True,
+    help="Output folder (replaced atomically).",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUTPUT differs.")
+@click.option(
+    "--target",
+    type=click.Choice(["runpod"]),
+    default="runpod",
+    show_default=True,
+    help="What to render for.",
+)
+@click.pass_obj
+def render(options: Options, output: Path, check: bool, target: str) -> None:
+    """Write one Docker build context per endpoint, plus manifest.json."""
+    from flashctl.build import check_rendered, render_to
+
+    loaded = options.load()
+    if check:
+        changes = check_rendered(loaded, output)
+        if changes:
+            click.echo("\n".join(changes))
+            click.echo(f"{output} is out of date: run `flashctl render -o {output}`", err=True)
+            sys.exit(1)
+        click.echo(f"{output} is up to date")
+        return
+    files = render_to(loaded, output)
+    for endpoint in loaded.project.endpoints:
+        click.echo(f"{output / endpoint.key}/  ({endpoint.runpod_name})")
+    click.echo(f"wrote {len(files)} files to {output}", err=True)
+
+
+@cli.command()
+@project_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8888, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Re-render and restart when flash.yaml or the source changes.",
+)
+@click.pass_obj
+def dev(options: Options, host: str, port: int, reload: bool) -> None:
+    """Serve every endpoint on localhost (one at /, several under /<endpoint>/), docs on."""
+    from flashctl import dev as dev_server
+
+    dev_server.run(options.load, options.file, dev_server.DevOptions(host, port, reload))
 
 
 @cli.command()

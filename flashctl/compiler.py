@@ -102,15 +102,10 @@ def _has_env(document: Document, environment: str | None) -> bool:
     return environment is not None and isinstance(envs, dict) and environment in envs
 
 
-def compile_file(
-    path: Path,
-    *,
-    variables: Mapping[str, str] | None = None,
-    environment: str | None = None,
-) -> Compiled:
-    """Read and compile `path`; `variables` default to the process environment."""
+def read_project_file(path: Path) -> str:
+    """The text of flash.yaml, or an InputError that says what to do."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(
             f"{path}: no such file; create one with `flashctl init` or pass -f FILE"
@@ -121,7 +116,50 @@ def compile_file(
         raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
         raise InputError(f"{path}: cannot be read: {err.strerror}") from None
+
+
+def compile_file(
+    path: Path,
+    *,
+    variables: Mapping[str, str] | None = None,
+    environment: str | None = None,
+) -> Compiled:
+    """Read and compile `path`; `variables` default to the process environment."""
     values = dict(os.environ if variables is None else variables)
     return compile_text(
-        text, str(path), base_dir=path.parent, variables=values, environment=environment
+        read_project_file(path),
+        str(path),
+        base_dir=path.parent,
+        variables=values,
+        environment=environment,
     )
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A valid project and what it was compiled from (for digests and reloads)."""
+
+    project: Project
+    text: str
+    variables: dict[str, str]
+
+
+def load_valid_project(
+    path: Path, *, variables: Mapping[str, str], environment: str | None
+) -> Loaded:
+    """Compile `path` and return its model, or raise InputError listing every error."""
+    from flashctl.report.text import render as text_report
+
+    text = read_project_file(path)
+    result = compile_text(
+        text, str(path), base_dir=path.parent, variables=variables, environment=environment
+    )
+    if result.errors or result.project is None:
+        errors = Compiled(result.file, None, result.errors, result.document)
+        raise InputError(
+            f"{path} is not valid; fix these first (`flashctl validate` shows them too):\n"
+            + text_report([errors]).rstrip()
+        )
+    # Only the variables the file refers to feed the render's input digest.
+    used = {k: v for k, v in variables.items() if "${" + k in text}
+    return Loaded(result.project, text, used)

@@ -48,8 +48,8 @@ _DATA_CENTERS = [
 ]
 
 GPU_POOLS: dict[str, list[str]] = {}
-for _type_id, _, _pool, _, _ in _GPUS:
-    GPU_POOLS.setdefault(_pool, []).append(_type_id)
+for _gpu in _GPUS:
+    GPU_POOLS.setdefault(_gpu[2], []).append(_gpu[0])
 
 CPU_FLAVORS: dict[str, tuple[int, float]] = {
     flavor: (max_vcpus, ram) for flavor, _, _, max_vcpus, ram in _CPUS

@@ -1,0 +1,221 @@
+"""Render: a project -> `{relative path: bytes}` of every build context, plus manifest.json.
+
+Pure: the caller hands in the runtime package's files and each endpoint's source files (see
+`build_files.py` for reading and writing them). Templates receive prepared views (strings already
+formatted); JSON is produced by `json.dumps(sort_keys=True)`. The same input gives byte-identical
+output: no timestamps, sorted paths.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import shlex
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from flashctl import __version__
+from flashctl.model import Endpoint, Project
+from flashctl.spec import create_body
+
+Files = dict[str, bytes]
+
+RUNTIME_PACKAGE = "flashctl_runtime"
+# Ranges the runtime is tested with (CI installs the newest in range).
+RUNTIME_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "common": ("starlette>=0.40,<2", "msgpack>=1.0,<2"),
+    "hypercorn": ("hypercorn>=0.17,<0.19", "uvloop>=0.19,<1; sys_platform != 'win32'"),
+    "uvicorn": (
+        "uvicorn>=0.30,<1",
+        "uvloop>=0.19,<1; sys_platform != 'win32'",
+        "httptools>=0.6,<1",
+    ),
+}
+DRAIN_SECONDS = 30  # runtime grace period on SIGTERM; Kubernetes' grace period must exceed it
+
+
+@functools.cache
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(_template_source),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # Python, Dockerfile and text, never HTML
+    )
+
+
+def _template_source(name: str) -> str:
+    return resources.files("flashctl.templates").joinpath(name).read_text("utf-8")
+
+
+def _template(name: str, **view: Any) -> bytes:
+    return str(_environment().get_template(name).render(**view)).encode("utf-8")
+
+
+def serve_command(endpoint: Endpoint) -> list[str]:
+    """The container's command; `flashctl dev` and the tests run exactly this too."""
+    runtime = endpoint.runtime
+    return [
+        "python",
+        "-m",
+        f"{RUNTIME_PACKAGE}.serve",
+        "handler_service:app",
+        "--server",
+        runtime.server,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(runtime.port),
+        "--workers",
+        str(runtime.workers),
+        "--keep-alive",
+        "5",
+        "--graceful-timeout",
+        str(DRAIN_SECONDS),
+    ]
+
+
+def render_project(
+    project: Project,
+    *,
+    runtime_files: Mapping[str, bytes],
+    source_files: Mapping[str, Mapping[str, bytes]],
+    input_digest: str,
+    docs: bool | None = None,
+) -> Files:
+    """Every file of the build output. `source_files[endpoint_key]` maps paths under `source`
+    to contents; `docs` forces API docs on or off (`flashctl dev` turns them on)."""
+    files: Files = {}
+    for endpoint in project.endpoints:
+        context = render_endpoint(
+            project, endpoint, runtime_files, source_files[endpoint.key], docs=docs
+        )
+        files.update({f"{endpoint.key}/{path}": data for path, data in context.items()})
+    files["manifest.json"] = _manifest(project, files, input_digest)
+    return dict(sorted(files.items()))
+
+
+def render_endpoint(
+    project: Project,
+    endpoint: Endpoint,
+    runtime_files: Mapping[str, bytes],
+    source_files: Mapping[str, bytes],
+    *,
+    docs: bool | None = None,
+) -> Files:
+    """One self-contained Docker build context."""
+    files: Files = {
+        "Dockerfile": _template(
+            "Dockerfile.j2",
+            version=__version__,
+            project=project.name,
+            endpoint=endpoint.key,
+            base_image=endpoint.base_image,
+            system_dependencies=" ".join(sorted(endpoint.system_dependencies)),
+            port=endpoint.runtime.port,
+            cmd=json.dumps(serve_command(endpoint)),
+        ),
+        ".dockerignore": _template("dockerignore.j2"),
+        "requirements.txt": _template(
+            "requirements.txt.j2",
+            version=__version__,
+            runtime_requirements=requirements(endpoint),
+            user_requirements=list(endpoint.dependencies),
+        ),
+        "handler_service.py": _template(
+            "handler_service.py.j2", **_service_view(project, endpoint, docs)
+        ),
+        "endpoint.json": _json(create_body(project, endpoint)),
+    }
+    for path, data in runtime_files.items():
+        files[f"{RUNTIME_PACKAGE}/{path}"] = data
+    for path, data in source_files.items():
+        files[f"src/{path}"] = data
+    return dict(sorted(files.items()))
+
+
+def requirements(endpoint: Endpoint) -> list[str]:
+    return [*RUNTIME_REQUIREMENTS["common"], *RUNTIME_REQUIREMENTS[endpoint.runtime.server]]
+
+
+def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> dict[str, Any]:
+    aliases: dict[str, str] = {}
+    imports: list[str] = []
+    handlers = [r.handler for r in endpoint.routes]
+    if endpoint.runtime.startup:
+        handlers.append(endpoint.runtime.startup)
+    for handler in handlers:
+        if handler not in aliases:
+            module, _, function = handler.partition(":")
+            aliases[handler] = f"_h{len(aliases)}"
+            imports.append(f"from {module} import {function} as {aliases[handler]}")
+    routes = [
+        ", ".join(
+            [
+                f"{r.method!r}",
+                f"{r.path!r}",
+                aliases[r.handler],
+                f"timeout={r.timeout!r}",
+                f"max_body={r.max_body!r}",
+                f"name={r.handler!r}",
+            ]
+        )
+        for r in endpoint.routes
+    ]
+    runtime = endpoint.runtime
+    rate = runtime.rate_limit
+    settings = [
+        ("title", repr(endpoint.runpod_name)),
+        ("version", repr(__version__)),
+        ("request_timeout", repr(runtime.request_timeout)),
+        ("max_body", repr(runtime.max_body)),
+        ("max_concurrency", repr(runtime.max_concurrency)),
+        ("rate_limit", repr((rate.requests, rate.per_seconds)) if rate else "None"),
+        ("docs", repr(runtime.docs if docs is None else docs)),
+        ("startup", aliases[runtime.startup] if runtime.startup else "None"),
+        ("drain_timeout", repr(float(DRAIN_SECONDS))),
+    ]
+    return {
+        "version": __version__,
+        "endpoint": endpoint.key,
+        "imports": imports,
+        "routes": routes,
+        "settings": settings,
+    }
+
+
+def _manifest(project: Project, files: Files, input_digest: str) -> bytes:
+    manifest = {
+        "flashctl": __version__,
+        "project": project.name,
+        "environment": project.environment,
+        "input_sha256": input_digest,
+        "endpoints": {
+            e.key: {
+                "runpod_name": e.runpod_name,
+                "server": e.runtime.server,
+                "port": e.runtime.port,
+                "routes": [
+                    {"method": r.method, "path": r.path, "handler": r.handler} for r in e.routes
+                ],
+            }
+            for e in project.endpoints
+        },
+        "files": {path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())},
+    }
+    return _json(manifest)
+
+
+def _json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def shell_command(endpoint: Endpoint) -> str:
+    """The serve command as one shell line, for printing."""
+    return shlex.join(serve_command(endpoint))

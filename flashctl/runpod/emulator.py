@@ -1,0 +1,207 @@
+"""A local stand-in for RunPod's REST v2 serverless API, for offline deploys, CI and tests.
+
+    serve_emulator("127.0.0.1", 8765, state=Path("emulator.json"), api_key="dev-key")  # blocks
+    python -m flashctl.runpod.emulator --port 8765 --state emulator.json --api-key dev-key
+
+    with BackgroundEmulator(api_key="k", fail_rate=0.3, seed=7) as emulator:  # tests, benches
+        client = RunPodClient(Credentials("k", "test"), emulator.url)
+
+Point flashctl at it with `FLASHCTL_API_URL=http://127.0.0.1:8765`. Routes, faults and the
+`/_emulator/*` test hooks are described in `emulator_app.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from hypercorn.typing import ASGIFramework
+
+from flashctl.errors import FlashError, UsageError
+from flashctl.runpod.emulator_app import Emulator, build_app
+from flashctl.runpod.emulator_faults import FaultInjector
+from flashctl.runpod.emulator_requests import RequestLog
+from flashctl.runpod.emulator_state import EmulatorState
+
+LOGGER = logging.getLogger("flashctl.runpod.emulator")
+
+
+def create_emulator(
+    state: Path | None = None,
+    api_key: str | None = None,
+    fail_rate: float = 0.0,
+    latency_ms: float = 0.0,
+    seed: int | None = None,
+    *,
+    worker_ready_delay: float = 0.3,
+    retry_after: int = 1,
+) -> Emulator:
+    """The emulator's parts, checked; raises UsageError for an out-of-range option."""
+    if not 0.0 <= fail_rate <= 1.0:
+        raise UsageError(f"--fail-rate must be between 0 and 1, got {fail_rate}.")
+    if latency_ms < 0 or worker_ready_delay < 0 or retry_after < 0:
+        raise UsageError("--latency-ms, the worker ready delay and Retry-After must be >= 0.")
+    return Emulator(
+        state=EmulatorState(state, worker_ready_delay=worker_ready_delay),
+        faults=FaultInjector(fail_rate, seed),
+        log=RequestLog(),
+        api_key=api_key,
+        latency_ms=latency_ms,
+        retry_after=retry_after,
+    )
+
+
+def serve_emulator(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    state: Path | None = None,
+    api_key: str | None = None,
+    fail_rate: float = 0.0,
+    latency_ms: float = 0.0,
+    seed: int | None = None,
+    **options: Any,
+) -> None:
+    """Serve the emulator on http://host:port until SIGINT or SIGTERM.
+
+    `state`: a JSON file kept across restarts (None: in memory). `api_key`: the bearer key to
+    require (None: any key). `options`: `worker_ready_delay` (s), `retry_after` (s).
+    """
+    emulator = create_emulator(state, api_key, fail_rate, latency_ms, seed, **options)
+    config = _config([f"{host}:{port}"])
+    config.errorlog = "-"  # hypercorn prints "Running on http://..." to stderr
+    asyncio.run(serve(_asgi(emulator), config, mode="asgi"))
+
+
+class BackgroundEmulator:
+    """The emulator on a loopback port in a thread of this process; a context manager.
+
+    The socket is bound before the thread starts (port 0 picks a free one), so `url` works
+    at once: connections wait in the listen backlog until the server accepts them.
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, state: Path | None = None, **options: Any
+    ) -> None:
+        self.emulator = create_emulator(state, **options)
+        self.host = host
+        self.port = port
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._running = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> BackgroundEmulator:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(128)
+        self.port = sock.getsockname()[1]
+        config = _config([f"fd://{sock.detach()}"])  # hypercorn owns and closes it
+        self._thread = threading.Thread(
+            target=self._run, args=(config,), name=f"emulator-{self.port}", daemon=True
+        )
+        self._thread.start()
+        if not self._running.wait(timeout=10):
+            raise RuntimeError("the emulator thread did not start within 10 s")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=15)
+        if self._thread.is_alive():
+            raise RuntimeError(f"the emulator on port {self.port} did not stop within 15 s")
+        self._thread = None
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> BackgroundEmulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _run(self, config: Config) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._running.set()
+            await serve(_asgi(self.emulator), config, mode="asgi", shutdown_trigger=self._stop.wait)
+
+        try:
+            asyncio.run(main())
+        except BaseException as err:  # surfaced by start() / stop() in the caller's thread
+            self._error = err
+            self._running.set()
+
+
+def _asgi(emulator: Emulator) -> ASGIFramework:
+    # Starlette's and hypercorn's ASGI type aliases differ in detail; both describe ASGI 3.
+    return cast("ASGIFramework", build_app(emulator))
+
+
+def _config(binds: list[str]) -> Config:
+    config = Config()
+    config.bind = binds
+    config.errorlog = LOGGER
+    config.accesslog = None
+    config.graceful_timeout = 1.0
+    config.keep_alive_timeout = 5.0
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m flashctl.runpod.emulator`: the same options as `flashctl emulator`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m flashctl.runpod.emulator", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--state", type=Path, help="JSON file that keeps endpoints across runs")
+    parser.add_argument("--api-key", help="bearer key to require (default: accept any)")
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of faulted requests")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each answer")
+    parser.add_argument("--seed", type=int, help="seed for the fault sequence")
+    parser.add_argument("--worker-ready-delay", type=float, default=0.3, metavar="SECONDS")
+    parser.add_argument("--retry-after", type=int, default=1, metavar="SECONDS")
+    args = parser.parse_args(argv)
+    try:
+        serve_emulator(
+            args.host,
+            args.port,
+            args.state,
+            args.api_key,
+            args.fail_rate,
+            args.latency_ms,
+            args.seed,
+            worker_ready_delay=args.worker_ready_delay,
+            retry_after=args.retry_after,
+        )
+    except FlashError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

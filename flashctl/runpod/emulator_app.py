@@ -1,0 +1,337 @@
+"""The emulator's HTTP surface: RunPod's serverless routes plus a few `/_emulator` test hooks.
+
+    GET    /v2/serverless                 200 {"endpoints": [...]}
+    POST   /v2/serverless                 201 Endpoint | 400 | 422
+    GET    /v2/serverless/{id}            200 Endpoint | 404
+    PATCH  /v2/serverless/{id}            200 Endpoint | 400 | 404 | 422
+    DELETE /v2/serverless/{id}            204 | 404
+    GET    /v2/serverless/{id}/workers    200 {"workers": [...], "summary": {...}} | 404
+    GET    /v2/catalog/gpus|cpus|datacenters
+
+Every `/v2` request needs `Authorization: Bearer KEY` (401 otherwise) and may meet an injected
+fault (see `emulator_faults.py`). Errors are `application/problem+json` `{title, status, detail,
+errors?}` as RunPod sends them.
+
+Emulator-only hooks, unauthenticated and never faulted (RunPod has nothing like them):
+
+    GET  /_emulator/requests   counts per "METHOD /template" and the request log
+    POST /_emulator/reset      forget all endpoints, the log and scripted faults
+    POST /_emulator/faults     {"faults": [{"kind": "drop_after", "match": "POST /v2/serverless"}]}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flashctl.runpod import emulator_catalog as catalog
+from flashctl.runpod import emulator_schema as schema
+from flashctl.runpod.emulator_faults import FaultInjector, ScriptedFault
+from flashctl.runpod.emulator_requests import RequestLog, route_template
+from flashctl.runpod.emulator_state import EmulatorState
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+_RATE_POLICY = '"minute";q=600;w=60'
+
+
+@dataclass
+class Emulator:
+    """Everything one running emulator holds; tests in the same process may use it directly."""
+
+    state: EmulatorState
+    faults: FaultInjector
+    log: RequestLog
+    api_key: str | None = None  # None: any non-empty bearer token is accepted
+    latency_ms: float = 0.0
+    retry_after: int = 1  # seconds, in a 429's Retry-After
+
+
+def problem(
+    status: int,
+    detail: str,
+    errors: list[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """An `application/problem+json` response shaped like RunPod's `ErrorResponse`."""
+    body: dict[str, Any] = {
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+
+
+def build_app(emulator: Emulator) -> ASGIApp:
+    """The Starlette routes wrapped in the gate that authenticates, delays, faults and logs."""
+    state = emulator.state
+
+    async def list_endpoints(request: Request) -> Response:
+        return JSONResponse({"endpoints": state.list()})
+
+    async def create_endpoint(request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        if errors := schema.schema_errors(body, create=True):
+            return problem(422, "Request validation failed.", errors)
+        if problems := schema.create_rule_errors(body):
+            return problem(400, "; ".join(problems))
+        if "templateId" in body:
+            return problem(404, f"template {body['templateId']!r} not found")
+        return JSONResponse(state.create(body), 201)
+
+    async def get_endpoint(request: Request) -> Response:
+        endpoint = state.get(request.path_params["id"])
+        return JSONResponse(endpoint) if endpoint else _not_found()
+
+    async def update_endpoint(request: Request) -> Response:
+        endpoint_id = request.path_params["id"]
+        endpoint = state.get(endpoint_id)
+        if endpoint is None:
+            return _not_found()
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        if errors := schema.schema_errors(body, create=False):
+            return problem(422, "Request validation failed.", errors)
+        if problems := schema.update_rule_errors(body, endpoint):
+            return problem(400, "; ".join(problems))
+        if "templateId" in body:
+            return problem(404, f"template {body['templateId']!r} not found")
+        return JSONResponse(state.update(endpoint_id, body))
+
+    async def delete_endpoint(request: Request) -> Response:
+        deleted = state.delete(request.path_params["id"])
+        return Response(status_code=204) if deleted else _not_found()
+
+    async def list_workers(request: Request) -> Response:
+        endpoint_id = request.path_params["id"]
+        if state.get(endpoint_id) is None:
+            return _not_found()
+        return JSONResponse(state.workers(endpoint_id))
+
+    def catalog_route(kind: str) -> Route:
+        async def read(request: Request) -> Response:
+            return JSONResponse(getattr(catalog, kind)())
+
+        return Route(f"/v2/catalog/{kind}", read, methods=["GET"])
+
+    async def requests_hook(request: Request) -> Response:
+        return JSONResponse(emulator.log.snapshot())
+
+    async def reset_hook(request: Request) -> Response:
+        state.reset()
+        emulator.log.reset()
+        emulator.faults.clear()
+        return Response(status_code=204)
+
+    async def faults_hook(request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            emulator.faults.script(
+                [ScriptedFault(f["kind"], f.get("match")) for f in body.get("faults", [])]
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            return problem(400, f"bad fault script: {err}")
+        return Response(status_code=204)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        detail = "no such route" if exc.status_code == 404 else exc.detail
+        return problem(exc.status_code, detail, headers=exc.headers)
+
+    routes = [
+        Route("/v2/serverless", list_endpoints, methods=["GET"]),
+        Route("/v2/serverless", create_endpoint, methods=["POST"]),
+        Route("/v2/serverless/{id}", get_endpoint, methods=["GET"]),
+        Route("/v2/serverless/{id}", update_endpoint, methods=["PATCH"]),
+        Route("/v2/serverless/{id}", delete_endpoint, methods=["DELETE"]),
+        Route("/v2/serverless/{id}/workers", list_workers, methods=["GET"]),
+        *(catalog_route(kind) for kind in ("gpus", "cpus", "datacenters")),
+        Route("/_emulator/requests", requests_hook, methods=["GET"]),
+        Route("/_emulator/reset", reset_hook, methods=["POST"]),
+        Route("/_emulator/faults", faults_hook, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    return _Gate(app, emulator)
+
+
+class _Gate:
+    """ASGI wrapper for `/v2`: latency, bearer auth, faults, RateLimit headers and the log."""
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v2/"):
+            await self.app(scope, receive, send)
+            return
+        emulator = self.emulator
+        body = await _read_body(receive)
+        template = route_template(scope["path"])
+        entry: dict[str, Any] = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "template": template,
+            "user_agent": Headers(scope=scope).get("user-agent", ""),
+            "request_body": _parse(body),
+            "fault": None,
+        }
+        if emulator.latency_ms:
+            await asyncio.sleep(emulator.latency_ms / 1000)
+
+        refusal = self._authenticate(Headers(scope=scope))
+        fault = None if refusal else emulator.faults.next_fault(f"{scope['method']} {template}")
+        entry["fault"] = fault
+        if refusal is None and fault in ("429", "500", "503"):
+            refusal = self._fault_response(fault)
+        if refusal is not None:
+            if refusal.status_code != 401:
+                refusal.headers["RateLimit"] = self._rate_limit(fault)
+                refusal.headers["RateLimit-Policy"] = _RATE_POLICY
+            messages = await _capture(refusal, scope, body)
+        elif fault == "drop":
+            messages = []
+        else:
+            messages = await _capture(self.app, scope, body)
+            if fault == "drop_after":
+                messages = []
+            else:
+                start = messages[0]
+                start["headers"] = [
+                    *start.get("headers", []),
+                    (b"ratelimit", self._rate_limit(None).encode()),
+                    (b"ratelimit-policy", _RATE_POLICY.encode()),
+                ]
+
+        if not messages:
+            entry.update(status=None, response_body=None)
+            emulator.log.record(entry)
+            await _drop_connection(send)
+            return
+        response_body = b"".join(m.get("body", b"") for m in messages[1:])
+        entry.update(status=messages[0]["status"], response_body=_parse(response_body))
+        emulator.log.record(entry)
+        for message in messages:
+            await send(message)
+
+    def _authenticate(self, headers: Headers) -> Response | None:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return problem(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        expected = self.emulator.api_key
+        if expected is not None and not secrets.compare_digest(token.strip(), expected):
+            return problem(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    def _fault_response(self, fault: str) -> Response:
+        if fault == "429":
+            return problem(
+                429,
+                "rate limit exceeded for the minute window",
+                headers={"Retry-After": str(self.emulator.retry_after)},
+            )
+        if fault == "503":
+            return problem(503, "service temporarily unavailable")
+        return problem(500, "internal error")
+
+    def _rate_limit(self, fault: str | None) -> str:
+        if fault == "429":
+            return f'"minute";r=0;t={self.emulator.retry_after}'
+        return '"minute";r=599;t=60'
+
+
+async def _json_body(request: Request) -> Any:
+    """The body as a JSON value, or the 400 RunPod answers for one that is not JSON."""
+    raw = await request.body()
+    if not raw.strip():
+        return problem(400, "request body is required")
+    try:
+        return json.loads(raw)
+    except ValueError as err:
+        return problem(400, f"request body is not valid JSON: {err}")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _capture(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
+    """Run `app` on an already-read body and keep what it sends instead of sending it."""
+    messages: list[Message] = []
+    delivered = False
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if delivered:
+            return {"type": "http.disconnect"}
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    return messages
+
+
+async def _drop_connection(send: Send) -> None:
+    """Start a response and stop: the server closes the connection with the body unsent.
+
+    ASGI has no way to close a connection without a response; a truncated one is what the
+    client of a lost response sees too (it cannot read a status and a complete body).
+    """
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", b"4096"), (b"x-emulator-fault", b"drop")],
+        }
+    )
+
+
+def _not_found() -> Response:
+    return problem(404, "endpoint not found")
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw[:500].decode("utf-8", "replace")

@@ -1,0 +1,54 @@
+"""What the emulator was asked: counts per route and a bounded log, for tests and benchmarks.
+
+Served at `GET /_emulator/requests` as `{"counts": {"GET /v2/serverless": 2, ...}, "total": n,
+"requests": [...]}`; each logged request has its method, path, route template, status, fault,
+user agent, and the JSON bodies of the request and of the response.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, deque
+from typing import Any
+
+_TEMPLATES = [
+    (re.compile(r"/v2/serverless"), "/v2/serverless"),
+    (re.compile(r"/v2/serverless/[^/]+"), "/v2/serverless/{id}"),
+    (re.compile(r"/v2/serverless/[^/]+/workers"), "/v2/serverless/{id}/workers"),
+]
+
+
+def route_template(path: str) -> str:
+    """The path with ids replaced, as the OpenAPI document writes it.
+
+    >>> route_template("/v2/serverless/abc123/workers")
+    '/v2/serverless/{id}/workers'
+    """
+    for pattern, template in _TEMPLATES:
+        if pattern.fullmatch(path):
+            return template
+    return path
+
+
+class RequestLog:
+    def __init__(self, limit: int = 10_000) -> None:
+        self.counts: Counter[str] = Counter()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
+        self._sequence = 0
+
+    def record(self, entry: dict[str, Any]) -> None:
+        self._sequence += 1
+        self.counts[f"{entry['method']} {entry['template']}"] += 1
+        self._entries.append({"seq": self._sequence, **entry})
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "counts": dict(sorted(self.counts.items())),
+            "total": self._sequence,
+            "requests": list(self._entries),
+        }
+
+    def reset(self) -> None:
+        self.counts.clear()
+        self._entries.clear()
+        self._sequence = 0

@@ -1,0 +1,63 @@
+"""The RunPod side of an endpoint: the REST v2 create body (design section 8), as plain data.
+
+Used by `render` (endpoint.json) and by `plan`/`apply`, so what is rendered is what is deployed.
+Secrets stay references (`{{ RUNPOD_SECRET_name }}`) that RunPod resolves; no value is inlined.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flashctl.model import FLASHBOOT, Endpoint, Project
+
+PROJECT_ENV = "FLASHCTL_PROJECT"  # marks the endpoints a project owns (destroy, --prune)
+
+
+def managed_env(project: Project, endpoint: Endpoint) -> dict[str, str]:
+    """Env flashctl always sets: the runtime port for RunPod's load balancer, and ownership."""
+    port = str(endpoint.runtime.port)
+    return {"PORT": port, "PORT_HEALTH": port, PROJECT_ENV: project.name}
+
+
+def endpoint_timeout_ms(endpoint: Endpoint) -> int:
+    """RunPod's per-request timeout: the longest any route may run, in milliseconds."""
+    seconds = [endpoint.runtime.request_timeout]
+    seconds += [r.timeout for r in endpoint.routes if r.timeout is not None]
+    return int(max(seconds) * 1000)
+
+
+def create_body(project: Project, endpoint: Endpoint) -> dict[str, Any]:
+    """The `POST /v2/serverless` body for `endpoint` (without `image` when none is set yet)."""
+    env = {var.name: var.rendered for var in endpoint.env}
+    env.update(managed_env(project, endpoint))
+    body: dict[str, Any] = {
+        "name": endpoint.runpod_name,
+        "type": "LOAD_BALANCER",
+        "disk": endpoint.compute.disk_gb,
+        "env": dict(sorted(env.items())),
+        "ports": [f"{endpoint.runtime.port}/http"],
+        "workers": {
+            "min": endpoint.scaling.workers_min,
+            "max": endpoint.scaling.workers_max,
+            "idleTimeout": endpoint.scaling.idle_timeout,
+        },
+        "scaling": {"type": "REQUEST_COUNT", "requestCount": endpoint.scaling.request_count},
+        "dataCenterIds": list(endpoint.compute.data_centers),
+        "networkVolumes": list(endpoint.compute.network_volumes),
+        "timeout": endpoint_timeout_ms(endpoint),
+        "flashboot": FLASHBOOT[endpoint.scaling.flashboot],
+    }
+    if endpoint.image:
+        body["image"] = endpoint.image
+    if endpoint.registry_auth:
+        body["registry"] = endpoint.registry_auth
+    gpu = endpoint.compute.gpu
+    if gpu is not None:
+        body["gpu"] = {"pools": list(gpu.pools), "count": gpu.count}
+        if gpu.exclude:
+            body["gpu"]["excludedTypes"] = list(gpu.exclude)
+        if gpu.min_cuda:
+            body["gpu"]["minCudaVersion"] = gpu.min_cuda
+    else:
+        body["cpu"] = [{"id": c.flavor, "vcpuCount": c.vcpus} for c in endpoint.compute.cpu]
+    return body
