@@ -59,7 +59,11 @@ def _template(name: str, **view: Any) -> bytes:
 
 
 def serve_command(endpoint: Endpoint) -> list[str]:
-    """The container's command; `flashctl dev` and the tests run exactly this too."""
+    """The container's command; `flashctl dev` and the tests run exactly this too.
+
+    The port comes from `PORT` (set by the Dockerfile and by RunPod from endpoint.json), so the
+    command has one source of truth for it; the host defaults to 0.0.0.0.
+    """
     runtime = endpoint.runtime
     return [
         "python",
@@ -68,10 +72,6 @@ def serve_command(endpoint: Endpoint) -> list[str]:
         "handler_service:app",
         "--server",
         runtime.server,
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(runtime.port),
         "--workers",
         str(runtime.workers),
         "--keep-alive",

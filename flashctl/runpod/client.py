@@ -57,7 +57,11 @@ class Timeouts:
 
 
 class RunPodClient:
-    """RunPod's serverless endpoints API. Safe to share between threads for concurrent calls."""
+    """RunPod's serverless endpoints API.
+
+    Calls may run from several threads at once (apply's bounded concurrency): the counter is
+    locked and the connection pool keeps up to 16 connections.
+    """
 
     def __init__(
         self,
@@ -87,7 +91,7 @@ class RunPodClient:
         self._session.mount("http://", HTTPAdapter(pool_maxsize=16, max_retries=0))
         self._session.mount("https://", HTTPAdapter(pool_maxsize=16, max_retries=0))
         self._session.headers["User-Agent"] = f"flashctl/{flashctl.__version__}"
-        self._session.headers["Accept"] = "application/json"
+        self._session.headers["Accept"] = "application/json, application/problem+json"
 
     @classmethod
     def from_environment(
@@ -114,17 +118,20 @@ class RunPodClient:
 
     # -- endpoints ---------------------------------------------------------------------------
 
-    def list_endpoints(self, *, deadline: float | None = None) -> list[JSONObject]:
+    def list_endpoints(self) -> list[JSONObject]:
         """Every serverless endpoint on the account (one GET, retried if it fails)."""
+        return self._list_endpoints(deadline=None)
+
+    def _list_endpoints(self, deadline: float | None) -> list[JSONObject]:
         call = _Call("GET", "/v2/serverless", "/v2/serverless", "listing endpoints")
-        return list(_field(self._run(call, deadline), "endpoints", call))
+        return _list_field(self._run(call, deadline), "endpoints", call)
 
     def get_endpoint(self, endpoint_id: str, *, name: str | None = None) -> JSONObject:
         path = f"/v2/serverless/{quote(endpoint_id, safe='')}"
         call = _Call(
             "GET", "/v2/serverless/{id}", path, f"reading {_label(endpoint_id, name)}", name
         )
-        return dict(self._run(call))
+        return _object(self._run(call), call)
 
     def create_endpoint(self, body: Mapping[str, Any]) -> JSONObject:
         """Create an endpoint and return it as RunPod describes it (201).
@@ -137,7 +144,7 @@ class RunPodClient:
         name = str(body.get("name", ""))
 
         def landed(deadline: float) -> JSONObject | None:
-            found = [e for e in self.list_endpoints(deadline=deadline) if e.get("name") == name]
+            found = [e for e in self._list_endpoints(deadline) if e.get("name") == name]
             if found:
                 LOGGER.info("endpoint %r was created although its response was lost", name)
             return found[0] if found else None
@@ -151,7 +158,7 @@ class RunPodClient:
             body=dict(body),
             landed=landed,
         )
-        return dict(self._run(call))
+        return _object(self._run(call), call)
 
     def update_endpoint(
         self, endpoint_id: str, changes: Mapping[str, Any], *, name: str | None = None
@@ -160,7 +167,7 @@ class RunPodClient:
         path = f"/v2/serverless/{quote(endpoint_id, safe='')}"
         action = f"updating {_label(endpoint_id, name)}"
         call = _Call("PATCH", "/v2/serverless/{id}", path, action, name, body=dict(changes))
-        return dict(self._run(call))
+        return _object(self._run(call), call)
 
     def delete_endpoint(self, endpoint_id: str, *, name: str | None = None) -> None:
         """Delete an endpoint (204). A 404 on a retry means an earlier attempt deleted it."""
@@ -173,7 +180,7 @@ class RunPodClient:
         path = f"/v2/serverless/{quote(endpoint_id, safe='')}/workers"
         action = f"listing the workers of {_label(endpoint_id, name)}"
         call = _Call("GET", "/v2/serverless/{id}/workers", path, action, name)
-        return dict(self._run(call))
+        return _object(self._run(call), call)
 
     def catalog(self, kind: CatalogKind) -> list[JSONObject]:
         """The GPU types, CPU flavors or data centers RunPod offers."""
@@ -181,7 +188,7 @@ class RunPodClient:
             raise ValueError(f"unknown catalog {kind!r}; expected one of {sorted(_CATALOG_KEYS)}")
         path = f"/v2/catalog/{kind}"
         call = _Call("GET", path, path, f"reading the {kind} catalog")
-        return list(_field(self._run(call), _CATALOG_KEYS[kind], call))
+        return _list_field(self._run(call), _CATALOG_KEYS[kind], call)
 
     # -- one call, with retries --------------------------------------------------------------
 
@@ -209,36 +216,36 @@ class RunPodClient:
                 retry_after = None
                 may_have_landed = not never_sent(outcome)
 
-            check = call.landed if may_have_landed else None
             delay = self.retry.backoff(attempt, retry_after, self._rng)
-            if attempt >= self.retry.attempts or self._clock() + delay > deadline:
-                found = self._check_landed(check, deadline) if check else None
+            give_up = attempt >= self.retry.attempts or self._clock() + delay > deadline
+            if not give_up:
+                LOGGER.info(
+                    "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
+                    call.method,
+                    call.template,
+                    _outcome_text(outcome, self.timeouts),
+                    delay,
+                    attempt + 1,
+                    self.retry.attempts,
+                )
+                self._sleep(delay)
+            if call.landed is not None and may_have_landed:
+                # Never resend a write that may have landed without looking first.
+                try:
+                    found = call.landed(deadline)
+                except DeployError as err:
+                    note = "It may have been carried out; `flashctl plan` shows what exists now."
+                    raise self._failure(call, outcome, attempt, note) from err
                 if found is not None:
                     return found
-                raise self._failure(call, outcome, attempt, unsure=check is not None)
-            LOGGER.info(
-                "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
-                call.method,
-                call.template,
-                _outcome_text(outcome, self.timeouts),
-                delay,
-                attempt + 1,
-                self.retry.attempts,
-            )
-            self._sleep(delay)
-            if check is not None:
-                found = self._check_landed(check, deadline)
-                if found is not None:
-                    return found
-
-    def _check_landed(
-        self, check: Callable[[float], JSONObject | None], deadline: float
-    ) -> JSONObject | None:
-        try:
-            return check(deadline)
-        except DeployError as err:
-            LOGGER.info("could not check whether the write landed: %s", err)
-            return None
+            if give_up:
+                note = ""
+                if retry_after is not None and self._clock() + retry_after > deadline:
+                    note = (
+                        f"RunPod asked to retry after {retry_after:g} s, beyond the "
+                        f"{self.retry.budget:g} s this call may take; try again later."
+                    )
+                raise self._failure(call, outcome, attempt, note)
 
     def _send(self, call: _Call) -> requests.Response | requests.RequestException:
         url = self.base_url + call.path
@@ -285,31 +292,26 @@ class RunPodClient:
         call: _Call,
         outcome: requests.Response | requests.RequestException,
         attempts: int,
-        *,
-        unsure: bool,
+        note: str = "",
     ) -> DeployError:
         if isinstance(outcome, requests.Response):
-            error: DeployError = self._api_error(call, outcome, attempts)
-        else:
-            error = self._unreachable(call, outcome, attempts)
-        if unsure:
-            error.message += (
-                "\nThe request may have been carried out anyway; `flashctl plan` shows what "
-                "exists now."
-            )
-        return error
+            return self._api_error(call, outcome, attempts, note)
+        return self._unreachable(call, outcome, attempts, note)
 
     def _unreachable(
-        self, call: _Call, err: requests.RequestException, attempts: int
+        self, call: _Call, err: requests.RequestException, attempts: int, note: str = ""
     ) -> RunPodConnectionError:
         return RunPodConnectionError(
             display_url(self.base_url + call.path),
             transport_reason(err, self.timeouts.connect, self.timeouts.read),
             action=call.action,
             attempts=attempts,
+            note=note,
         )
 
-    def _api_error(self, call: _Call, response: requests.Response, attempts: int) -> RunPodAPIError:
+    def _api_error(
+        self, call: _Call, response: requests.Response, attempts: int, note: str = ""
+    ) -> RunPodAPIError:
         title, detail, errors = read_problem(response)
         scrub = self._auth.scrub
         return RunPodAPIError(
@@ -323,6 +325,7 @@ class RunPodClient:
             errors=[scrub(error) for error in errors],
             key_source=self.credentials.source,
             attempts=attempts,
+            note=note,
         )
 
 
@@ -340,7 +343,13 @@ class _Call:
     gone_ok: bool = False  # a DELETE's 404 after a lost response means done
 
 
-def _field(data: Any, key: str, call: _Call) -> list[Any]:
+def _object(data: Any, call: _Call) -> JSONObject:
+    if not isinstance(data, dict):
+        raise DeployError(f"RunPod's answer to {call.action} is not a JSON object.")
+    return data
+
+
+def _list_field(data: Any, key: str, call: _Call) -> list[JSONObject]:
     if not isinstance(data, dict) or not isinstance(data.get(key), list):
         raise DeployError(f"RunPod's answer to {call.action} has no `{key}` list.")
     return list(data[key])

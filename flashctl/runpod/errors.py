@@ -32,6 +32,7 @@ class RunPodAPIError(DeployError):
         errors: Sequence[str] = (),
         key_source: str | None = None,
         attempts: int = 1,
+        note: str = "",
     ) -> None:
         self.method = method
         self.path = path
@@ -43,6 +44,7 @@ class RunPodAPIError(DeployError):
         self.errors = tuple(errors)
         self.key_source = key_source
         self.attempts = attempts
+        self.note = note
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -51,26 +53,30 @@ class RunPodAPIError(DeployError):
             source = f"from {self.key_source}" if self.key_source else "in use"
             head = (
                 f"RunPod rejected the API key {source} (401) while {self.action}: {said}. "
-                "Check that the key is current and has access to serverless endpoints"
+                "Check that the key is current and has access to serverless endpoints."
             )
         elif self.status >= 500 or self.status == 429:
             tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
             head = f"RunPod failed {self.action} ({self.status}){tries}: {said}"
         else:
             head = f"RunPod rejected {self.action} ({self.status}): {said}"
-        return "\n".join([head, *(f"  - {error}" for error in self.errors)])
+        lines = [head, *(f"  - {error}" for error in self.errors)]
+        return "\n".join([*lines, self.note] if self.note else lines)
 
 
 class RunPodConnectionError(DeployError):
     """No usable HTTP response: refused, timed out, or the connection dropped mid-response."""
 
-    def __init__(self, url: str, reason: str, *, action: str, attempts: int) -> None:
+    def __init__(
+        self, url: str, reason: str, *, action: str, attempts: int, note: str = ""
+    ) -> None:
         self.url = url
         self.reason = reason
         self.action = action
         self.attempts = attempts
         tries = f" ({attempts} attempts)" if attempts > 1 else ""
-        super().__init__(
+        message = (
             f"Could not reach the RunPod API at {url} while {action}: {reason}{tries}. "
             "Check the network, or FLASHCTL_API_URL / --api-url if you point flashctl elsewhere."
         )
+        super().__init__(f"{message}\n{note}" if note else message)

@@ -1,0 +1,128 @@
+"""The rendered container, run as the container would (no Docker here): a fresh venv with the
+context's requirements.txt, the Dockerfile's CMD run from the context folder with the env that
+endpoint.json sets, then /ping and every route of the example over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import venv
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flashctl.build import render_to
+from flashctl.compiler import load_valid_project
+from tests.conftest import EXAMPLE
+from tests.servers import free_port, wait_for_status
+
+# (method, path, json body or query) -> (status, body) for every route of the example.
+CALLS = {
+    "gpu": [
+        ("GET", "/health", None, 200, {"status": "ok", "service": "gpu"}),
+        ("GET", "/info", None, 200, None),
+        ("POST", "/compute", {"numbers": [1, 2, 3]}, 200, {"count": 3, "sum_of_squares": 14}),
+        ("POST", "/compute", {"numbers": "x"}, 422, None),
+    ],
+    "cpu": [
+        ("GET", "/health", None, 200, {"status": "ok", "service": "cpu"}),
+        (
+            "POST",
+            "/validate",
+            {"text": "a b"},
+            200,
+            {"valid": True, "characters": 3, "words": 2, "lines": 1},
+        ),
+        ("POST", "/transform", {"text": "hello", "operation": "uppercase"}, 200, "HELLO"),
+        ("POST", "/transform", {"text": "hello", "operation": "shout"}, 400, None),
+    ],
+    "users": [
+        (
+            "POST",
+            "/users",
+            {"name": "Ada", "email": "ada@example.com"},
+            200,
+            {"id": 1, "name": "Ada", "email": "ada@example.com"},
+        ),
+        (
+            "GET",
+            "/users",
+            {"limit": "10"},
+            200,
+            [{"id": 1, "name": "Ada", "email": "ada@example.com"}],
+        ),
+        ("GET", "/users/1", None, 200, {"id": 1, "name": "Ada", "email": "ada@example.com"}),
+        (
+            "PUT",
+            "/users/1",
+            {"name": "Ada L."},
+            200,
+            {"id": 1, "name": "Ada L.", "email": "ada@example.com"},
+        ),
+        ("DELETE", "/users/1", None, 200, {"deleted": 1}),
+        ("GET", "/users/1", None, 404, None),
+    ],
+}
+
+
+def dockerfile_cmd(dockerfile: Path) -> list[str]:
+    line = next(line for line in dockerfile.read_text().splitlines() if line.startswith("CMD "))
+    return json.loads(line[len("CMD ") :])
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("container") / "build"
+    render_to(load_valid_project(EXAMPLE, variables={}, environment=None), out)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("endpoint", ["gpu", "cpu", "users"])
+def test_rendered_context_serves_every_route_as_its_container_would(rendered, endpoint, tmp_path):
+    context = rendered / endpoint
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-r", str(context / "requirements.txt")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr
+    command = dockerfile_cmd(context / "Dockerfile")
+    assert command[0] == "python"
+    command[0] = str(python)  # the image's python is the venv's here
+    spec = json.loads((context / "endpoint.json").read_text())
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], **spec["env"], "PORT": str(port)}  # 8000 may be taken
+    server = subprocess.Popen(
+        command, cwd=context, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_status(f"{base}/ping", 200, timeout=60, process=server)
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for method, path, data, status, body in CALLS[endpoint]:
+                if method in ("GET", "DELETE"):
+                    response = client.request(method, path, params=data)
+                else:
+                    response = client.request(method, path, json=data)
+                assert response.status_code == status, (method, path, response.text)
+                if body is not None:
+                    assert response.json() == body, (method, path)
+            assert client.post("/execute", json={}).status_code == 404
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            output, _ = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            output, _ = server.communicate()
+    assert server.returncode == 0, output
+    assert "Traceback" not in output
