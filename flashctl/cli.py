@@ -216,6 +216,40 @@ def dev(options: Options, host: str, port: int, reload: bool) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--state", type=click.Path(path_type=Path), help="JSON file kept across restarts.")
+@click.option(
+    "--api-key",
+    envvar="FLASHCTL_EMULATOR_API_KEY",
+    help="Bearer key to require (default: any key).",
+)
+@click.option(
+    "--fail-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of requests answered with 429/500/503 or a dropped connection.",
+)
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0))
+@click.option("--seed", type=int, help="Seed for reproducible faults.")
+def emulator(
+    host: str,
+    port: int,
+    state: Path | None,
+    api_key: str | None,
+    fail_rate: float,
+    latency_ms: float,
+    seed: int | None,
+) -> None:
+    """Serve a local RunPod REST v2 API for offline deploys and CI."""
+    from flashctl.runpod.emulator import serve_emulator
+
+    click.echo(f"RunPod API emulator on http://{host}:{port}/v2 (Ctrl-C stops)", err=True)
+    serve_emulator(host, port, state, api_key, fail_rate, latency_ms, seed)
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of flash.yaml."""
     from flashctl.schema import schema_text

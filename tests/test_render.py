@@ -179,7 +179,8 @@ def test_no_secret_or_api_key_value_reaches_a_rendered_file(run_cli, tmp_path):
 def test_output_inside_the_source_is_not_copied_into_itself(run_cli, tmp_path):
     (tmp_path / "app.py").write_text("def hello():\n    return 'hi'\n")
     (tmp_path / "flash.yaml").write_text(
-        "version: 1\nproject: p\nendpoints:\n  api:\n    compute: {cpu: [{flavor: cpu5c, vcpus: 2}]}\n"
+        "version: 1\nproject: p\nendpoints:\n  api:\n"
+        "    compute: {cpu: [{flavor: cpu5c, vcpus: 2}]}\n"
         "    routes: [{method: GET, path: /hello, handler: 'app:hello'}]\n"
     )
     for _ in range(2):
