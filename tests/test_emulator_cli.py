@@ -1,4 +1,4 @@
-"""`flashctl emulator` as a user starts it: a real process answering RunPod's REST v2 on loopback."""
+"""`flashctl emulator` as users start it: a real process serving RunPod REST v2 on loopback."""
 
 from __future__ import annotations
 
