@@ -77,7 +77,7 @@ def compile_text(
                 break
             data = without_invalid(checkable.data, remaining)
             checkable = Document(file, data, effective.positions)
-            remaining = check_schema(checkable)
+            remaining = [p for p in check_schema(checkable) if not _set_aside(data, p.path)]
         if not remaining:
             project = build_project(
                 checkable.data, file=file, base_dir=base_dir, environment=environment
@@ -95,6 +95,13 @@ _SECTIONS = ("endpoints", "defaults", "environments", "slo")
 def _inside_endpoint_settings(path: tuple[str | int, ...]) -> bool:
     """A schema problem below the top level, which `without_invalid` can set aside."""
     return (len(path) > 2 and path[0] in _SECTIONS) or (len(path) > 1 and path[0] == "slo")
+
+
+def _set_aside(data: object, path: tuple[str | int, ...]) -> bool:
+    """A problem about a route that `without_invalid` replaced by None (it is reported already)."""
+    from flashctl.document import get_path
+
+    return len(path) >= 4 and path[-2] == "routes" and get_path(data, path[:4]) is None
 
 
 def _has_env(document: Document, environment: str | None) -> bool:

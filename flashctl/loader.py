@@ -45,6 +45,8 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
         return None, [Problem(file, 1, 1, "schema", "the file is empty: start with `version: 1`")]
     builder = _Builder(file)
     data = builder.build(root, ())
+    if any(p.rule == "yaml-syntax" for p in builder.problems):
+        return None, builder.problems  # a recursive structure has no meaning to check further
     return Document(file, data, builder.positions), builder.problems
 
 
@@ -55,9 +57,27 @@ class _Builder:
         self.file = file
         self.positions: dict[JsonPath, Mark] = {}
         self.problems: list[Problem] = []
+        self.active: set[int] = set()  # nodes being built: an alias back to one is a cycle
 
     def build(self, node: Node, path: JsonPath, key: Node | None = None) -> Any:
         start = node.start_mark
+        if id(node) in self.active:
+            message = (
+                "recursive alias: an anchor refers to a node that contains it; remove the cycle"
+            )
+            self.problems.append(
+                Problem(
+                    self.file, start.line + 1, start.column + 1, "yaml-syntax", message, path=path
+                )
+            )
+            return None
+        self.active.add(id(node))
+        try:
+            return self._build(node, path, key, start)
+        finally:
+            self.active.discard(id(node))
+
+    def _build(self, node: Node, path: JsonPath, key: Node | None, start: Any) -> Any:
         self.positions[path] = Mark(
             start.line + 1,
             start.column + 1,
@@ -74,11 +94,9 @@ class _Builder:
         result: dict[str, Any] = {}
         seen: dict[str, Node] = {}
         merged: dict[str, Any] = {}
+        merges = [v for k, v in node.value if k.tag == MERGE_TAG]
         for key_node, value_node in node.value:
             if key_node.tag == MERGE_TAG:
-                for source in _merge_sources(value_node):
-                    for k, v in self._mapping(source, path).items():
-                        merged.setdefault(k, v)
                 continue
             key = _key_text(key_node)
             if key in seen:
@@ -94,7 +112,14 @@ class _Builder:
                 continue
             seen[key] = key_node
             result[key] = self.build(value_node, (*path, key), key_node)
-        # Explicit keys win over merged ones, as YAML's merge-key spec says.
+        # Explicit keys win over merged ones, as YAML's merge-key spec says, positions included:
+        # merged nodes only fill in positions that explicit keys did not record.
+        explicit = dict(self.positions)
+        for value_node in merges:
+            for source in _merge_sources(value_node):
+                for k, v in self._mapping(source, path).items():
+                    merged.setdefault(k, v)
+        self.positions.update(explicit)
         return {**merged, **result}
 
 
@@ -128,6 +153,8 @@ def _scalar(node: Node) -> Any:
 
 def _int(value: str) -> int | str:
     text = value.replace("_", "")
+    if len(text) > 40:  # no setting is that large; as text the schema reports it plainly
+        return value
     try:
         if text.lower().startswith(("0x", "-0x", "+0x", "0o", "-0o", "+0o", "0b")):
             return int(text, 0)

@@ -7,6 +7,7 @@ the document (`("endpoints", key, "routes", index)`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ def _endpoint(
         runpod_name=runpod_name(project, key, environment),
         type=e["type"],
         source=source,
-        source_dir=(base_dir / source).resolve(),
+        source_dir=Path(os.path.normpath(base_dir.absolute() / source)),
         python=e["python"],
         base_image=e["base_image"] or f"python:{e['python']}-slim",
         image=e["image"],

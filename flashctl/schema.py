@@ -39,10 +39,14 @@ def _validator() -> Any:
 
 def check_schema(document: Document) -> list[Problem]:
     """Every schema violation in `document`, each at its node, deduplicated by position."""
+    # A bad value under `defaults:` is also inherited by every endpoint: report it once, where
+    # it is written (the schema lists `defaults` before `endpoints`, so that message comes first).
     problems: dict[tuple[int, int, str], Problem] = {}
     for error in _validator().iter_errors(document.data):
-        for problem in _problems_for(document, _most_specific(error)):
-            problems.setdefault((problem.line, problem.column, problem.message), problem)
+        specific = _most_specific(error)
+        for problem in _problems_for(document, specific):
+            kind = f"{specific.validator}:{problem.path[-1] if problem.path else ''}"
+            problems.setdefault((problem.line, problem.column, kind), problem)
     return sorted(problems.values())
 
 
@@ -87,6 +91,8 @@ def _problems_for(document: Document, error: Any) -> list[Problem]:
 def _describe(error: Any) -> str:
     kind, value, schema = error.validator, error.instance, error.schema
     shown = json.dumps(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
     if kind == "type":
         expected = schema["type"]
         expected = " or ".join(expected) if isinstance(expected, list) else expected
@@ -94,6 +100,8 @@ def _describe(error: Any) -> str:
         return f"expected {_article(expected)}, got {_type_name(value)} {shown}{hint}"
     if kind == "enum":
         options = ", ".join(json.dumps(o) for o in schema["enum"])
+        if isinstance(value, float) and any(isinstance(o, str) for o in schema["enum"]):
+            return f'{shown} is a number: quote it ("3.10" is not 3.1); one of {options}'
         return f"{shown} is not one of {options}{_suggest(str(value), schema['enum'])}"
     if kind == "const":
         return f"must be {json.dumps(schema['const'])}, got {shown}"

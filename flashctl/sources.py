@@ -48,13 +48,19 @@ def module_file(source_dir: Path, module: str) -> Path | None:
 
 def find_function(source_dir: Path, module: str, function: str) -> Function | Missing:
     """The top-level function `function` of `module` under `source_dir`, or why it is missing."""
-    if not source_dir.is_dir():
-        return Missing(f"source folder {source_dir} does not exist")
-    path = module_file(source_dir, module)
+    try:
+        if not source_dir.is_dir():
+            return Missing(f"source folder {source_dir} does not exist")
+        path = module_file(source_dir, module)
+    except (OSError, ValueError) as err:  # a name too long, a NUL byte: not a usable path
+        return Missing(f"'{module}' under {source_dir} is not a usable path ({err})")
     if path is None:
         wanted = module.replace(".", "/")
         return Missing(f"module '{module}' not found: expected {wanted}.py under {source_dir}")
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError as err:
+        return Missing(f"{path} cannot be read: {err.strerror}")
     parsed = _parse(path, stat.st_mtime_ns, stat.st_size)
     if isinstance(parsed, Missing):
         return parsed

@@ -4,6 +4,7 @@ environment chosen with `--env` must be defined."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from flashctl.document import Document
 from flashctl.model import Project
@@ -12,12 +13,17 @@ from flashctl.problems import Problem
 ID = "environment"
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    # A wrongly shaped section is the schema rule's to report; here it just has no overlays.
+    return value if isinstance(value, dict) else {}
+
+
 def check(project: Project, document: Document) -> Iterator[Problem]:
     data = document.data
-    environments = data.get("environments") or {}
-    known = set(data.get("endpoints") or {})
+    environments = _mapping(data.get("environments"))
+    known = set(_mapping(data.get("endpoints")))
     for env_name, overlay in environments.items():
-        for key in (overlay or {}).get("endpoints") or {}:
+        for key in _mapping(_mapping(overlay).get("endpoints")):
             if key not in known:
                 yield document.problem(
                     ("environments", env_name, "endpoints", key),
