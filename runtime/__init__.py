@@ -1,1 +1,12 @@
-"""x"""
+"""flashctl_runtime: the small library a service rendered by flashctl runs on.
+
+>>> from flashctl_runtime import Route, Settings, HTTPError, create_app
+>>> app = create_app([Route("POST", "/add", add)], Settings(title="calc"))
+"""
+
+from .app import Service, create_app
+from .errors import HTTPError
+from .routes import Route
+from .settings import Settings
+
+__all__ = ["HTTPError", "Route", "Service", "Settings", "create_app"]

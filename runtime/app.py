@@ -1,0 +1,439 @@
+"""The ASGI application the generated ``handler_service.py`` builds with ``create_app``.
+
+A plain ASGI callable rather than Starlette's Router and middleware stack: every request pays
+for routing, limits, the request id, timing and the log line, so those are done once, inline.
+Starlette still provides the path converters, ``Request`` and ``Response``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import compile_path
+from starlette.types import Receive, Scope, Send
+
+from . import logs, openapi, results
+from .binding import Binding, plan
+from .bodies import (
+    LimitedReceive,
+    ReplayReceive,
+    declared_length,
+    decode_object,
+    media_type,
+    read_body,
+)
+from .errors import BodyTooLarge, ClientDisconnected, HTTPError, RequestValidationError
+from .exchange import Exchange
+from .limits import ConcurrencyLimit, RateLimit
+from .ping import Health
+from .routes import METHODS, Route, Router, is_reserved
+from .settings import Settings
+from .threads import ThreadPool
+
+Kind = Literal["async", "sync", "stream"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A route with everything decided at start-up: binding, call style, limits."""
+
+    route: Route
+    binding: Binding
+    kind: Kind
+    timeout: float | None
+    max_body: int
+
+    @property
+    def template(self) -> str:
+        return self.route.path
+
+
+def _kind(endpoint: Callable[..., Any]) -> Kind:
+    call = getattr(endpoint, "__call__", None)  # noqa: B004 - callable instances count too
+    if inspect.isasyncgenfunction(endpoint) or inspect.isgeneratorfunction(endpoint):
+        return "stream"  # calling one runs none of its body, so it is safe on the loop
+    if inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(call):
+        return "async"
+    return "sync"
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below ``root_path`` (as Starlette's ``get_route_path``), so a service mounted
+    under ``/<endpoint>`` by ``flashctl dev`` routes the same as in its container."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return "/"
+    return path[len(root) :] if path[len(root)] == "/" else path
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(seconds: float, awaitable: Any) -> Any:
+        try:
+            async with asyncio.timeout(seconds) as deadline:
+                return await awaitable
+        except TimeoutError:
+            if deadline.expired():
+                raise HTTPError(504, f"Request did not finish within {seconds:g} s") from None
+            raise
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(seconds: float, awaitable: Any) -> Any:
+        try:
+            return await asyncio.wait_for(awaitable, seconds)
+        except asyncio.TimeoutError:
+            raise HTTPError(504, f"Request did not finish within {seconds:g} s") from None
+
+
+class Service:
+    """The ASGI app: ``/ping``, the declared routes and, when enabled, ``/openapi.json`` and
+    ``/docs``. ``drain()`` is called by the server on SIGTERM."""
+
+    def __init__(self, operations: Sequence[Operation], settings: Settings) -> None:
+        self.settings = settings
+        self.operations = tuple(operations)
+        self.health = Health(settings.startup is not None)
+        self.router: Router[Operation] = Router()
+        for operation in self.operations:
+            self.router.add(operation.route.method, operation.route.path, operation)
+        self.concurrency = ConcurrencyLimit(settings.max_concurrency)
+        self.rate = RateLimit(*settings.rate_limit) if settings.rate_limit else None
+        self.threads = ThreadPool(settings.max_concurrency)
+        self._openapi: bytes | None = None
+
+    # --- ASGI -----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:  # websockets are not part of the contract: refuse the handshake
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exchange = Exchange(scope, send)
+        try:
+            await self._dispatch(scope, receive, exchange)
+        finally:
+            logs.write(exchange.log_line())
+
+    async def _dispatch(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
+        path = _route_path(scope)
+        method = "GET" if exchange.head_only else exchange.method
+        if path == "/ping":
+            exchange.route = "/ping"
+            return await self._ping(scope, exchange, method)
+        if self.settings.docs and path in ("/openapi.json", "/docs"):
+            exchange.route = path
+            return await self._docs(exchange, method, path)
+        if path.startswith("/execute") and (len(path) == 8 or path[8] == "/"):
+            return await exchange.fail(404, "Not Found")  # never served, whatever routes match
+        if not self.concurrency.enter():
+            return await exchange.fail(503, "Too many requests in flight", {"Retry-After": "1"})
+        try:
+            if self.rate is not None:
+                client = scope.get("client")
+                wait = self.rate.retry_after(client[0] if client else "", time.monotonic())
+                if wait is not None:
+                    return await exchange.fail(429, "Too many requests", {"Retry-After": str(wait)})
+            operation, params, allowed = self.router.match(method, path)
+            if operation is None:
+                if allowed:
+                    methods = sorted(allowed | ({"HEAD"} if "GET" in allowed else set()))
+                    return await exchange.fail(
+                        405, "Method Not Allowed", {"Allow": ", ".join(methods)}
+                    )
+                return await exchange.fail(404, "Not Found")
+            exchange.route = operation.template
+            refusal = self.health.refusal()
+            if refusal is not None:
+                return await exchange.fail(503, refusal, {"Retry-After": "1"})
+            await self._serve(operation, params, scope, receive, exchange)
+        finally:
+            self.concurrency.leave()
+
+    async def _serve(
+        self,
+        operation: Operation,
+        params: dict[str, Any],
+        scope: Scope,
+        receive: Receive,
+        exchange: Exchange,
+    ) -> None:
+        try:
+            result = await self._call(operation, params, scope, receive, exchange)
+        except Exception as err:
+            return await self._failed(exchange, err, user_code=True)
+        try:
+            await self._reply(operation, result, scope, receive, exchange)
+        except Exception as err:
+            await self._failed(exchange, err, user_code=False)
+
+    async def _call(
+        self,
+        operation: Operation,
+        params: dict[str, Any],
+        scope: Scope,
+        receive: Receive,
+        exchange: Exchange,
+    ) -> Any:
+        binding = operation.binding
+        limit = operation.max_body
+        length = declared_length(exchange.content_length)
+        if length is not None and length > limit:
+            raise BodyTooLarge(limit)  # refused before a byte of it is read
+        raw = body = None
+        if binding.reads_body or binding.raw is not None:
+            raw = await read_body(receive, limit)
+            exchange.bytes_in = len(raw)
+            if binding.reads_body:
+                body = decode_object(raw, media_type(exchange.content_type))
+        request = limited = None
+        if binding.request is not None:
+            if raw is not None:
+                request = Request(scope, ReplayReceive(receive, raw))
+            else:
+                limited = LimitedReceive(receive, limit)
+                request = Request(scope, limited)
+        query = scope["query_string"]
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else []
+        kwargs, errors = binding.bind(params, pairs, body, raw, request)
+        if errors:
+            raise RequestValidationError(errors)
+        try:
+            return await self._invoke(operation, kwargs, exchange)
+        finally:
+            if limited is not None:
+                exchange.bytes_in = limited.size
+
+    async def _invoke(
+        self, operation: Operation, kwargs: dict[str, Any], exchange: Exchange
+    ) -> Any:
+        endpoint = operation.route.endpoint
+        if operation.kind == "stream":
+            return endpoint(**kwargs)
+        if operation.kind == "async":
+            pending = endpoint(**kwargs)
+        else:
+            pending = self.threads.run(endpoint, **kwargs)
+        result = await (
+            pending if operation.timeout is None else _within(operation.timeout, pending)
+        )
+        if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
+            result = await result
+        return result
+
+    async def _reply(
+        self,
+        operation: Operation,
+        result: Any,
+        scope: Scope,
+        receive: Receive,
+        exchange: Exchange,
+    ) -> None:
+        if isinstance(result, Response):
+            await result(scope, receive, exchange.relay)
+        elif isinstance(result, results.BINARY):
+            await exchange.respond(200, bytes(result), results.OCTET_STREAM)
+        elif results.is_stream(result):
+            await self._stream(operation, result, receive, exchange)
+        elif results.wants_msgpack(exchange.accept):
+            await exchange.respond(200, results.dump_msgpack(result), results.MSGPACK)
+        else:
+            await exchange.respond(200, results.dump_json(result))
+
+    async def _stream(
+        self, operation: Operation, stream: Any, receive: Receive, exchange: Exchange
+    ) -> None:
+        events = results.wants_events(exchange.accept)
+        chunks = results.chunks(stream, events)
+        # The first chunk is produced before the status line, so a handler that fails or times
+        # out before yielding still gets its proper status code.
+        try:
+            first = anext(chunks)
+            head = await (first if operation.timeout is None else _within(operation.timeout, first))
+        except StopAsyncIteration:
+            head = b""
+        except BaseException:
+            await chunks.aclose()
+            raise
+        headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+        await exchange.begin(200, results.EVENT_STREAM if events else results.NDJSON, headers)
+        async with anyio.create_task_group() as group:
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()  # the client left: stop producing
+
+            group.start_soon(watch_disconnect)
+            try:
+                if head:
+                    await exchange.chunk(head)
+                async for piece in chunks:
+                    await exchange.chunk(piece)
+            except Exception as err:
+                status, detail = self._classify(exchange, err, user_code=True)
+                body = {
+                    "status": status,
+                    "detail": detail,
+                    "request_id": exchange.request_id.decode(),
+                }
+                await exchange.chunk(results.error_chunk(events, body))
+            finally:
+                with anyio.CancelScope(shield=True):  # the generator's own cleanup must run
+                    await chunks.aclose()
+            await exchange.chunk(b"", more=False)
+            group.cancel_scope.cancel()
+
+    def _classify(self, exchange: Exchange, err: Exception, user_code: bool) -> tuple[int, Any]:
+        """Status and detail for ``err``, recorded on the exchange for the log line."""
+        exchange.error = type(err).__name__
+        if isinstance(err, HTTPError):
+            return err.status, err.detail
+        if user_code and isinstance(err, ValueError):
+            return 400, str(err) or "Bad Request"
+        exchange.traceback = "".join(traceback.format_exception(err))
+        return 500, "Internal Server Error"
+
+    async def _failed(self, exchange: Exchange, err: Exception, user_code: bool) -> None:
+        if isinstance(err, ClientDisconnected):
+            exchange.error = type(err).__name__
+            return
+        status, detail = self._classify(exchange, err, user_code)
+        if exchange.started:  # too late for a status: the log line records what happened
+            return
+        headers = err.headers if isinstance(err, HTTPError) else None
+        await exchange.fail(status, detail, headers)
+
+    # --- built-in routes ------------------------------------------------------------------
+
+    async def _ping(self, scope: Scope, exchange: Exchange, method: str) -> None:
+        if method != "GET":
+            return await exchange.fail(405, "Method Not Allowed", {"Allow": "GET, HEAD"})
+        query = scope["query_string"]
+        probe = bool(query) and any(
+            key == "ready" and value.lower() in ("1", "true", "yes")
+            for key, value in parse_qsl(query.decode("latin-1"))
+        )
+        status, detail = self.health.answer(probe)
+        if status == 200:
+            await exchange.respond(200, b'{"status":"healthy"}')
+        elif status == 204:
+            await exchange.respond(204, b"", None)
+        else:
+            await exchange.fail(status, detail, {"Retry-After": "1"})
+
+    async def _docs(self, exchange: Exchange, method: str, path: str) -> None:
+        if method != "GET":
+            return await exchange.fail(405, "Method Not Allowed", {"Allow": "GET, HEAD"})
+        if path == "/docs":
+            page = openapi.docs_page(self.settings.title).encode()
+            return await exchange.respond(200, page, b"text/html; charset=utf-8")
+        if self._openapi is None:
+            self._openapi = results.dump_json(openapi.document(self.operations, self.settings))
+        await exchange.respond(200, self._openapi)
+
+    # --- lifespan -------------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as group:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    logs.emit(
+                        "startup",
+                        routes=len(self.operations),
+                        title=self.settings.title,
+                        version=self.settings.version,
+                    )
+                    if self.settings.startup is not None:
+                        group.start_soon(self._run_startup)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    break
+            group.cancel_scope.cancel()  # a hook still running is abandoned
+        self.drain()
+        logs.emit("shutdown")
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _run_startup(self) -> None:
+        hook = self.settings.startup
+        assert hook is not None
+        began = time.perf_counter()
+        try:
+            if _kind(hook) == "async":
+                await hook()
+            else:
+                result = await self.threads.run(hook)
+                if inspect.isawaitable(result):
+                    await result
+        except Exception as err:
+            if self.health.state == "starting":
+                self.health.state = "failed"
+            logs.emit(
+                "startup_failed",
+                level="error",
+                error=type(err).__name__,
+                traceback="".join(traceback.format_exception(err)),
+            )
+            return
+        if self.health.state == "starting":
+            self.health.state = "ready"
+        logs.emit("ready", startup_ms=round((time.perf_counter() - began) * 1000.0, 3))
+
+    def drain(self) -> None:
+        """Answer ``/ping`` with 503 from now on; in-flight and queued requests still finish."""
+        if self.health.drain():
+            logs.emit("draining")
+
+
+def create_app(routes: Sequence[Route], settings: Settings | None = None) -> Service:
+    """Build the service; every route's binding is planned here, so a signature no request
+    could satisfy fails at start-up, not on the first call.
+
+    >>> app = create_app([Route("POST", "/add", add)], Settings(title="calc"))
+    """
+    settings = settings or Settings()
+    operations = []
+    for route in routes:
+        method = route.method.upper()
+        if method not in METHODS:
+            raise ValueError(
+                f"Route {route.path}: method {route.method!r} is not one of {sorted(METHODS)}"
+            )
+        if not route.path.startswith("/"):
+            raise ValueError(f"Route {method} {route.path!r}: path must start with '/'")
+        if is_reserved(route.path, settings.docs):
+            raise ValueError(f"Route {method} {route.path}: the path is reserved by the runtime")
+        _, _, convertors = compile_path(route.path)
+        timeout = route.timeout if route.timeout is not None else settings.request_timeout
+        operations.append(
+            Operation(
+                route=Route(
+                    method, route.path, route.endpoint, route.timeout, route.max_body, route.name
+                ),
+                binding=plan(route.endpoint, method, convertors),
+                kind=_kind(route.endpoint),
+                timeout=timeout,
+                max_body=route.max_body if route.max_body is not None else settings.max_body,
+            )
+        )
+    return Service(operations, settings)

@@ -1,0 +1,160 @@
+"""One request and its response as the runtime sees them: the request id, the timer, what was
+sent, and the log line that sums it up."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.types import Message, Scope, Send
+
+from . import logs
+from .results import dump_json
+
+Headers = list[tuple[bytes, bytes]]
+
+# Ids from the client are echoed into headers and logs, so only sane ones are kept.
+_SANE_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
+_JSON = b"application/json"
+
+
+class Exchange:
+    __slots__ = (
+        "accept",
+        "bytes_in",
+        "bytes_out",
+        "content_length",
+        "content_type",
+        "error",
+        "head_only",
+        "method",
+        "request_id",
+        "route",
+        "send",
+        "start",
+        "started",
+        "status",
+        "traceback",
+    )
+
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self.start = time.perf_counter()
+        self.send = send
+        self.method: str = scope["method"]
+        self.head_only = self.method == "HEAD"
+        self.route: str | None = None
+        self.status = 0
+        self.started = False
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.error: str | None = None
+        self.traceback: str | None = None
+        request_id = content_type = accept = content_length = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"accept":
+                accept = value
+            elif name == b"content-length":
+                content_length = value
+            elif name == b"x-request-id":
+                request_id = value
+        self.content_type: bytes | None = content_type
+        self.accept: bytes | None = accept
+        self.content_length: bytes | None = content_length
+        if request_id is None or _SANE_ID.fullmatch(request_id) is None:
+            # 32 random hex digits, as uuid4().hex but a fifth of the cost
+            request_id = os.urandom(16).hex().encode()
+        self.request_id: bytes = request_id
+
+    def _timing(self) -> bytes:
+        return b"app;dur=%.3f" % ((time.perf_counter() - self.start) * 1000.0)
+
+    async def respond(
+        self,
+        status: int,
+        body: bytes,
+        content_type: bytes | None = _JSON,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        """Send a complete response with the runtime's headers."""
+        out: Headers = [
+            (b"content-length", b"%d" % len(body)),
+            (b"x-request-id", self.request_id),
+            (b"server-timing", self._timing()),
+        ]
+        if content_type is not None:
+            out.append((b"content-type", content_type))
+        out.extend(headers)
+        self.status = status
+        self.started = True
+        await self.send({"type": "http.response.start", "status": status, "headers": out})
+        self.bytes_out = len(body)
+        await self.send({"type": "http.response.body", "body": b"" if self.head_only else body})
+
+    async def fail(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
+        """Send the JSON error body every failure has: ``{"detail": ..., "request_id": ...}``."""
+        body = dump_json({"detail": detail, "request_id": self.request_id.decode()})
+        encoded = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+        ]
+        await self.respond(status, body, _JSON, encoded)
+
+    async def begin(self, status: int, content_type: bytes, headers: Headers) -> None:
+        """Start a streamed response; ``chunk`` sends the pieces."""
+        out: Headers = [
+            (b"content-type", content_type),
+            (b"x-request-id", self.request_id),
+            (b"server-timing", self._timing()),
+            *headers,
+        ]
+        self.status = status
+        self.started = True
+        await self.send({"type": "http.response.start", "status": status, "headers": out})
+
+    async def chunk(self, data: bytes, more: bool = True) -> None:
+        self.bytes_out += len(data)
+        body = b"" if self.head_only else data
+        await self.send({"type": "http.response.body", "body": body, "more_body": more})
+
+    async def relay(self, message: Message) -> None:
+        """``send`` for a handler's own Starlette ``Response``: adds the runtime's headers."""
+        kind = message["type"]
+        if kind == "http.response.start":
+            headers = list(message.get("headers", ()))
+            if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                headers.append((b"x-request-id", self.request_id))
+            headers.append((b"server-timing", self._timing()))
+            message = {**message, "headers": headers}
+            self.status = message["status"]
+            self.started = True
+        elif kind == "http.response.body":
+            body = message.get("body", b"")
+            self.bytes_out += len(body)
+            if self.head_only and body:
+                message = {**message, "body": b""}
+        await self.send(message)
+
+    def log_line(self) -> str:
+        """The request's log line, formatted directly: it is written for every request.
+
+        Fields: ts, level, event, request_id, method, route, status, exec_ms, bytes_in,
+        bytes_out, error (exception type or null) and, after a 500, traceback.
+        """
+        status = self.status
+        level = "error" if status >= 500 or status == 0 else "info"
+        route = "null" if self.route is None else logs.quote(self.route)
+        error = "null" if self.error is None else logs.quote(self.error)
+        line = (
+            f'{{"ts":"{logs.timestamp()}","level":"{level}","event":"request",'
+            f'"request_id":"{self.request_id.decode()}","method":{logs.quote(self.method)},'
+            f'"route":{route},"status":{status or "null"},'
+            f'"exec_ms":{round((time.perf_counter() - self.start) * 1000.0, 3)},'
+            f'"bytes_in":{self.bytes_in},"bytes_out":{self.bytes_out},"error":{error}'
+        )
+        if self.traceback is not None:
+            return f'{line},"traceback":{logs.quote(self.traceback)}}}'
+        return line + "}"

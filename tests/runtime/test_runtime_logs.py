@@ -1,0 +1,110 @@
+"""Per-request headers and the JSON log line: X-Request-ID, Server-Timing, one line each."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flashctl_runtime import Route
+
+
+def get_user(user_id: int) -> dict[str, int]:
+    return {"id": user_id}
+
+
+def crash() -> None:
+    raise KeyError("boom")
+
+
+def test_one_log_line_per_request_with_every_field(serve, logged):
+    client = serve(Route("POST", "/users/{user_id:int}", get_user))
+    logged()  # start-up lines
+    response = client.post("/users/5", content=b"{}", headers={"content-type": "application/json"})
+    [line] = logged("request")
+    assert set(line) == {
+        "ts",
+        "level",
+        "event",
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "exec_ms",
+        "bytes_in",
+        "bytes_out",
+        "error",
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["ts"])
+    assert line["level"] == "info"
+    assert line["request_id"] == response.headers["x-request-id"]
+    assert line["method"] == "POST"
+    assert line["route"] == "/users/{user_id:int}"  # the template, not the raw path
+    assert line["status"] == 200
+    assert isinstance(line["exec_ms"], float)
+    assert line["bytes_in"] == 2
+    assert line["bytes_out"] == len(response.content)
+    assert line["error"] is None
+
+
+def test_log_line_of_a_500_names_the_error_and_keeps_the_traceback(serve, logged):
+    client = serve(Route("GET", "/crash", crash))
+    logged()
+    client.get("/crash")
+    [line] = logged("request")
+    assert line["status"] == 500
+    assert line["level"] == "error"
+    assert line["error"] == "KeyError"
+    assert "Traceback" in line["traceback"]
+
+
+def test_log_line_of_a_404_has_no_route(serve, logged):
+    client = serve(Route("GET", "/a", lambda: "a"))
+    logged()
+    client.get("/nowhere")
+    [line] = logged("request")
+    assert line["status"] == 404
+    assert line["route"] is None
+
+
+def test_startup_and_shutdown_are_logged_as_json_lines(serve, logged):
+    client = serve(Route("GET", "/a", lambda: "a"), Route("GET", "/b", lambda: "b"))
+    [startup] = logged("startup")
+    assert startup["routes"] == 2
+    client.__exit__(None, None, None)
+    assert [line["event"] for line in logged()] == ["draining", "shutdown"]
+
+
+def test_given_request_id_is_echoed(serve, logged):
+    client = serve(Route("GET", "/a", lambda: "a"))
+    logged()
+    response = client.get("/a", headers={"x-request-id": "req-123.abc"})
+    assert response.headers["x-request-id"] == "req-123.abc"
+    assert logged("request")[0]["request_id"] == "req-123.abc"
+
+
+def test_request_id_is_generated_when_absent(serve):
+    client = serve(Route("GET", "/a", lambda: "a"))
+    first = client.get("/a").headers["x-request-id"]
+    second = client.get("/a").headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert first != second
+
+
+@pytest.mark.parametrize("given", ["x" * 200, "has space", 'quote"d', ""])
+def test_unsafe_request_id_is_replaced(serve, given):
+    client = serve(Route("GET", "/a", lambda: "a"))
+    response = client.get("/a", headers={"x-request-id": given})
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+def test_error_body_carries_the_request_id(serve):
+    client = serve(Route("GET", "/crash", crash))
+    response = client.get("/crash", headers={"x-request-id": "trace-me"})
+    assert response.json()["request_id"] == "trace-me"
+
+
+def test_server_timing_is_present_on_every_response(serve):
+    client = serve(Route("GET", "/a", lambda: "a"))
+    for path in ("/a", "/nowhere", "/ping"):
+        timing = client.get(path).headers["server-timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d{3}", timing)
