@@ -1,0 +1,3 @@
+def hello(name: str = "world") -> str:
+    """Greets someone."""
+    return f"hello {name}"

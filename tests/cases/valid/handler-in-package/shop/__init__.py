@@ -1,0 +1,2 @@
+def version() -> str:
+    return "1.0"

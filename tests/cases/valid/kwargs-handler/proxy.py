@@ -1,0 +1,3 @@
+def forward(**params):
+    """Accepts any path, query or body parameter."""
+    return params

@@ -1,0 +1,2 @@
+def echo(message: str) -> dict:
+    return {"message": message}

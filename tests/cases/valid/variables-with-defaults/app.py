@@ -1,0 +1,2 @@
+def health():
+    return {"status": "ok"}
