@@ -19,6 +19,7 @@ from flashctl.document import Document, Mark
 from flashctl.problems import JsonPath, Problem
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+NULL = "tag:yaml.org,2002:null"
 
 
 def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
@@ -78,6 +79,13 @@ class _Builder:
             self.active.discard(id(node))
 
     def _build(self, node: Node, path: JsonPath, key: Node | None, start: Any) -> Any:
+        if (
+            key is not None
+            and isinstance(node, ScalarNode)
+            and node.value == ""
+            and node.tag == NULL
+        ):
+            start = key.start_mark  # an empty value has no text of its own: point at its key
         self.positions[path] = Mark(
             start.line + 1,
             start.column + 1,

@@ -39,7 +39,8 @@ def apply_overlays(document: Document, environment: str | None) -> Document:
             layers.append(("environments", environment, "endpoints", key))
         present = [p for p in layers if isinstance(get_path(data, p), dict)]
         target: JsonPath = ("endpoints", key)
-        if present == [target]:
+        if not isinstance(endpoints[key], dict) or present == [target]:
+            # Not a mapping (e.g. `api:` left empty): the schema reports it where it is written.
             merged[key] = endpoints[key]
             continue
         merged[key] = _merge(document, present, target, (), positions)
