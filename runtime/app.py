@@ -8,6 +8,7 @@ Starlette still provides the path converters, ``Request`` and ``Response``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import sys
 import time
@@ -181,6 +182,14 @@ class Service:
             result = await self._call(operation, params, scope, receive, exchange)
         except Exception as err:
             return await self._failed(exchange, err, user_code=True)
+        except asyncio.CancelledError:
+            # The server gave up on this request (the grace period after SIGTERM ran out):
+            # answer 503 if the status line is still ours to send, then let the cancel through.
+            exchange.error = "CancelledError"
+            if not exchange.started:
+                with contextlib.suppress(Exception):
+                    await exchange.fail(503, "Service is shutting down")
+            raise
         try:
             await self._reply(operation, result, scope, receive, exchange)
         except Exception as err:
@@ -275,6 +284,7 @@ class Service:
             await chunks.aclose()
             raise
         headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+        finished = False
         await exchange.begin(200, results.EVENT_STREAM if events else results.NDJSON, headers)
         async with anyio.create_task_group() as group:
 
@@ -301,7 +311,10 @@ class Service:
                 with anyio.CancelScope(shield=True):  # the generator's own cleanup must run
                     await chunks.aclose()
             await exchange.chunk(b"", more=False)
+            finished = True
             group.cancel_scope.cancel()
+        if not finished and exchange.error is None:
+            exchange.error = "ClientDisconnected"  # the stream was cut short by the client
 
     def _classify(self, exchange: Exchange, err: Exception, user_code: bool) -> tuple[int, Any]:
         """Status and detail for ``err``, recorded on the exchange for the log line."""
@@ -371,6 +384,7 @@ class Service:
                     break
             group.cancel_scope.cancel()  # a hook still running is abandoned
         self.drain()
+        self.threads.close()
         logs.emit("shutdown")
         await send({"type": "lifespan.shutdown.complete"})
 

@@ -22,6 +22,9 @@ import importlib.util
 import os
 import signal
 import sys
+import threading
+import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -210,14 +213,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if options.workers > 1:
         serve_workers(options)
-    else:
+        logs.emit("exit", pid=os.getpid())
+        return 0
+    try:
         app = load(options.app)
-        if options.server == "uvicorn":
-            serve_uvicorn(app, options)
-        else:
-            serve_hypercorn(app, options)
-    logs.emit("exit", pid=os.getpid())
+    except Exception as err:  # the service's own import failed: say so as a log line
+        logs.emit(
+            "startup_failed",
+            level="error",
+            error=type(err).__name__,
+            traceback="".join(traceback.format_exception(err)),
+        )
+        return 1
+    if options.server == "uvicorn":
+        serve_uvicorn(app, options)
+    else:
+        serve_hypercorn(app, options)
+    stuck = _stuck_threads(grace=1.0)
+    logs.emit("exit", pid=os.getpid(), stuck_threads=stuck)
+    if stuck:
+        # Python joins every non-daemon thread at exit; a handler blocked past the drain would
+        # keep the process alive until the orchestrator kills it, so leave without waiting.
+        sys.stderr.flush()
+        os._exit(0)
     return 0
+
+
+def _stuck_threads(grace: float) -> int:
+    """How many non-daemon threads are still running ``grace`` seconds from now."""
+    deadline = time.monotonic() + grace
+    others = [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon
+    ]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return sum(thread.is_alive() for thread in others)
 
 
 if __name__ == "__main__":

@@ -30,3 +30,9 @@ class ThreadPool:
             self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="flashctl-handler")
         call = functools.partial(contextvars.copy_context().run, fn, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def close(self) -> None:
+        """Let idle threads exit; a thread still running a handler finishes on its own."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)

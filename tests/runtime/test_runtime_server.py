@@ -52,11 +52,18 @@ APP = textwrap.dedent(
         return len(data)
 
 
+    def stuck():
+        global entered
+        entered += 1
+        time.sleep(60)
+
+
     app = create_app(
         [
             Route("GET", "/slow", slow),
             Route("GET", "/entered", count),
             Route("POST", "/upload", upload, max_body=1024 * 1024),
+            Route("GET", "/stuck", stuck, timeout=120),
         ],
         Settings(title="served", startup=load, drain_timeout=10.0),
     )
@@ -117,7 +124,7 @@ def start(tmp_path: Path) -> Iterator[object]:
     (tmp_path / "served_app.py").write_text(APP)
     processes: list[subprocess.Popen[bytes]] = []
 
-    def run(server: str, startup_seconds: float = 0.0) -> Served:
+    def run(server: str, startup_seconds: float = 0.0, *extra: str) -> Served:
         port = free_port()
         log = tmp_path / f"{server}-{port}.log"
         env = {**os.environ, "STARTUP_SECONDS": str(startup_seconds), "PYTHONUNBUFFERED": "1"}
@@ -132,6 +139,7 @@ def start(tmp_path: Path) -> Iterator[object]:
             "127.0.0.1",
             "--port",
             str(port),
+            *extra,
         ]
         with log.open("wb") as out:
             process = subprocess.Popen(
@@ -235,3 +243,37 @@ def test_50_mb_body_is_refused_with_413_without_growing_the_process(start, serve
     assert httpx.post(served.base + "/upload", content=b"x" * 10).json() == 10
     growth_mib = (rss_kib(served.process.pid) - before) / 1024
     assert growth_mib < 30, f"RSS grew by {growth_mib:.1f} MiB"
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_handler_stuck_past_the_grace_period_gets_503_and_the_process_exits_0(start, server):
+    served = start(server, 0.0, "--graceful-timeout", "1")
+    wait_until_listening(served)
+    wait_for_ping(served, 200)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(httpx.get, served.base + "/stuck", timeout=30.0)
+        deadline = time.monotonic() + 10
+        while httpx.get(served.base + "/entered").json() < 1:
+            assert time.monotonic() < deadline, "the request never reached the handler"
+            time.sleep(0.02)
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(15) == 0, served.output()
+        response = pending.result(timeout=15)
+    assert response.status_code == 503  # told, not dropped
+    assert response.json()["detail"] == "Service is shutting down"
+    assert '"stuck_threads":1' in served.output()
+
+
+def test_an_app_that_fails_to_import_exits_1_with_a_json_log_line(tmp_path):
+    (tmp_path / "broken_app.py").write_text("raise RuntimeError('no weights')\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "flashctl_runtime.serve", "broken_app:app", "--port", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    failure = [line for line in result.stdout.splitlines() if '"startup_failed"' in line]
+    assert len(failure) == 1
+    assert '"error":"RuntimeError"' in failure[0]
