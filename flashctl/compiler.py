@@ -93,7 +93,10 @@ _SECTIONS = ("endpoints", "defaults", "environments", "slo")
 
 
 def _inside_endpoint_settings(path: tuple[str | int, ...]) -> bool:
-    """A schema problem below the top level, which `without_invalid` can set aside."""
+    """A schema problem `without_invalid` can set aside: below the top level, or a bad (not
+    missing) `project` or `version`, which a stand-in replaces for checking."""
+    if path in (("project",), ("version",)):
+        return True
     return (len(path) > 2 and path[0] in _SECTIONS) or (len(path) > 1 and path[0] == "slo")
 
 

@@ -175,6 +175,10 @@ def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# Stand-ins for bad top-level values, so the rest of the file is still checked.
+STAND_INS: dict[JsonPath, Any] = {("project",): "project", ("version",): 1}
+
+
 def without_invalid(data: Any, problems: list[Problem]) -> Any:
     """A copy of `data` with the nodes that `problems` point at removed, so defaults take their
     place and the other rules can still check the rest. Routes are replaced by None (not removed)
@@ -183,6 +187,9 @@ def without_invalid(data: Any, problems: list[Problem]) -> Any:
     data = copy.deepcopy(data)
     for problem in problems:
         path = problem.path
+        if path in STAND_INS:
+            data[path[0]] = STAND_INS[path]  # required at the top: keep checking with a stand-in
+            continue
         if len(path) >= 2 and isinstance(path[-1], int) and path[-2] != "routes":
             path = path[:-1]  # an invalid item of a list of values: drop the whole list
         _remove(data, path)
