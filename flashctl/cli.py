@@ -257,6 +257,175 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
+# -- deploy to RunPod (flashctl/deploy) ------------------------------------------------------------
+
+_API_URL = click.option(
+    "--api-url",
+    metavar="URL",
+    help="RunPod API base URL (default: FLASHCTL_API_URL, else https://api.runpod.io).",
+)
+
+
+@cli.command()
+@project_options
+@_API_URL
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format (json: see flashctl/deploy/plan_file.py).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Save the plan (with each endpoint's remote fingerprint) for `flashctl apply FILE`.",
+)
+@click.option("--prune", is_flag=True, help="Plan to delete owned endpoints that left the file.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error."
+)
+@click.pass_obj
+def plan(
+    options: Options,
+    api_url: str | None,
+    fmt: str,
+    out: Path | None,
+    prune: bool,
+    detailed_exitcode: bool,
+) -> None:
+    """Show what apply would change on RunPod, field by field."""
+    from flashctl.deploy.commands import Console, run_plan
+    from flashctl.deploy.connect import debug_log
+
+    with debug_log(options.debug):
+        code = run_plan(
+            options.load,
+            Console(),
+            api_url=api_url,
+            fmt=fmt,
+            out=out,
+            prune=prune,
+            detailed_exitcode=detailed_exitcode,
+        )
+    sys.exit(code)
+
+
+@cli.command()
+@project_options
+@click.argument("plan_file", metavar="[PLAN]", required=False, type=click.Path(path_type=Path))
+@_API_URL
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Apply without asking.")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until changed endpoints have workers.min ready workers.",
+)
+@click.option(
+    "--wait-timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="SECONDS",
+    help="Give up waiting for workers after this long (exit 1).",
+)
+@click.option("--prune", is_flag=True, help="Delete owned endpoints that left the file.")
+@click.pass_obj
+def apply(
+    options: Options,
+    plan_file: Path | None,
+    api_url: str | None,
+    assume_yes: bool,
+    wait: bool,
+    wait_timeout: float,
+    prune: bool,
+) -> None:
+    """Make RunPod match the file (or carry out a saved PLAN); print each endpoint's URL.
+
+    Asks first on a terminal; without one, --yes is required (else exit 2).
+    """
+    from flashctl.deploy.commands import Console, run_apply
+    from flashctl.deploy.connect import debug_log
+
+    with debug_log(options.debug):
+        run_apply(
+            options.load,
+            Console(),
+            api_url=api_url,
+            plan_file=plan_file,
+            assume_yes=assume_yes,
+            wait=wait,
+            wait_timeout=wait_timeout,
+            prune=prune,
+        )
+
+
+@cli.command()
+@project_options
+@_API_URL
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.pass_obj
+def status(options: Options, api_url: str | None, fmt: str) -> None:
+    """Each endpoint's id, URL, workers (ready/min/max) and health."""
+    from flashctl.deploy.commands import Console, run_status
+    from flashctl.deploy.connect import debug_log
+
+    with debug_log(options.debug):
+        run_status(options.load, Console(), api_url=api_url, fmt=fmt)
+
+
+@cli.command()
+@project_options
+@_API_URL
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Delete without asking.")
+@click.pass_obj
+def destroy(options: Options, api_url: str | None, assume_yes: bool) -> None:
+    """Delete the file's endpoints that this project owns (never another project's)."""
+    from flashctl.deploy.commands import Console, run_destroy
+    from flashctl.deploy.connect import debug_log
+
+    with debug_log(options.debug):
+        run_destroy(options.load, Console(), api_url=api_url, assume_yes=assume_yes)
+
+
+@cli.command()
+@project_options
+@click.argument("endpoint")
+@click.argument("method")
+@click.argument("path")
+@click.option("--data", metavar="JSON", help="JSON request body.")
+@click.option("--local", is_flag=True, help="Call `flashctl dev` on localhost instead of RunPod.")
+@click.option("--port", default=8888, show_default=True, type=click.IntRange(1, 65535))
+@_API_URL
+@click.pass_obj
+def invoke(
+    options: Options,
+    endpoint: str,
+    method: str,
+    path: str,
+    data: str | None,
+    local: bool,
+    port: int,
+    api_url: str | None,
+) -> None:
+    """Call METHOD PATH on ENDPOINT and print the response body (exit 1 unless 2xx)."""
+    from flashctl.deploy.commands import Console, InvokeRequest, run_invoke
+    from flashctl.deploy.connect import debug_log
+
+    request = InvokeRequest(endpoint, method, path, data, local, port)
+    with debug_log(options.debug):
+        run_invoke(options.load, Console(), request, api_url=api_url)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; user errors become a message and an exit code, not a traceback."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

@@ -1,0 +1,236 @@
+"""The deploy commands' flows, below click: `flashctl plan|apply|status|destroy|invoke`.
+
+Each takes plain values (the CLI gathers them) and a `Console`; results go to stdout, progress
+and plans being applied to stderr. Errors are FlashErrors; the CLI turns them into exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from flashctl.compiler import Loaded
+from flashctl.deploy.apply import Outcome, carry_out
+from flashctl.deploy.confirm import confirm
+from flashctl.deploy.connect import open_client, shown_url
+from flashctl.deploy.desired import declared_environments, desired_endpoints
+from flashctl.deploy.destroy import destroy_plan
+from flashctl.deploy.normalize import base_url
+from flashctl.deploy.plan import DELETE, Plan, make_plan
+from flashctl.deploy.plan_file import dumps, read_plan, stale_reasons, write_plan
+from flashctl.deploy.report import plan_text
+from flashctl.deploy.wait import WaitTarget, wait_for_workers
+from flashctl.errors import DeployError, FlashError, UsageError
+from flashctl.runpod.client import RunPodClient
+
+Load = Callable[[], Loaded]
+
+
+@dataclass
+class Console:
+    """Where output goes; progress lines may come from several threads at once."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def out(self, text: str) -> None:
+        click.echo(text, nl=False)
+
+    def err(self, text: str) -> None:
+        click.echo(text, nl=False, err=True)
+
+    def progress(self, line: str) -> None:
+        with self._lock:
+            click.echo(line, err=True)
+
+    @staticmethod
+    def color(stream: str) -> bool:
+        """Colour only on a terminal and never with NO_COLOR (design section 5)."""
+        handle = sys.stdout if stream == "stdout" else sys.stderr
+        return handle.isatty() and "NO_COLOR" not in os.environ
+
+
+def plan_for(client: RunPodClient, loaded: Loaded, *, prune: bool) -> Plan:
+    """One list call, then the pure plan."""
+    project = loaded.project
+    desired = desired_endpoints(project)
+    return make_plan(
+        desired,
+        client.list_endpoints(),
+        project=project.name,
+        environment=project.environment,
+        api_url=shown_url(client),
+        prune=prune,
+        other_environments=declared_environments(loaded.text, project.file),
+    )
+
+
+def run_plan(
+    load: Load,
+    console: Console,
+    *,
+    api_url: str | None,
+    fmt: str,
+    out: Path | None,
+    prune: bool,
+    detailed_exitcode: bool,
+) -> int:
+    """Print (and with `out`, save) the plan; the exit code `--detailed-exitcode` asks for."""
+    loaded = load()
+    with open_client(api_url) as client:
+        plan = plan_for(client, loaded, prune=prune)
+    if out is not None:
+        write_plan(out, plan)
+        console.progress(f"saved the plan to {out}; `flashctl apply {out}` carries it out")
+    console.out(dumps(plan) if fmt == "json" else plan_text(plan, Console.color("stdout")))
+    return 2 if detailed_exitcode and plan.pending else 0
+
+
+def run_apply(
+    load: Load,
+    console: Console,
+    *,
+    api_url: str | None,
+    plan_file: Path | None,
+    assume_yes: bool,
+    wait: bool,
+    wait_timeout: float,
+    prune: bool,
+) -> None:
+    with open_client(api_url) as client:
+        if plan_file is not None:
+            if prune:
+                raise UsageError(
+                    "--prune is decided when the plan is made: `flashctl plan --prune --out FILE`."
+                )
+            plan = saved_plan(client, plan_file)
+        else:
+            plan = plan_for(client, load(), prune=prune)
+        console.err(plan_text(plan, Console.color("stderr")))
+        if not plan.pending:
+            print_urls(console, plan, [])
+            return
+        if not confirm("Apply these changes?", assume_yes=assume_yes, command="apply"):
+            raise FlashError("Apply cancelled; nothing was changed.")
+        outcomes = carry_out(client, plan, console.progress)
+        failed = [o for o in outcomes if o.error is not None]
+        if wait and not failed:
+            targets = [
+                WaitTarget(o.planned.name, str(o.endpoint["id"]), o.planned.workers_min)
+                for o in outcomes
+                if o.endpoint is not None
+            ]
+            wait_for_workers(client, targets, wait_timeout, console.progress)
+        print_urls(console, plan, outcomes)
+    if failed:
+        details = "\n".join(f"  {o.planned.name}: {o.error}" for o in failed)
+        raise DeployError(
+            f"Apply failed for {len(failed)} of {len(outcomes)} endpoint(s); the others were "
+            f"applied, and running `flashctl apply` again continues from here:\n{details}"
+        )
+
+
+def saved_plan(client: RunPodClient, path: Path) -> Plan:
+    """A saved plan, if RunPod still matches what it was made against (one list call)."""
+    plan = read_plan(path)
+    if plan.api_url != shown_url(client):
+        raise DeployError(
+            f"{path} was made against {plan.api_url}, not {shown_url(client)}; make a new plan "
+            "for this API."
+        )
+    reasons = stale_reasons(plan, client.list_endpoints())
+    if reasons:
+        raise DeployError(
+            f"The saved plan {path} is stale: RunPod changed since it was made ("
+            + "; ".join(reasons)
+            + "). Nothing was applied; run `flashctl plan --out` again and review it."
+        )
+    return plan
+
+
+def print_urls(console: Console, plan: Plan, outcomes: list[Outcome]) -> None:
+    """Each endpoint's URL on stdout, `<name> <url>`, one a line."""
+    after = {o.planned.name: o for o in outcomes}
+    for planned in plan.endpoints:
+        if planned.action == DELETE:
+            continue
+        outcome = after.get(planned.name)
+        if outcome is not None and outcome.error is not None:
+            continue
+        url = base_url(outcome.endpoint) if outcome and outcome.endpoint else planned.url
+        if url:
+            console.out(f"{planned.name} {url}\n")
+
+
+def run_destroy(load: Load, console: Console, *, api_url: str | None, assume_yes: bool) -> None:
+    project = load().project
+    with open_client(api_url) as client:
+        plan, skipped = destroy_plan(project, client.list_endpoints(), shown_url(client))
+        for line in skipped:
+            console.progress(line)
+        if not plan.endpoints:
+            console.progress(f"Nothing to destroy: project {project.name} owns none of these.")
+            return
+        for planned in plan.endpoints:
+            console.err(f"  - {planned.name} ({planned.endpoint_id}): delete\n")
+        question = f"Delete {len(plan.endpoints)} endpoint(s) of project {project.name}?"
+        if not confirm(question, assume_yes=assume_yes, command="destroy"):
+            raise FlashError("Destroy cancelled; nothing was deleted.")
+        outcomes = carry_out(client, plan, console.progress)
+    failed = [o for o in outcomes if o.error is not None]
+    for outcome in outcomes:
+        if outcome.error is None:
+            console.out(f"deleted {outcome.planned.name} ({outcome.planned.endpoint_id})\n")
+    if failed:
+        details = "\n".join(f"  {o.planned.name}: {o.error}" for o in failed)
+        raise DeployError(f"Destroy failed for {len(failed)} endpoint(s):\n{details}")
+
+
+def run_status(load: Load, console: Console, *, api_url: str | None, fmt: str) -> None:
+    from flashctl.deploy.status import collect_status, status_json, status_text
+
+    project = load().project
+    with open_client(api_url) as client:
+        rows = collect_status(client, project)
+    console.out(status_json(rows, project) if fmt == "json" else status_text(rows))
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    endpoint: str  # key or RunPod name
+    method: str
+    path: str
+    data: str | None
+    local: bool
+    port: int
+
+
+def run_invoke(
+    load: Load, console: Console, request: InvokeRequest, *, api_url: str | None
+) -> None:
+    from flashctl.deploy import invoke
+    from flashctl.spec import endpoint_timeout_ms
+
+    payload = invoke.parse_data(request.data)
+    project = load().project
+    endpoint = invoke.find_endpoint(project, request.endpoint)
+    read_timeout = endpoint_timeout_ms(endpoint) / 1000 + 10
+    if request.local:
+        url = invoke.local_url(project, endpoint, request.port, request.path)
+        reply = invoke.send(request.method, url, payload, api_key=None, read_timeout=read_timeout)
+    else:
+        with open_client(api_url) as client:
+            remote = client.list_endpoints()
+            key = client.credentials.api_key
+        url = invoke.remote_url(remote, endpoint, project, request.path)
+        reply = invoke.send(request.method, url, payload, api_key=key, read_timeout=read_timeout)
+    body = reply.body
+    if body:
+        click.echo(body if body.endswith(b"\n") else body + b"\n", nl=False)
+    if not 200 <= reply.status < 300:
+        raise DeployError(f"{request.method.upper()} {url} answered {reply.status} {reply.reason}")
