@@ -23,6 +23,7 @@ from flashctl.runpod.auth import BearerAuth
 from flashctl.runpod.failures import transport_reason
 
 CONNECT_TIMEOUT = 10.0
+new_session = requests.Session  # tests swap in a session with a recording transport
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,12 @@ def send(
     *,
     api_key: str | None,
     read_timeout: float,
-    session: requests.Session | None = None,
 ) -> Reply:
     """One request; the key goes only to https URLs (or loopback) and never into a message."""
     parts = urlsplit(url)
     if api_key and parts.scheme != "https" and not is_loopback(parts.hostname or ""):
         raise DeployError(f"Refusing to send the API key over plain http to {parts.hostname}.")
-    http = session or requests.Session()
+    http = new_session()
     try:
         response = http.request(
             method.upper(),
@@ -104,6 +104,5 @@ def send(
         reason = transport_reason(err, CONNECT_TIMEOUT, read_timeout)
         raise DeployError(f"Could not reach {url}: {reason}.") from None
     finally:
-        if session is None:
-            http.close()
+        http.close()
     return Reply(response.status_code, response.reason or "", response.content)

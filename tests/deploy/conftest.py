@@ -65,7 +65,7 @@ class Deploy:
 
 
 @pytest.fixture
-def deploy(start_emulator: Callable[..., BackgroundEmulator]) -> Deploy:
+def deploy(start_emulator: Callable[..., BackgroundEmulator]) -> Deploy:  # noqa: F811 (fixture)
     emulator = start_emulator(worker_ready_delay=0.2, retry_after=0)
     return Deploy(emulator, {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": emulator.url})
 

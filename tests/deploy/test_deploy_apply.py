@@ -64,9 +64,7 @@ def test_changed_scaling_is_an_update_in_place(run_cli, deploy: Deploy, write_pr
     assert deploy.by_name("shop-api")["id"] == created["id"]
 
 
-def test_changed_image_is_an_update_that_restarts_workers(
-    run_cli, deploy: Deploy, write_project
-):
+def test_changed_image_is_an_update_that_restarts_workers(run_cli, deploy: Deploy, write_project):
     run_cli("apply", "-f", str(write_project(endpoint_yaml("api"))), "--yes", env=deploy.env)
     path = write_project(endpoint_yaml("api", image="acme/app:2"))
 
@@ -235,3 +233,25 @@ def test_a_missing_image_names_the_endpoint_and_the_key(run_cli, deploy: Deploy,
     assert result.exit_code == 1, result
     assert "endpoint 'api' has no image: set `endpoints.api.image`" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_gpu_selection_changes_converge(run_cli, deploy: Deploy, write_project):
+    def gpu(selection: str) -> str:
+        cpu = "cpu: [{flavor: cpu5c, vcpus: 2}]"
+        return endpoint_yaml("api").replace(cpu, f"gpu: {selection}")
+
+    first = gpu('{pools: [AMPERE_80], exclude: ["NVIDIA A100-SXM4-80GB"], min_cuda: "12.4"}')
+    run_cli("apply", "-f", str(write_project(first)), "--yes", env=deploy.env)
+    path = write_project(gpu("{pools: [ADA_24, AMPERE_80], count: 2}"))
+
+    result = run_cli("apply", "-f", str(path), "--yes", env=deploy.env)
+
+    assert result.exit_code == 0, result
+    assert run_cli("plan", "-f", str(path), "--detailed-exitcode", env=deploy.env).exit_code == 0
+    stored = deploy.by_name("shop-api")["gpu"]
+    assert (stored["pools"], stored["count"], stored["minCudaVersion"]) == (
+        ["ADA_24", "AMPERE_80"],
+        2,
+        None,
+    )
+    assert "excludedTypes" not in stored

@@ -1,0 +1,91 @@
+"""API failures end in one clear line and exit 1, never a traceback; the key never shows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+
+import pytest
+
+from flashctl.runpod.errors import RunPodAPIError
+from tests.conftest import EXAMPLE
+from tests.deploy.conftest import CANARY_KEY, Deploy, endpoint_yaml
+from tests.servers import free_port
+
+
+def test_a_rejected_key_says_so_and_where_it_was_read_from(run_cli, deploy: Deploy):
+    env = {**deploy.env, "RUNPOD_API_KEY": "rpa_not_the_right_key"}
+
+    result = run_cli("plan", "-f", str(EXAMPLE), env=env)
+
+    assert result.exit_code == 1, result
+    assert "RunPod rejected the API key from RUNPOD_API_KEY (401)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "rpa_not_the_right_key" not in result.stdout + result.stderr
+
+
+def test_a_runpod_400_shows_its_detail_and_the_endpoint(run_cli, deploy: Deploy, write_project):
+    # flash.yaml does not know which GPU types are in which pool; RunPod does, and says 400.
+    block = endpoint_yaml("api").replace(
+        "cpu: [{flavor: cpu5c, vcpus: 2}]", "gpu: {pools: [ADA_24], exclude: [NVIDIA H200]}"
+    )
+    path = write_project(block)
+
+    result = run_cli("apply", "-f", str(path), "--yes", env=deploy.env)
+
+    assert result.exit_code == 1, result
+    assert "RunPod rejected creating endpoint 'shop-api' (400)" in result.stderr
+    assert "'NVIDIA H200' is not a GPU type in the given pools" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_api_is_named_with_its_url(run_cli, write_project):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": url}
+
+    result = run_cli("plan", "-f", str(write_project(endpoint_yaml("api"))), env=env)
+
+    assert result.exit_code == 1, result
+    assert f"Could not reach the RunPod API at {url}/v2/serverless" in result.stderr
+    assert "connection refused" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_key_at_all_says_how_to_set_one(run_cli, deploy: Deploy, monkeypatch):
+    monkeypatch.delenv("RUNPOD_API_KEY", raising=False)
+
+    result = run_cli("plan", "-f", str(EXAMPLE), env={"FLASHCTL_API_URL": deploy.url})
+
+    assert result.exit_code == 1, result
+    assert "No RunPod API key found: set RUNPOD_API_KEY" in result.stderr
+
+
+def test_the_key_appears_in_no_output_file_or_log(
+    run_cli, deploy: Deploy, tmp_path, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.DEBUG)
+    saved = tmp_path / "plan.json"
+    runs = [
+        ("--debug", "plan", "-f", str(EXAMPLE), "--out", str(saved)),
+        ("--debug", "apply", str(saved), "--yes"),
+        ("--debug", "plan", "-f", str(EXAMPLE), "--format", "json"),
+        ("--debug", "status", "-f", str(EXAMPLE), "--format", "json"),
+        ("--debug", "destroy", "-f", str(EXAMPLE), "--yes"),
+    ]
+    seen = []
+    for args in runs:
+        result = run_cli(*args, env=deploy.env)
+        assert result.exit_code == 0, result
+        seen += [result.stdout, result.stderr]
+    assert "debug: flashctl.runpod: GET" in seen[1]  # the debug log was on
+    assert "Authorization': '[redacted]'" in seen[1]
+    # --debug lets a failure's traceback through; the (wrong) key must not be in it either.
+    wrong = {**deploy.env, "RUNPOD_API_KEY": CANARY_KEY + "-old"}
+    with pytest.raises(RunPodAPIError) as failure:
+        run_cli("--debug", "plan", "-f", str(EXAMPLE), env=wrong)
+    seen.append("".join(traceback.format_exception(failure.value)))
+
+    everything = "\n".join([*seen, saved.read_text(), caplog.text])
+    assert CANARY_KEY not in everything
+    assert json.loads(saved.read_text())["project"] == "seed"
