@@ -70,14 +70,17 @@ def compile_text(
     schema_problems = check_schema(effective)
     problems += schema_problems
     project: Project | None = None
-    if all(_inside_endpoint_settings(p.path) for p in schema_problems):
-        checkable, remaining = effective, schema_problems
+    every_path = check_schema(effective, dedupe=False) if schema_problems else []
+    if all(_inside_endpoint_settings(p.path) for p in every_path):
+        checkable, remaining = effective, every_path
         for _ in range(_REPAIR_ROUNDS):  # removing a bad value can expose a missing required one
             if not remaining:
                 break
             data = without_invalid(checkable.data, remaining)
             checkable = Document(file, data, effective.positions)
-            remaining = [p for p in check_schema(checkable) if not _set_aside(data, p.path)]
+            remaining = [
+                p for p in check_schema(checkable, dedupe=False) if not _set_aside(data, p.path)
+            ]
         if not remaining:
             project = build_project(
                 checkable.data, file=file, base_dir=base_dir, environment=environment

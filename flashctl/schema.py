@@ -37,8 +37,9 @@ def _validator() -> Any:
     return Draft202012Validator(load_schema())
 
 
-def check_schema(document: Document) -> list[Problem]:
-    """Every schema violation in `document`, each at its node, deduplicated by position."""
+def check_schema(document: Document, *, dedupe: bool = True) -> list[Problem]:
+    """Every schema violation in `document`, each at its node; with `dedupe`, one per position
+    and kind (the form to report; repairs need every path, aliases and defaults included)."""
     # A bad value under `defaults:` is also inherited by every endpoint: report it once, where
     # it is written (the schema lists `defaults` before `endpoints`, so that message comes first).
     problems: dict[tuple[int, int, str], Problem] = {}
@@ -46,6 +47,8 @@ def check_schema(document: Document) -> list[Problem]:
         specific = _most_specific(error)
         for problem in _problems_for(document, specific):
             kind = f"{specific.validator}:{problem.path[-1] if problem.path else ''}"
+            if not dedupe:
+                kind += repr(problem.path)
             problems.setdefault((problem.line, problem.column, kind), problem)
     return sorted(problems.values())
 

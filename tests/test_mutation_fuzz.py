@@ -365,11 +365,7 @@ def mutants(draw: Draw) -> Mutant:
 # Core bugs already reported (see tests/cases/invalid/*/case.json "xfail"): the same crash found
 # again by the fuzzer is counted, not failed, so the suite stays green until the fix lands; then
 # the entry goes and the strict xfail cases flip. Any other exception fails the test.
-KNOWN_CRASHES: dict[str, Callable[[BaseException], bool]] = {
-    "aliased route list with a bad item: model TypeError": lambda e: (
-        isinstance(e, TypeError) and _raised_in(e, "flashctl/model.py")
-    ),
-}
+KNOWN_CRASHES: dict[str, Callable[[BaseException], bool]] = {}
 # Python warnings that reach the user's stderr; ruamel warns on a reused anchor (legal YAML).
 KNOWN_WARNINGS = {"ReusedAnchorWarning"}
 
