@@ -10,22 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
-from . import logs, openapi, results
-from .binding import Binding, plan
+from . import logs, results
 from .bodies import (
     LimitedReceive,
     ReplayReceive,
@@ -37,36 +33,12 @@ from .bodies import (
 from .errors import BodyTooLarge, ClientDisconnected, HTTPError, RequestValidationError
 from .exchange import Exchange
 from .limits import ConcurrencyLimit, RateLimit
+from .operations import Operation, compile_route, invoke, kind_of
 from .ping import Health
-from .routes import METHODS, Route, Router, is_reserved
+from .routes import Route, Router
 from .settings import Settings
+from .streams import send_stream
 from .threads import ThreadPool
-
-Kind = Literal["async", "sync", "stream"]
-
-
-@dataclass(frozen=True)
-class Operation:
-    """A route with everything decided at start-up: binding, call style, limits."""
-
-    route: Route
-    binding: Binding
-    kind: Kind
-    timeout: float | None
-    max_body: int
-
-    @property
-    def template(self) -> str:
-        return self.route.path
-
-
-def _kind(endpoint: Callable[..., Any]) -> Kind:
-    call = getattr(endpoint, "__call__", None)  # noqa: B004 - callable instances count too
-    if inspect.isasyncgenfunction(endpoint) or inspect.isgeneratorfunction(endpoint):
-        return "stream"  # calling one runs none of its body, so it is safe on the loop
-    if inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(call):
-        return "async"
-    return "sync"
 
 
 def _route_path(scope: Scope) -> str:
@@ -79,26 +51,6 @@ def _route_path(scope: Scope) -> str:
     if path == root:
         return "/"
     return path[len(root) :] if path[len(root)] == "/" else path
-
-
-if sys.version_info >= (3, 11):
-
-    async def _within(seconds: float, awaitable: Any) -> Any:
-        try:
-            async with asyncio.timeout(seconds) as deadline:
-                return await awaitable
-        except TimeoutError:
-            if deadline.expired():
-                raise HTTPError(504, f"Request did not finish within {seconds:g} s") from None
-            raise
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _within(seconds: float, awaitable: Any) -> Any:
-        try:
-            return await asyncio.wait_for(awaitable, seconds)
-        except asyncio.TimeoutError:
-            raise HTTPError(504, f"Request did not finish within {seconds:g} s") from None
 
 
 class Service:
@@ -227,27 +179,10 @@ class Service:
         if errors:
             raise RequestValidationError(errors)
         try:
-            return await self._invoke(operation, kwargs, exchange)
+            return await invoke(operation, kwargs, self.threads)
         finally:
             if limited is not None:
                 exchange.bytes_in = limited.size
-
-    async def _invoke(
-        self, operation: Operation, kwargs: dict[str, Any], exchange: Exchange
-    ) -> Any:
-        endpoint = operation.route.endpoint
-        if operation.kind == "stream":
-            return endpoint(**kwargs)
-        if operation.kind == "async":
-            pending = endpoint(**kwargs)
-        else:
-            pending = self.threads.run(endpoint, **kwargs)
-        result = await (
-            pending if operation.timeout is None else _within(operation.timeout, pending)
-        )
-        if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
-            result = await result
-        return result
 
     async def _reply(
         self,
@@ -262,75 +197,17 @@ class Service:
         elif isinstance(result, results.BINARY):
             await exchange.respond(200, bytes(result), results.OCTET_STREAM)
         elif results.is_stream(result):
-            await self._stream(operation, result, receive, exchange)
+            await send_stream(exchange, result, receive, operation.timeout)
         elif results.wants_msgpack(exchange.accept):
             await exchange.respond(200, results.dump_msgpack(result), results.MSGPACK)
         else:
             await exchange.respond(200, results.dump_json(result))
 
-    async def _stream(
-        self, operation: Operation, stream: Any, receive: Receive, exchange: Exchange
-    ) -> None:
-        events = results.wants_events(exchange.accept)
-        chunks = results.chunks(stream, events)
-        # The first chunk is produced before the status line, so a handler that fails or times
-        # out before yielding still gets its proper status code.
-        try:
-            first = anext(chunks)
-            head = await (first if operation.timeout is None else _within(operation.timeout, first))
-        except StopAsyncIteration:
-            head = b""
-        except BaseException:
-            await chunks.aclose()
-            raise
-        headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
-        finished = False
-        await exchange.begin(200, results.EVENT_STREAM if events else results.NDJSON, headers)
-        async with anyio.create_task_group() as group:
-
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                group.cancel_scope.cancel()  # the client left: stop producing
-
-            group.start_soon(watch_disconnect)
-            try:
-                if head:
-                    await exchange.chunk(head)
-                async for piece in chunks:
-                    await exchange.chunk(piece)
-            except Exception as err:
-                status, detail = self._classify(exchange, err, user_code=True)
-                body = {
-                    "status": status,
-                    "detail": detail,
-                    "request_id": exchange.request_id.decode(),
-                }
-                await exchange.chunk(results.error_chunk(events, body))
-            finally:
-                with anyio.CancelScope(shield=True):  # the generator's own cleanup must run
-                    await chunks.aclose()
-            await exchange.chunk(b"", more=False)
-            finished = True
-            group.cancel_scope.cancel()
-        if not finished and exchange.error is None:
-            exchange.error = "ClientDisconnected"  # the stream was cut short by the client
-
-    def _classify(self, exchange: Exchange, err: Exception, user_code: bool) -> tuple[int, Any]:
-        """Status and detail for ``err``, recorded on the exchange for the log line."""
-        exchange.error = type(err).__name__
-        if isinstance(err, HTTPError):
-            return err.status, err.detail
-        if user_code and isinstance(err, ValueError):
-            return 400, str(err) or "Bad Request"
-        exchange.traceback = "".join(traceback.format_exception(err))
-        return 500, "Internal Server Error"
-
     async def _failed(self, exchange: Exchange, err: Exception, user_code: bool) -> None:
         if isinstance(err, ClientDisconnected):
             exchange.error = type(err).__name__
             return
-        status, detail = self._classify(exchange, err, user_code)
+        status, detail = exchange.classify(err, user_code)
         if exchange.started:  # too late for a status: the log line records what happened
             return
         headers = err.headers if isinstance(err, HTTPError) else None
@@ -357,6 +234,8 @@ class Service:
     async def _docs(self, exchange: Exchange, method: str, path: str) -> None:
         if method != "GET":
             return await exchange.fail(405, "Method Not Allowed", {"Allow": "GET, HEAD"})
+        from . import openapi  # only services with docs on pay for importing it
+
         if path == "/docs":
             page = openapi.docs_page(self.settings.title).encode()
             return await exchange.respond(200, page, b"text/html; charset=utf-8")
@@ -393,7 +272,7 @@ class Service:
         assert hook is not None
         began = time.perf_counter()
         try:
-            if _kind(hook) == "async":
+            if kind_of(hook) == "async":
                 await hook()
             else:
                 result = await self.threads.run(hook)
@@ -426,28 +305,4 @@ def create_app(routes: Sequence[Route], settings: Settings | None = None) -> Ser
     >>> app = create_app([Route("POST", "/add", add)], Settings(title="calc"))
     """
     settings = settings or Settings()
-    operations = []
-    for route in routes:
-        method = route.method.upper()
-        if method not in METHODS:
-            raise ValueError(
-                f"Route {route.path}: method {route.method!r} is not one of {sorted(METHODS)}"
-            )
-        if not route.path.startswith("/"):
-            raise ValueError(f"Route {method} {route.path!r}: path must start with '/'")
-        if is_reserved(route.path, settings.docs):
-            raise ValueError(f"Route {method} {route.path}: the path is reserved by the runtime")
-        _, _, convertors = compile_path(route.path)
-        timeout = route.timeout if route.timeout is not None else settings.request_timeout
-        operations.append(
-            Operation(
-                route=Route(
-                    method, route.path, route.endpoint, route.timeout, route.max_body, route.name
-                ),
-                binding=plan(route.endpoint, method, convertors),
-                kind=_kind(route.endpoint),
-                timeout=timeout,
-                max_body=route.max_body if route.max_body is not None else settings.max_body,
-            )
-        )
-    return Service(operations, settings)
+    return Service([compile_route(route, settings) for route in routes], settings)

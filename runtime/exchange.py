@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import re
 import time
+import traceback
 from collections.abc import Iterable
 from typing import Any
 
 from starlette.types import Message, Scope, Send
 
 from . import logs
+from .errors import HTTPError
 from .results import dump_json
 
 Headers = list[tuple[bytes, bytes]]
@@ -137,6 +139,17 @@ class Exchange:
             if self.head_only and body:
                 message = {**message, "body": b""}
         await self.send(message)
+
+    def classify(self, err: Exception, user_code: bool) -> tuple[int, Any]:
+        """Status and detail for ``err``, recorded for the log line: ``HTTPError`` keeps its
+        own, a handler's ``ValueError`` is 400, anything else 500 (traceback logged only)."""
+        self.error = type(err).__name__
+        if isinstance(err, HTTPError):
+            return err.status, err.detail
+        if user_code and isinstance(err, ValueError):
+            return 400, str(err) or "Bad Request"
+        self.traceback = "".join(traceback.format_exception(err))
+        return 500, "Internal Server Error"
 
     def log_line(self) -> str:
         """The request's log line, formatted directly: it is written for every request.

@@ -24,7 +24,7 @@ from .coercion import is_unchecked, union_members, unwrap
 from .routes import openapi_path
 
 if TYPE_CHECKING:
-    from .app import Operation
+    from .operations import Operation
     from .settings import Settings
 
 _SIMPLE: dict[Any, dict[str, Any]] = {

@@ -1,13 +1,12 @@
 """What a handler returns, encoded for the wire.
 
 JSON-able values -> ``application/json`` (or msgpack when the client's Accept asks for it),
-``bytes`` -> ``application/octet-stream``, generators -> NDJSON lines or server-sent events.
-A Starlette ``Response`` is sent as it is by the app.
+``bytes`` -> ``application/octet-stream``. Generators are sent by ``streams``; a Starlette
+``Response`` is sent as it is.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import decimal
@@ -15,10 +14,8 @@ import enum
 import inspect
 import json
 import uuid
-from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
-import anyio.to_thread
 import msgpack
 
 JSON = b"application/json"
@@ -75,55 +72,3 @@ def wants_events(accept: bytes | None) -> bool:
 
 def is_stream(value: Any) -> bool:
     return inspect.isgenerator(value) or inspect.isasyncgen(value)
-
-
-def event_chunk(item: Any) -> bytes:
-    """``{"t": 1}`` -> ``b'data: {"t":1}\\n\\n'``; bytes pass through as the client formats them."""
-    if isinstance(item, BINARY):
-        return bytes(item)
-    return b"data: " + dump_json(item) + b"\n\n"
-
-
-def line_chunk(item: Any) -> bytes:
-    """``{"t": 1}`` -> ``b'{"t":1}\\n'``; bytes pass through as they are."""
-    if isinstance(item, BINARY):
-        return bytes(item)
-    return dump_json(item) + b"\n"
-
-
-def error_chunk(events: bool, body: dict[str, Any]) -> bytes:
-    """How a failure after the first chunk is told: the status line has already been sent."""
-    if events:
-        return b"event: error\ndata: " + dump_json(body) + b"\n\n"
-    return dump_json({"error": body}) + b"\n"
-
-
-_DONE = object()
-
-
-def _next(iterator: Iterator[Any]) -> Any:
-    return next(iterator, _DONE)
-
-
-async def chunks(stream: Any, events: bool) -> AsyncGenerator[bytes, None]:
-    """Encoded chunks of a sync or async generator; sync ones advance in the thread pool
-    because each step may block (a model producing its next token)."""
-    encode = event_chunk if events else line_chunk
-    if inspect.isasyncgen(stream):
-        try:
-            async for item in stream:
-                yield encode(item)
-        finally:
-            await stream.aclose()
-        return
-    try:
-        while True:
-            # abandon_on_cancel: a deadline or a departed client need not wait for a slow step
-            item = await anyio.to_thread.run_sync(_next, stream, abandon_on_cancel=True)
-            if item is _DONE:
-                return
-            yield encode(item)
-    finally:
-        # ValueError: still running in an abandoned thread; the generator is collected later
-        with contextlib.suppress(ValueError):
-            stream.close()

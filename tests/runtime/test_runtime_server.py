@@ -256,12 +256,13 @@ def test_a_handler_stuck_past_the_grace_period_gets_503_and_the_process_exits_0(
         while httpx.get(served.base + "/entered").json() < 1:
             assert time.monotonic() < deadline, "the request never reached the handler"
             time.sleep(0.02)
+        signalled = time.monotonic()
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(15) == 0, served.output()
+        assert time.monotonic() - signalled < 8  # the 1 s grace, not the handler's 60 s
         response = pending.result(timeout=15)
     assert response.status_code == 503  # told, not dropped
     assert response.json()["detail"] == "Service is shutting down"
-    assert '"stuck_threads":1' in served.output()
 
 
 def test_an_app_that_fails_to_import_exits_1_with_a_json_log_line(tmp_path):

@@ -1,0 +1,100 @@
+"""Routes compiled at start-up into operations: binding, call style, deadline and body limit."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.routing import compile_path
+
+from .binding import Binding, plan
+from .errors import HTTPError
+from .routes import METHODS, Route, is_reserved
+from .settings import Settings
+from .threads import ThreadPool
+
+Kind = Literal["async", "sync", "stream"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    route: Route  # method normalized to upper case
+    binding: Binding
+    kind: Kind
+    timeout: float | None  # the route's, else the service's request_timeout
+    max_body: int  # the route's, else the service's
+
+    @property
+    def template(self) -> str:
+        return self.route.path
+
+
+def kind_of(endpoint: Callable[..., Any]) -> Kind:
+    """How a handler is called: awaited on the loop, run in a thread, or streamed."""
+    call = getattr(endpoint, "__call__", None)  # noqa: B004 - callable instances count too
+    if inspect.isasyncgenfunction(endpoint) or inspect.isgeneratorfunction(endpoint):
+        return "stream"  # calling one runs none of its body, so it is safe on the loop
+    if inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(call):
+        return "async"
+    return "sync"
+
+
+def compile_route(route: Route, settings: Settings) -> Operation:
+    """Check a route and plan its binding; ``ValueError`` names what no request could satisfy."""
+    method = route.method.upper()
+    if method not in METHODS:
+        raise ValueError(
+            f"Route {route.path}: method {route.method!r} is not one of {sorted(METHODS)}"
+        )
+    if not route.path.startswith("/"):
+        raise ValueError(f"Route {method} {route.path!r}: path must start with '/'")
+    if is_reserved(route.path, settings.docs):
+        raise ValueError(f"Route {method} {route.path}: the path is reserved by the runtime")
+    _, _, convertors = compile_path(route.path)
+    return Operation(
+        route=Route(method, route.path, route.endpoint, route.timeout, route.max_body, route.name),
+        binding=plan(route.endpoint, method, convertors),
+        kind=kind_of(route.endpoint),
+        timeout=route.timeout if route.timeout is not None else settings.request_timeout,
+        max_body=route.max_body if route.max_body is not None else settings.max_body,
+    )
+
+
+if sys.version_info >= (3, 11):
+
+    async def within(seconds: float, awaitable: Any) -> Any:
+        """``await awaitable``, or 504 once ``seconds`` have passed."""
+        try:
+            async with asyncio.timeout(seconds) as deadline:
+                return await awaitable
+        except TimeoutError:
+            if deadline.expired():  # ours, not a TimeoutError the handler raised itself
+                raise HTTPError(504, f"Request did not finish within {seconds:g} s") from None
+            raise
+
+else:  # pragma: no cover - Python 3.10
+
+    async def within(seconds: float, awaitable: Any) -> Any:
+        """``await awaitable``, or 504 once ``seconds`` have passed."""
+        try:
+            return await asyncio.wait_for(awaitable, seconds)
+        except asyncio.TimeoutError:
+            raise HTTPError(504, f"Request did not finish within {seconds:g} s") from None
+
+
+async def invoke(operation: Operation, kwargs: dict[str, Any], threads: ThreadPool) -> Any:
+    """Call the handler: async ones on the loop, sync ones in ``threads``, both under the
+    deadline; a generator function is only called (streaming starts it)."""
+    endpoint = operation.route.endpoint
+    if operation.kind == "stream":
+        return endpoint(**kwargs)
+    sync = operation.kind == "sync"
+    pending = threads.run(endpoint, **kwargs) if sync else endpoint(**kwargs)
+    result = await (pending if operation.timeout is None else within(operation.timeout, pending))
+    if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
+        result = await result
+    return result
