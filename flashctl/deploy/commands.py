@@ -21,7 +21,7 @@ from flashctl.deploy.confirm import confirm
 from flashctl.deploy.connect import open_client, shown_url
 from flashctl.deploy.desired import declared_environments, desired_endpoints
 from flashctl.deploy.destroy import destroy_plan
-from flashctl.deploy.normalize import base_url
+from flashctl.deploy.normalize import base_url, owner
 from flashctl.deploy.plan import DELETE, Plan, make_plan
 from flashctl.deploy.plan_file import dumps, read_plan, stale_reasons, write_plan
 from flashctl.deploy.report import plan_text
@@ -59,14 +59,18 @@ def plan_for(client: RunPodClient, loaded: Loaded, *, prune: bool) -> Plan:
     """One list call, then the pure plan."""
     project = loaded.project
     desired = desired_endpoints(project)
+    remote = client.list_endpoints()
+    wanted = {want.name for want in desired}
+    # Parsing the file again for its environment names is only worth it when there are strays.
+    strays = any(owner(r) == project.name and r.get("name") not in wanted for r in remote)
     return make_plan(
         desired,
-        client.list_endpoints(),
+        remote,
         project=project.name,
         environment=project.environment,
         api_url=shown_url(client),
         prune=prune,
-        other_environments=declared_environments(loaded.text, project.file),
+        other_environments=declared_environments(loaded.text, project.file) if strays else (),
     )
 
 
