@@ -197,7 +197,7 @@ class Service:
         elif isinstance(result, results.BINARY):
             await exchange.respond(200, bytes(result), results.OCTET_STREAM)
         elif results.is_stream(result):
-            await send_stream(exchange, result, receive, operation.timeout)
+            await send_stream(exchange, result, receive, operation.timeout, self.threads)
         elif results.wants_msgpack(exchange.accept):
             await exchange.respond(200, results.dump_msgpack(result), results.MSGPACK)
         else:

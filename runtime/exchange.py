@@ -99,9 +99,14 @@ class Exchange:
 
     async def fail(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
         """Send the JSON error body every failure has: ``{"detail": ..., "request_id": ...}``."""
-        body = dump_json({"detail": detail, "request_id": self.request_id.decode()})
+        request_id = self.request_id.decode()
+        try:
+            body = dump_json({"detail": detail, "request_id": request_id})
+        except (TypeError, ValueError):  # a detail JSON cannot hold: say what it was
+            body = dump_json({"detail": str(detail), "request_id": request_id})
         encoded = [
-            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+            (name.lower().encode("latin-1", "replace"), value.encode("latin-1", "replace"))
+            for name, value in (headers or {}).items()
         ]
         await self.respond(status, body, _JSON, encoded)
 

@@ -14,12 +14,12 @@ from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from starlette.types import Receive
 
 from .exchange import Exchange
 from .operations import within
 from .results import BINARY, EVENT_STREAM, NDJSON, dump_json, wants_events
+from .threads import ThreadPool
 
 
 def event_chunk(item: Any) -> bytes:
@@ -49,9 +49,9 @@ def _next(iterator: Iterator[Any]) -> Any:
     return next(iterator, _DONE)
 
 
-async def chunks(stream: Any, events: bool) -> AsyncGenerator[bytes, None]:
-    """Encoded chunks of a sync or async generator; sync ones advance in a worker thread
-    because each step may block (a model producing its next token)."""
+async def chunks(stream: Any, events: bool, threads: ThreadPool) -> AsyncGenerator[bytes, None]:
+    """Encoded chunks of a sync or async generator; sync ones advance in ``threads`` because
+    each step may block (a model producing its next token)."""
     encode = event_chunk if events else line_chunk
     if inspect.isasyncgen(stream):
         try:
@@ -62,8 +62,8 @@ async def chunks(stream: Any, events: bool) -> AsyncGenerator[bytes, None]:
         return
     try:
         while True:
-            # abandon_on_cancel: a deadline or a departed client need not wait for a slow step
-            item = await anyio.to_thread.run_sync(_next, stream, abandon_on_cancel=True)
+            # a deadline or a departed client abandons a slow step; the thread finishes it
+            item = await threads.run(_next, iterator=stream)
             if item is _DONE:
                 return
             yield encode(item)
@@ -74,10 +74,14 @@ async def chunks(stream: Any, events: bool) -> AsyncGenerator[bytes, None]:
 
 
 async def send_stream(
-    exchange: Exchange, stream: Any, receive: Receive, timeout: float | None
+    exchange: Exchange,
+    stream: Any,
+    receive: Receive,
+    timeout: float | None,
+    threads: ThreadPool,
 ) -> None:
     events = wants_events(exchange.accept)
-    pieces = chunks(stream, events)
+    pieces = chunks(stream, events, threads)
     try:
         first = anext(pieces)
         head = await (first if timeout is None else within(timeout, first))

@@ -35,11 +35,11 @@ def _work(jobs: queue.SimpleQueue[_Job | None], idle: list[int], lock: threading
             outcome = (True, call())
         except BaseException as err:
             outcome = (False, err)
+        with lock:  # idle again before the caller can hear back and send the next job
+            idle[0] += 1
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             loop.call_soon_threadsafe(_settle, future, *outcome)
         del job, future, call, outcome  # do not keep the last result alive while idle
-        with lock:
-            idle[0] += 1
 
 
 class ThreadPool:
