@@ -159,11 +159,11 @@ def saved_plan(client: RunPodClient, path: Path) -> Plan:
 
 def print_urls(console: Console, plan: Plan, outcomes: list[Outcome]) -> None:
     """Each endpoint's URL on stdout, `<name> <url>`, one a line."""
-    after = {o.planned.name: o for o in outcomes}
+    after = {id(o.planned): o for o in outcomes}  # by identity: a pruned duplicate shares a name
     for planned in plan.endpoints:
         if planned.action == DELETE:
             continue
-        outcome = after.get(planned.name)
+        outcome = after.get(id(planned))
         if outcome is not None and outcome.error is not None:
             continue
         url = base_url(outcome.endpoint) if outcome and outcome.endpoint else planned.url

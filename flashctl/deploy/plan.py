@@ -99,6 +99,7 @@ def make_plan(
     other_environments: Iterable[str] = (),
 ) -> Plan:
     """The plan that makes `remote` (RunPod's endpoint list) match `desired`."""
+    other_environments = tuple(other_environments)
     by_name: dict[str, list[Mapping[str, Any]]] = {}
     for endpoint in remote:
         by_name.setdefault(str(endpoint.get("name", "")), []).append(endpoint)
@@ -118,15 +119,19 @@ def make_plan(
             )
             continue
         endpoints.append(_endpoint_plan(want, managed, project))
+        if managed is None:
+            continue
+        # Names may repeat on RunPod. Duplicates this project owns go with --prune; others stay.
         owned_extra = [c for c in others if owner(c) == project]
-        if owned_extra and prune:
+        if prune:
             duplicates += owned_extra
-        elif others and managed is not None:
-            ids = ", ".join(str(c.get("id")) for c in others)
+        untouched = [c for c in others if not (prune and owner(c) == project)]
+        if untouched:
+            ids = ", ".join(str(c.get("id")) for c in untouched)
+            hint = " (apply --prune deletes those it owns)" if owned_extra and not prune else ""
             warnings.append(
-                f"{want.name}: {len(others)} more endpoint(s) have this name ({ids}); flashctl "
-                f"manages {managed.get('id')}"
-                + (" (apply --prune deletes the duplicates it owns)" if owned_extra else "")
+                f"{want.name}: {len(untouched)} more endpoint(s) have this name ({ids}); "
+                f"flashctl manages {managed.get('id')}{hint}"
             )
     if conflicts:
         raise OwnershipConflict(

@@ -70,7 +70,7 @@ class _Echo(BaseHTTPRequestHandler):
 def local_dev() -> Iterator[int]:
     """A stand-in for `flashctl dev` on a free loopback port."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server.server_address[1]
     server.shutdown()
