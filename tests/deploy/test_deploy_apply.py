@@ -255,3 +255,19 @@ def test_gpu_selection_changes_converge(run_cli, deploy: Deploy, write_project):
         None,
     )
     assert "excludedTypes" not in stored
+
+
+def test_switching_cpu_to_gpu_replaces_the_endpoint(run_cli, deploy: Deploy, write_project):
+    run_cli("apply", "-f", str(write_project(endpoint_yaml("api"))), "--yes", env=deploy.env)
+    old_id = deploy.by_name("shop-api")["id"]
+    gpu = endpoint_yaml("api").replace("cpu: [{flavor: cpu5c, vcpus: 2}]", "gpu: {pools: [ADA_24]}")
+    path = write_project(gpu)
+
+    plan = run_cli("plan", "-f", str(path), env=deploy.env)
+    applied = run_cli("apply", "-f", str(path), "--yes", env=deploy.env)
+
+    assert f"-/+ shop-api ({old_id}): replace" in plan.stdout, plan
+    assert "cannot switch an endpoint between GPU and CPU in place" in plan.stdout
+    assert applied.exit_code == 0, applied
+    (endpoint,) = deploy.endpoints()
+    assert endpoint["id"] != old_id and endpoint["gpu"]["pools"] == ["ADA_24"]
