@@ -52,7 +52,7 @@ def test_apply_killed_mid_way_then_run_again_converges_without_duplicates(
 ):
     emulator = start_emulator(latency_ms=400, worker_ready_delay=0.1)
     deploy = Deploy(emulator, {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": emulator.url})
-    keys = ["a", "b", "c", "d", "e", "f"]  # more than apply's concurrency: some wait their turn
+    keys = list("abcdefghij")  # 3 rounds at apply's concurrency of 4: the kill lands mid-way
     path = write_project(*(endpoint_yaml(key) for key in keys))
     command = [sys.executable, "-m", "flashctl", "apply", "-f", str(path), "--yes", "--no-wait"]
     process = subprocess.Popen(
