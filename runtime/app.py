@@ -85,7 +85,8 @@ class Service:
         try:
             await self._dispatch(scope, receive, exchange)
         finally:
-            logs.write(exchange.log_line())
+            # while other requests are in flight, their lines can share one write to stdout
+            logs.write(exchange.log_line(), batch=self.concurrency.in_flight > 0)
 
     async def _dispatch(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
         path = _route_path(scope)
@@ -145,7 +146,8 @@ class Service:
         try:
             await self._reply(operation, result, scope, receive, exchange)
         except Exception as err:
-            await self._failed(exchange, err, user_code=False)
+            # a generator runs the handler's own code while it is sent; a value is only encoded
+            await self._failed(exchange, err, user_code=results.is_stream(result))
 
     async def _call(
         self,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from flashctl_runtime import Route
+from flashctl_runtime import Route, logs
 
 
 def get_user(user_id: int) -> dict[str, int]:
@@ -108,3 +112,54 @@ def test_server_timing_is_present_on_every_response(serve):
     for path in ("/a", "/nowhere", "/ping"):
         timing = client.get(path).headers["server-timing"]
         assert re.fullmatch(r"app;dur=\d+\.\d{3}", timing)
+
+
+class _Stdout:
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_lines_written_while_requests_are_in_flight_share_one_write(monkeypatch):
+    out = _Stdout()
+    monkeypatch.setattr(sys, "stdout", out)
+
+    async def main() -> None:
+        logs.write("a", batch=True)
+        logs.write("b", batch=True)
+        assert out.writes == []
+        await asyncio.sleep(logs.MAX_DELAY * 3)
+
+    asyncio.run(main())
+    assert out.writes == ["a\nb\n"]
+
+
+def test_a_batch_is_written_as_soon_as_the_service_falls_idle(monkeypatch):
+    out = _Stdout()
+    monkeypatch.setattr(sys, "stdout", out)
+
+    async def main() -> None:
+        logs.write("a", batch=True)
+        logs.write("b")  # the last request in flight finished
+
+    asyncio.run(main())
+    assert out.writes == ["a\nb\n"]
+
+
+def test_concurrent_requests_each_get_their_log_line(serve, logged):
+    async def pause(ms: int):
+        await asyncio.sleep(ms / 1000)
+        return ms
+
+    client = serve(Route("GET", "/pause", pause))
+    logged()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda ms: client.get(f"/pause?ms={ms}").json(), range(0, 80, 5)))
+    assert len(results) == 16
+    time.sleep(logs.MAX_DELAY * 3)
+    assert len(logged("request")) == 16

@@ -116,6 +116,18 @@ def test_generator_failing_before_its_first_item_gets_its_status(serve):
     assert response.json()["detail"] == "busy"
 
 
+def test_generator_raising_value_error_before_its_first_item_gives_400(serve):
+    async def check(n: int):
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        yield n
+
+    client = serve(Route("GET", "/check", check))
+    response = client.get("/check?n=-1")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "n must be >= 0"
+
+
 def test_generator_failing_midway_ends_with_an_error_record(serve):
     async def partial():
         yield {"i": 0}
