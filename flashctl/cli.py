@@ -250,10 +250,23 @@ def emulator(
 
 
 @cli.command()
-def schema() -> None:
-    """Print the JSON Schema of flash.yaml."""
-    from flashctl.schema import schema_text
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "markdown"]),
+    default="json",
+    show_default=True,
+    help="json: the JSON Schema itself; markdown: the reference in docs/flash-yaml.md.",
+)
+def schema(fmt: str) -> None:
+    """Print the JSON Schema of flash.yaml (or its reference, generated from it)."""
+    from flashctl.schema import load_schema, schema_text
 
+    if fmt == "markdown":
+        from flashctl.schema_docs import markdown
+
+        click.echo(markdown(load_schema()), nl=False)
+        return
     click.echo(schema_text(), nl=False)
 
 
@@ -424,6 +437,78 @@ def invoke(
     request = InvokeRequest(endpoint, method, path, data, local, port)
     with debug_log(options.debug):
         run_invoke(options.load, Console(), request, api_url=api_url)
+
+
+# -- from zero to CI: init, loadtest, import-flash ---------------------------------------------
+
+
+@cli.command()
+@project_options
+@click.argument("endpoint")
+@click.option("--local", is_flag=True, help="Load `flashctl dev` on localhost instead of RunPod.")
+@click.option("--port", default=8888, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "-c",
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Requests in flight at once.",
+)
+@click.option(
+    "-n",
+    "--requests",
+    "request_count",
+    type=click.IntRange(1, 1_000_000),
+    help="Requests to send (default 100).",
+)
+@click.option(
+    "-d",
+    "--duration",
+    type=click.FloatRange(0.1, 3600),
+    metavar="SECONDS",
+    help="Send for this long instead of a count.",
+)
+@click.option(
+    "--route",
+    metavar="'METHOD /path'",
+    help="Route to load (default: the endpoint's first route without path parameters).",
+)
+@click.option("--data", metavar="JSON", help="JSON body (query parameters for GET/DELETE).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format of the report on stdout.",
+)
+@_API_URL
+@click.pass_obj
+def loadtest(
+    options: Options,
+    endpoint: str,
+    local: bool,
+    port: int,
+    concurrency: int,
+    request_count: int | None,
+    duration: float | None,
+    route: str | None,
+    data: str | None,
+    fmt: str,
+    api_url: str | None,
+) -> None:
+    """Load one route of ENDPOINT; report p50/p95/p99 latency and server time, throughput and
+    errors by status; exit 1 when an objective of the file's `slo:` block is missed."""
+    from flashctl.deploy.connect import debug_log
+    from flashctl.loadtest.command import LoadtestRequest, run_loadtest
+
+    request = LoadtestRequest(
+        endpoint, local, port, concurrency, request_count, duration, route, data, fmt, api_url
+    )
+    with debug_log(options.debug):
+        code = run_loadtest(options.load, request)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:

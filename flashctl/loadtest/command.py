@@ -1,0 +1,106 @@
+"""The `flashctl loadtest` flow below click: resolve the target, warm up, run, report, gate."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+
+from flashctl.compiler import Loaded
+from flashctl.errors import UsageError
+from flashctl.loadtest import report, runner, slo, stats, target
+
+DEFAULT_REQUESTS = 100
+
+
+@dataclass(frozen=True)
+class LoadtestRequest:
+    endpoint: str
+    local: bool
+    port: int
+    concurrency: int
+    requests: int | None
+    duration: float | None
+    route: str | None
+    data: str | None
+    fmt: str
+    api_url: str | None
+
+
+class ProgressPrinter:
+    """The progress line on stderr: redrawn in place on a terminal, every 5 s otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.ticks = 0
+        self.drawn = False
+
+    def __call__(self, progress: runner.Progress) -> None:
+        self.ticks += 1
+        line = report.progress_line(progress)
+        if self.tty:
+            click.echo("\r" + line.ljust(79), nl=False, err=True)
+            self.drawn = True
+        elif self.ticks % 5 == 0:
+            click.echo(line, err=True)
+
+    def finish(self) -> None:
+        if self.drawn:
+            click.echo("", err=True)
+
+
+def load_of(request: LoadtestRequest) -> runner.Load:
+    if request.requests is not None and request.duration is not None:
+        raise UsageError("Give either -n/--requests or -d/--duration, not both.")
+    requests = request.requests
+    if requests is None and request.duration is None:
+        requests = DEFAULT_REQUESTS
+    return runner.Load(request.concurrency, requests, request.duration, timeout=0.0)
+
+
+def run_loadtest(load_project: Callable[[], Loaded], request: LoadtestRequest) -> int:
+    """Run the load test; the exit code is 1 when an objective of `slo:` is missed."""
+    from flashctl.deploy.invoke import find_endpoint
+    from flashctl.spec import endpoint_timeout_ms
+
+    load = load_of(request)
+    project = load_project().project
+    endpoint = find_endpoint(project, request.endpoint)
+    method, path = target.pick_route(endpoint, request.route)
+    if not target.declared(endpoint, method, path):
+        click.echo(f"warning: no route of '{endpoint.key}' serves {method} {path}", err=True)
+    body, params = target.request_parts(method, request.data)
+    timeout = endpoint_timeout_ms(endpoint) / 1000 + 10
+    load = runner.Load(load.concurrency, load.requests, load.duration, timeout)
+    if request.local:
+        url = target.local_target(project, endpoint, request.port, method, path)
+        key = None
+    else:
+        url, key = target.remote_target(project, endpoint, path, request.api_url)
+    goal = f"{load.requests} requests" if load.requests else f"{load.duration:g} s"
+    click.echo(
+        f"loadtest: {method} {url}, {goal} at concurrency {load.concurrency} "
+        "(after 1 warm-up request, not counted)",
+        err=True,
+    )
+    to_send = target.Target(method, url, body, params, key)
+    hint = f" Is `flashctl dev --port {request.port}` running?" if request.local else ""
+    runner.warm_up(to_send, timeout, hint)
+    printer = ProgressPrinter()
+    try:
+        outcome = runner.run(to_send, load, printer)
+    finally:
+        printer.finish()
+    summary = stats.summarize(outcome.samples, outcome.elapsed_s)
+    objectives = slo.check(summary, project.slo)
+    header = report.Header(endpoint.key, method, url, load.concurrency)
+    render = report.json_text if request.fmt == "json" else report.text
+    click.echo(render(header, summary, objectives), nl=False)
+    missed = slo.missed(objectives)
+    if missed:
+        listed = "; ".join(o.describe() for o in missed)
+        click.echo(f"SLO missed ({project.file} slo:): {listed}", err=True)
+        return 1
+    return 0
