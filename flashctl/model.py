@@ -104,6 +104,38 @@ class EnvVar:
 
 
 @dataclass(frozen=True)
+class Toleration:
+    key: str | None
+    operator: str  # Equal | Exists
+    value: str | None
+    effect: str | None  # NoSchedule | PreferNoSchedule | NoExecute | None (every effect)
+    seconds: int | None
+
+
+@dataclass(frozen=True)
+class Ingress:
+    host: str | None
+    class_name: str | None
+    tls_secret: str | None
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """The `kubernetes:` block. Mappings are sorted `(name, value)` pairs; `node_selector` and
+    `tolerations` are None when not given, so the target derives them from `compute`."""
+
+    namespace: str | None
+    secret_name: str | None
+    requests: tuple[tuple[str, str], ...]
+    limits: tuple[tuple[str, str], ...]
+    node_selector: tuple[tuple[str, str], ...] | None
+    tolerations: tuple[Toleration, ...] | None
+    image_pull_secrets: tuple[str, ...]
+    startup_timeout: int
+    ingress: Ingress
+
+
+@dataclass(frozen=True)
 class Endpoint:
     key: str
     runpod_name: str
@@ -121,6 +153,7 @@ class Endpoint:
     runtime: RuntimeSettings
     env: tuple[EnvVar, ...]
     routes: tuple[Route, ...]
+    kubernetes: KubernetesSettings
 
 
 @dataclass(frozen=True)
@@ -237,12 +270,48 @@ def _endpoint(
             for i, r in enumerate(e["routes"])
             if r is not None  # set aside by schema.without_invalid; indices stay file positions
         ),
+        kubernetes=_kubernetes(e["kubernetes"]),
     )
+
+
+def _kubernetes(k: dict[str, Any]) -> KubernetesSettings:
+    selector, tolerations, ingress = k["node_selector"], k["tolerations"], k["ingress"]
+    return KubernetesSettings(
+        namespace=k["namespace"],
+        secret_name=k["secret_name"],
+        requests=_pairs(k["resources"]["requests"]),
+        limits=_pairs(k["resources"]["limits"]),
+        node_selector=None if selector is None else _pairs(selector),
+        tolerations=None
+        if tolerations is None
+        else tuple(
+            Toleration(
+                key=t["key"],
+                operator=t["operator"],
+                value=None if t["value"] is None else _text(t["value"]),
+                effect=t["effect"],
+                seconds=t["toleration_seconds"],
+            )
+            for t in tolerations
+        ),
+        image_pull_secrets=tuple(k["image_pull_secrets"]),
+        startup_timeout=k["startup_timeout"],
+        ingress=Ingress(ingress["host"], ingress["class_name"], ingress["tls_secret"]),
+    )
+
+
+def _pairs(mapping: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(name), _text(value)) for name, value in mapping.items()))
+
+
+def _text(value: Any) -> str:
+    """A scalar as Kubernetes expects it in a string field (YAML `true` -> "true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _env_var(name: str, value: Any) -> EnvVar:
     if isinstance(value, dict):
         return EnvVar(name, secret=value["secret"])
-    if isinstance(value, bool):
-        return EnvVar(name, "true" if value else "false")
-    return EnvVar(name, str(value))
+    return EnvVar(name, _text(value))

@@ -16,6 +16,7 @@ from flashctl.checks import (
     environment,
     handler_signature,
     handlers,
+    kubernetes,
     method,
     name_length,
     path_syntax,
@@ -39,6 +40,7 @@ RULES: tuple[ModuleType, ...] = (
     env,
     environment,
     name_length,
+    kubernetes,
 )
 
 Check = Callable[[Project, Document], Iterable[Problem]]

@@ -1,0 +1,76 @@
+"""The process edge of the Kubernetes target: `kubectl apply -f` on rendered manifests.
+
+kubectl brings the user's own kubeconfig, context, namespace and credentials, so flashctl holds
+none. `--dry-run=client` (what `flashctl plan --target kubernetes` runs) still asks the cluster
+for its API groups, so it needs a reachable cluster too, but changes nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from flashctl.errors import DeployError
+
+INSTALL_HINT = (
+    "kubectl is not on PATH: install it (https://kubernetes.io/docs/tasks/tools/, e.g."
+    " `brew install kubectl`, `sudo snap install kubectl --classic` or"
+    " `gcloud components install kubectl`), or apply the output of"
+    " `flashctl render --target kubernetes` with your own tooling"
+)
+
+
+def find_kubectl() -> str:
+    """kubectl's path, or a DeployError that says what to install."""
+    path = shutil.which("kubectl")
+    if path is None:
+        raise DeployError(INSTALL_HINT)
+    return path
+
+
+def apply_command(paths: Sequence[Path], dry_run: bool, kubectl: str = "kubectl") -> list[str]:
+    """The command line, e.g.
+
+    >>> apply_command([Path("k8s/api.yaml")], dry_run=True)
+    ['kubectl', 'apply', '--dry-run=client', '-f', 'k8s/api.yaml']
+    """
+    command = [kubectl, "apply"]
+    if dry_run:
+        command.append("--dry-run=client")
+    for path in paths:
+        command += ["-f", str(path)]
+    return command
+
+
+def apply(paths: Sequence[Path], dry_run: bool) -> subprocess.CompletedProcess[str]:
+    """Run `kubectl apply [--dry-run=client] -f PATH...`; its output is captured, its exit code
+    is the caller's to judge (see `require_success`)."""
+    command = apply_command(paths, dry_run, find_kubectl())
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as err:
+        raise DeployError(f"cannot run {command[0]}: {err.strerror or err}") from err
+
+
+def apply_files(files: Mapping[str, bytes], dry_run: bool) -> subprocess.CompletedProcess[str]:
+    """Write `files` (from `render_kubernetes`) to a temporary folder and apply them in name
+    order; the folder is removed afterwards."""
+    find_kubectl()  # say what to install before writing anything
+    with tempfile.TemporaryDirectory(prefix="flashctl-kubernetes-") as folder:
+        paths = []
+        for name, data in sorted(files.items()):
+            path = Path(folder) / name
+            path.write_bytes(data)
+            paths.append(path)
+        return apply(paths, dry_run)
+
+
+def require_success(result: subprocess.CompletedProcess[str]) -> str:
+    """kubectl's stdout, or a DeployError carrying what kubectl said on failure."""
+    if result.returncode != 0:
+        said = (result.stderr or result.stdout).strip()
+        raise DeployError(f"kubectl apply failed (exit {result.returncode}):\n{said}")
+    return result.stdout

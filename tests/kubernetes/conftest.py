@@ -1,0 +1,171 @@
+"""Helpers for the Kubernetes target's tests: projects from YAML text, rendered manifests, and
+Kubernetes' own schemas (PyPI kubernetes-validate, offline, strict)."""
+
+from __future__ import annotations
+
+import stat
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    import kubernetes_validate  # noqa: F401 (Kubernetes' schemas, used by strict_errors)
+    import yaml  # PyYAML (kubernetes-validate's dependency) parses YAML 1.1, as kubectl does
+except ImportError as err:  # pragma: no cover
+    raise ImportError(
+        "tests/kubernetes need kubernetes-validate: pip install -e '.[dev]'"
+        " (or pip install 'kubernetes-validate>=1.37')"
+    ) from err
+
+from flashctl.compiler import load_valid_project
+from flashctl.kubernetes.render import render_kubernetes
+from flashctl.model import Project
+from tests.conftest import EXAMPLE, ROOT
+
+# The newest Kubernetes that kubernetes-validate ships (a current release) and an older one still
+# in wide use: the manifests must be valid on both.
+KUBERNETES_VERSIONS = ("1.33", "1.37")
+# The corpus case that sets every field of the `kubernetes:` block.
+EVERY_FIELD = ROOT / "tests" / "cases" / "valid" / "kubernetes-every-field" / "flash.yaml"
+
+# A CPU endpoint and a GPU endpoint (with a startup hook), both with app.py's handlers.
+CPU = """
+    version: 1
+    project: shop
+    endpoints:
+      api:
+        image: registry.example.com/shop/api:2.0.1
+        compute:
+          cpu: [{flavor: cpu3g, vcpus: 4}, {flavor: cpu5c, vcpus: 8}]
+          disk_gb: 30
+        scaling:
+          workers: {min: 0, max: 1}
+          idle_timeout: 300
+        runtime:
+          port: 9000
+        env:
+          MODE: "on"
+          RETRIES: 3
+          DB_PASSWORD: {secret: db-password}
+          API_TOKEN: {secret: API_TOKEN}
+        routes:
+          - {method: GET, path: /hello, handler: "app:hello"}
+"""
+
+GPU = """
+    version: 1
+    project: vision
+    endpoints:
+      detect:
+        image: registry.example.com/vision/detect@sha256:0123
+        compute:
+          gpu: {pools: [ADA_24], count: 2}
+        scaling:
+          workers: {min: 2, max: 6}
+        runtime:
+          startup: app:load
+        routes:
+          - {method: GET, path: /hello, handler: "app:hello"}
+"""
+
+
+HANDLERS = '''\
+import os
+import time
+
+
+def hello():
+    return {"hello": "world"}
+
+
+def load():
+    """Wait for the test to release the gate file (a stand-in for a slow model load)."""
+    gate = os.environ["GATE_FILE"]
+    deadline = time.monotonic() + 120
+    while not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            raise RuntimeError("gate never opened")
+        time.sleep(0.05)
+'''
+
+
+def load_example(variables: dict[str, str] | None = None) -> Project:
+    return load_valid_project(EXAMPLE, variables=variables or {}, environment=None).project
+
+
+def documents(data: bytes) -> list[dict[str, Any]]:
+    """The objects of one rendered file, parsed the way kubectl reads them (YAML 1.1)."""
+    return [d for d in yaml.safe_load_all(data.decode("utf-8")) if d is not None]
+
+
+def by_kind(data: bytes) -> dict[str, dict[str, Any]]:
+    return {d["kind"]: d for d in documents(data)}
+
+
+def pod_spec(data: bytes) -> dict[str, Any]:
+    spec: dict[str, Any] = by_kind(data)["Deployment"]["spec"]["template"]["spec"]
+    return spec
+
+
+def container(data: bytes) -> dict[str, Any]:
+    only: dict[str, Any] = pod_spec(data)["containers"][0]
+    return only
+
+
+def strict_errors(manifest: dict[str, Any], version: str) -> list[str]:
+    """What Kubernetes' schema for `version` (strict: no unknown fields) says is wrong."""
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(manifest, version, strict=True)
+    except kubernetes_validate.ValidationError as err:
+        where = "/".join(str(p) for p in err.path)
+        return [f"{manifest['kind']} {where}: {err.message}"]
+    return []
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Project]:
+    """`make_project(yaml_text, environment=None, variables=None)`: a valid project in tmp_path,
+    with `app.py` holding `hello` and a gated `load` hook."""
+
+    def make(
+        text: str,
+        environment: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> Project:
+        (tmp_path / "app.py").write_text(HANDLERS)
+        path = tmp_path / "flash.yaml"
+        path.write_text(textwrap.dedent(text))
+        loaded = load_valid_project(path, variables=variables or {}, environment=environment)
+        return loaded.project
+
+    return make
+
+
+@pytest.fixture
+def render() -> Callable[[Project], dict[str, bytes]]:
+    return render_kubernetes
+
+
+def fake_kubectl(folder: Path, exit_code: int = 0) -> Path:
+    """A `kubectl` that records its arguments and the files it was given, then exits."""
+    log = folder / "calls.log"
+    script = folder / "kubectl"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {log}\n'
+        'for arg in "$@"; do [ -f "$arg" ] && cat "$arg" >> ' + str(log) + "; done\n"
+        'echo "deployment.apps/x configured"\n'
+        + (
+            'echo "error: the server has asked for the client to provide credentials" >&2\n'
+            if exit_code
+            else ""
+        )
+        + f"exit {exit_code}\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return log
