@@ -165,23 +165,27 @@ def validate(options: Options, fmt: str, strict: bool) -> None:
     "-o",
     "--output",
     type=click.Path(path_type=Path),
-    default=Path("build"),
-    show_default=True,
-    help="Output folder (replaced atomically).",
+    default=None,
+    help="Output folder, replaced atomically (default: build, or build-kubernetes with"
+    " --target kubernetes).",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUTPUT differs.")
 @click.option(
     "--target",
-    type=click.Choice(["runpod"]),
+    type=click.Choice(["runpod", "kubernetes"]),
     default="runpod",
     show_default=True,
-    help="What to render for.",
+    help="runpod: Docker build contexts; kubernetes: manifests for `kubectl apply -f`.",
 )
 @click.pass_obj
-def render(options: Options, output: Path, check: bool, target: str) -> None:
-    """Write one Docker build context per endpoint, plus manifest.json."""
+def render(options: Options, output: Path | None, check: bool, target: str) -> None:
+    """Write one Docker build context per endpoint, plus manifest.json (or, with --target
+    kubernetes, one multi-document YAML file per endpoint)."""
+    if target == "kubernetes":
+        return _render_kubernetes(options, output, check)
     from flashctl.build import check_rendered, render_to
 
+    output = output or Path("build")
     loaded = options.load()
     if check:
         changes = check_rendered(loaded, output)
@@ -195,6 +199,38 @@ def render(options: Options, output: Path, check: bool, target: str) -> None:
     for endpoint in loaded.project.endpoints:
         click.echo(f"{output / endpoint.key}/  ({endpoint.runpod_name})")
     click.echo(f"wrote {len(files)} files to {output}", err=True)
+
+
+def _render_kubernetes(options: Options, output: Path | None, check: bool) -> None:
+    from flashctl.kubernetes import commands as kubernetes
+
+    output = output or kubernetes.DEFAULT_OUTPUT
+    project = options.load().project
+    if check:
+        changes = kubernetes.check_rendered(project, output)
+        if changes:
+            click.echo("\n".join(changes))
+            click.echo(
+                f"{output} is out of date: run `flashctl render --target kubernetes -o {output}`",
+                err=True,
+            )
+            sys.exit(1)
+        click.echo(f"{output} is up to date")
+        return
+    files = kubernetes.render_to(project, output)
+    for name in files:
+        click.echo(output / name)
+    click.echo(f"wrote {len(files)} files to {output}; apply: kubectl apply -f {output}", err=True)
+
+
+_TARGET = click.option(
+    "--target",
+    type=click.Choice(["runpod", "kubernetes"]),
+    default="runpod",
+    show_default=True,
+    help="runpod: the RunPod API; kubernetes: kubectl apply on freshly rendered manifests"
+    " (kubectl's current context and namespace).",
+)
 
 
 @cli.command()
@@ -299,6 +335,7 @@ _API_URL = click.option(
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error."
 )
+@_TARGET
 @click.pass_obj
 def plan(
     options: Options,
@@ -307,8 +344,20 @@ def plan(
     out: Path | None,
     prune: bool,
     detailed_exitcode: bool,
+    target: str,
 ) -> None:
-    """Show what apply would change on RunPod, field by field."""
+    """Show what apply would change on RunPod, field by field (with --target kubernetes:
+    `kubectl apply --dry-run=client` on the rendered manifests)."""
+    if target == "kubernetes":
+        from flashctl.kubernetes import commands as kubernetes
+
+        if out is not None or prune or detailed_exitcode or fmt != "text":
+            raise UsageError(
+                "--out, --prune, --detailed-exitcode and --format json are for RunPod;"
+                " `plan --target kubernetes` runs `kubectl apply --dry-run=client`"
+            )
+        click.echo(kubernetes.plan(options.load().project), nl=False)
+        return
     from flashctl.deploy.commands import Console, run_plan
     from flashctl.deploy.connect import debug_log
 
@@ -345,6 +394,7 @@ def plan(
     help="Give up waiting for workers after this long (exit 1).",
 )
 @click.option("--prune", is_flag=True, help="Delete owned endpoints that left the file.")
+@_TARGET
 @click.pass_obj
 def apply(
     options: Options,
@@ -354,11 +404,26 @@ def apply(
     wait: bool,
     wait_timeout: float,
     prune: bool,
+    target: str,
 ) -> None:
     """Make RunPod match the file (or carry out a saved PLAN); print each endpoint's URL.
+    With --target kubernetes: `kubectl apply` on the rendered manifests.
 
     Asks first on a terminal; without one, --yes is required (else exit 2).
     """
+    if target == "kubernetes":
+        from flashctl.deploy.confirm import confirm
+        from flashctl.kubernetes import commands as kubernetes
+
+        if plan_file is not None or prune:
+            raise UsageError("a saved PLAN and --prune are for RunPod, not --target kubernetes")
+        project = options.load().project
+        if not assume_yes:
+            click.echo(kubernetes.plan(project), nl=False, err=True)
+            if not confirm("Apply these objects with kubectl?", assume_yes=False, command="apply"):
+                raise FlashError("Apply cancelled; nothing was changed.")
+        click.echo(kubernetes.apply(project), nl=False)
+        return
     from flashctl.deploy.commands import Console, run_apply
     from flashctl.deploy.connect import debug_log
 
