@@ -508,6 +508,31 @@ def invoke(
 
 
 @cli.command()
+@click.argument(
+    "folder", metavar="[DIR]", default=".", type=click.Path(path_type=Path, file_okay=False)
+)
+@click.option(
+    "--gpu/--cpu", "gpu", default=False, show_default=True, help="GPU or CPU workers (default CPU)."
+)
+@click.option("--name", help="Project name (default: made from the folder's name).")
+@click.option("--force", is_flag=True, help="Replace files that exist already.")
+def init(folder: Path, gpu: bool, name: str | None, force: bool) -> None:
+    """Scaffold a project in DIR: flash.yaml, a handler module and its test, a GitHub Actions
+    workflow and a pre-commit config. Existing files are kept (exit 1) unless --force."""
+    from flashctl.scaffold.command import plan_scaffold, write_scaffold
+
+    scaffold, files = plan_scaffold(folder, name, gpu)
+    for path in write_scaffold(folder, files, force=force):
+        click.echo(str(folder / path))
+    where = "" if folder == Path(".") else f"cd {folder} && "
+    click.echo(
+        f"created {scaffold.project} ({'GPU' if gpu else 'CPU'}); next: {where}flashctl validate "
+        "&& flashctl dev (and `python -m pytest` for the handler tests)",
+        err=True,
+    )
+
+
+@cli.command()
 @project_options
 @click.argument("endpoint")
 @click.option("--local", is_flag=True, help="Load `flashctl dev` on localhost instead of RunPod.")
