@@ -85,8 +85,7 @@ class Service:
         try:
             await self._dispatch(scope, receive, exchange)
         finally:
-            # while other requests are in flight, their lines can share one write to stdout
-            logs.write(exchange.log_line(), batch=self.concurrency.in_flight > 0)
+            logs.write(exchange.log_line())
 
     async def _dispatch(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
         path = _route_path(scope)

@@ -16,14 +16,12 @@ quote: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.
 
 _second: tuple[int, str] = (-1, "")
 
-# Under load, request lines are written in batches: one write to stdout per batch instead of one
-# per request (a system call each, ~10 us of a ~150 us request on uvicorn). A batch is written
-# when it holds MAX_LINES, after MAX_DELAY seconds, or when the service falls idle.
-MAX_LINES = 64
-MAX_DELAY = 0.05
+# Request lines are written once per turn of the event loop: every request finished in one turn
+# shares one write to stdout. A write per line is a system call each, measured at ~10-20 us of
+# a ~150 us request on uvicorn. Life-cycle lines are written at once.
+MAX_LINES = 256
 _pending: list[str] = []
-_timer: asyncio.TimerHandle | None = None
-_timer_loop: asyncio.AbstractEventLoop | None = None
+_scheduled: set[asyncio.AbstractEventLoop] = set()
 
 
 def timestamp(now: float | None = None) -> str:
@@ -38,31 +36,33 @@ def timestamp(now: float | None = None) -> str:
 
 def emit(event: str, level: str = "info", **fields: Any) -> None:
     """Write a life-cycle line (startup, ready, draining, ...) at once."""
-    write(_encode({"ts": timestamp(), "level": level, "event": event, **fields}))
+    _pending.append(_encode({"ts": timestamp(), "level": level, "event": event, **fields}))
+    flush()
 
 
-def write(line: str, batch: bool = False) -> None:
-    """Write ``line``; with ``batch`` (other requests are in flight) it may wait for company."""
-    global _timer, _timer_loop
+def write(line: str) -> None:
+    """Write a request's line by the end of this turn of the event loop."""
     _pending.append(line)
-    if not batch or len(_pending) >= MAX_LINES:
+    if len(_pending) >= MAX_LINES:
         flush()
-    else:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop to come back later: write now
-            flush()
-            return
-        if _timer is None or _timer_loop is not loop:  # a timer on a finished loop never fires
-            _timer = loop.call_later(MAX_DELAY, flush)
-            _timer_loop = loop
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop to come back to: write now
+        flush()
+        return
+    if loop not in _scheduled:
+        _scheduled.add(loop)
+        loop.call_soon(_flush_for, loop)
+
+
+def _flush_for(loop: asyncio.AbstractEventLoop) -> None:
+    _scheduled.discard(loop)
+    flush()
 
 
 def flush() -> None:
-    global _timer
-    if _timer is not None:
-        _timer.cancel()
-        _timer = None
+    """Write every pending line now."""
     if not _pending:
         return
     text = "\n".join(_pending) + "\n"
