@@ -601,6 +601,25 @@ def loadtest(
     sys.exit(code)
 
 
+@cli.command("import-flash")
+@click.argument("directory", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Where to write (default DIR/flash.yaml; - for stdout).",
+)
+@click.option("--project", help="Project name (default: made from DIR's name).")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+def import_flash(directory: Path, output: Path | None, project: str | None, force: bool) -> None:
+    """Write a flash.yaml for a runpod-flash / tetra-rp project in DIR, read by parsing (never
+    importing) its modules; list what could not be translated. Exit 1 if the result does not
+    validate yet."""
+    from flashctl.import_flash.command import ImportRequest, run_import
+
+    sys.exit(run_import(ImportRequest(directory, output, project, force)))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; user errors become a message and an exit code, not a traceback."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

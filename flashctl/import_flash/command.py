@@ -1,0 +1,91 @@
+"""The `flashctl import-flash` flow below click: scan, translate, write, then validate."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from flashctl.errors import FlashError, UsageError
+from flashctl.import_flash.scan import scan_project
+from flashctl.import_flash.translate import translate
+from flashctl.import_flash.yaml_text import yaml_text
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    directory: Path
+    output: Path | None  # None: DIR/flash.yaml; Path("-"): stdout
+    project: str | None
+    force: bool
+
+
+def run_import(request: ImportRequest) -> int:
+    """Write the flash.yaml; exit 1 when nothing could be translated or the result does not
+    validate (it is written anyway, to be fixed by hand)."""
+    from flashctl.scaffold.files import checked_name, project_name
+
+    directory = request.directory
+    if not directory.is_dir():
+        raise UsageError(f"{directory} is not a folder.")
+    to_stdout = request.output == Path("-")
+    output = request.output or directory / "flash.yaml"
+    if not to_stdout and output.exists() and not request.force:
+        raise FlashError(f"Refusing to overwrite {output} (pass --force to replace it).")
+    project = (
+        checked_name(request.project) if request.project else project_name(directory.resolve().name)
+    )
+    scan = scan_project(directory)
+    base = Path.cwd() if to_stdout else output.parent
+    source = Path(os.path.relpath(directory.resolve(), base.resolve())).as_posix()
+    translation = translate(scan, project, source if source != "." else ".")
+    endpoints = translation.document["endpoints"]
+    if not endpoints:
+        for note in translation.notes:
+            click.echo(f"  {note}", err=True)
+        raise FlashError(
+            f"No runpod-flash endpoint with routes found in {directory} "
+            f"({scan.files} Python files read): nothing to write."
+        )
+    text = yaml_text(translation, directory.as_posix())
+    if to_stdout:
+        click.echo(text, nl=False)
+    else:
+        _write(output, text)
+        click.echo(str(output))
+    routes = sum(len(e["routes"]) for e in endpoints.values())
+    click.echo(
+        f"translated {len(endpoints)} endpoint(s), {routes} route(s) from {scan.files} files; "
+        f"{len(translation.notes)} item(s) not translated:",
+        err=True,
+    )
+    for note in translation.notes:
+        click.echo(f"  - {note}", err=True)
+    if to_stdout:
+        return 0
+    return _validate(output)
+
+
+def _validate(path: Path) -> int:
+    from flashctl.compiler import compile_file
+    from flashctl.report import FORMATS
+
+    result = compile_file(path, variables=dict(os.environ), environment=None)
+    if result.errors:
+        click.echo(f"{path} does not validate yet:", err=True)
+        click.echo(FORMATS["text"]([result], False), nl=False, err=True)
+        return 1
+    click.echo(f"{path} validates.", err=True)
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as err:
+        raise FlashError(f"Could not write {path}: {err.strerror}.") from err

@@ -1,0 +1,321 @@
+"""Finding runpod-flash resources and the functions decorated onto them, by parsing each module.
+
+Recognised, as runpod-flash (and tetra-rp before it) documents them:
+
+- a resource object assigned at module level, `gpu = LiveLoadBalancer(name=..., workersMin=1)`
+  (also `CpuLiveLoadBalancer`, `LoadBalancerSlsResource`, `CpuLoadBalancerSlsResource` and the
+  queue-based `LiveServerless`, `CpuLiveServerless`, `ServerlessEndpoint`,
+  `CpuServerlessEndpoint`), with `@remote(gpu, method="POST", path="/x")` on functions, or the
+  resource written inline in `@remote(...)`;
+- the newer `api = Endpoint(name=..., gpu=...)` with `@api.get("/x")` / `.post` / `.put` /
+  `.delete` / `.patch` routes, and `@Endpoint(name=...)` directly on a queue-based function.
+
+A resource may be imported from another module (`from workers.gpu import gpu_config`).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flashctl.import_flash.values import CallRef, Unknown, dotted_name, evaluate
+
+LOAD_BALANCERS = frozenset(
+    {
+        "LiveLoadBalancer",
+        "CpuLiveLoadBalancer",
+        "LoadBalancerSlsResource",
+        "CpuLoadBalancerSlsResource",
+    }
+)
+QUEUE_BASED = frozenset(
+    {"LiveServerless", "CpuLiveServerless", "ServerlessEndpoint", "CpuServerlessEndpoint"}
+)
+ENDPOINT = "Endpoint"
+RESOURCE_KINDS = LOAD_BALANCERS | QUEUE_BASED | {ENDPOINT}
+HTTP_METHODS = ("get", "post", "put", "delete", "patch")
+WEB_APPS = ("FastAPI", "APIRouter", "Flask", "Starlette")
+SKIPPED_DIRS = frozenset(
+    {".git", ".hg", "__pycache__", ".venv", "venv", "env", ".tox", ".mypy_cache",
+     ".pytest_cache", ".ruff_cache", "node_modules", "build", "dist", ".flash", ".runpod"}
+)  # fmt: skip
+
+
+@dataclass
+class Handler:
+    """A function (or class) bound to a resource: a route when `method` is set."""
+
+    module: str
+    function: str
+    where: str
+    method: str | None = None
+    path: str | None = None
+    is_class: bool = False
+    dependencies: list[Any] = field(default_factory=list)
+    system_dependencies: list[Any] = field(default_factory=list)
+    first_parameter: str | None = None
+
+
+@dataclass
+class Resource:
+    ref: str  # "module:variable", or "module:line" when written inline
+    kind: str  # the class name, or "Endpoint"
+    options: dict[str, Any]
+    where: str
+    handlers: list[Handler] = field(default_factory=list)
+    decorated_directly: bool = False  # `@Endpoint(...)` on a function: queue-based
+
+    @property
+    def name(self) -> str:
+        name = self.options.get("name")
+        return name if isinstance(name, str) else self.ref.rsplit(":", 1)[-1]
+
+
+@dataclass
+class Scan:
+    resources: list[Resource] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    files: int = 0
+
+
+@dataclass
+class _Pending:
+    """A decorator naming a resource by variable, resolved once every module is read."""
+
+    module: str
+    name: str
+    handler: Handler
+
+
+def python_files(root: Path) -> Iterator[Path]:
+    """The project's modules, in a stable order, without virtualenvs, caches and build output."""
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(names):
+            if name.endswith(".py"):
+                yield Path(folder) / name
+
+
+def module_name(path: Path, root: Path) -> str:
+    """`workers/gpu/endpoint.py` -> "workers.gpu.endpoint"; `pkg/__init__.py` -> "pkg"."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+def scan_project(root: Path) -> Scan:
+    """Every resource under `root` with its handlers, and notes on what was not understood."""
+    scan = Scan()
+    by_ref: dict[str, Resource] = {}
+    aliases: dict[str, dict[str, str]] = {}
+    pending: list[_Pending] = []
+    for path in python_files(root):
+        relative = path.relative_to(root).as_posix()
+        try:
+            source = path.read_text(encoding="utf-8")
+            tree = ast.parse(source, filename=relative)
+        except (OSError, UnicodeDecodeError, SyntaxError) as err:
+            scan.notes.append(f"{relative}: could not be read or parsed ({err}); skipped")
+            continue
+        scan.files += 1
+        module = module_name(path, root)
+        reader = _ModuleReader(module, relative, source, path.name == "__init__.py")
+        reader.read(tree)
+        scan.notes += reader.notes
+        aliases[module] = reader.aliases
+        for resource in reader.resources:
+            by_ref[resource.ref] = resource
+            scan.resources.append(resource)
+        pending += reader.pending
+    for item in pending:
+        target = _resolve(item.module, item.name, by_ref, aliases)
+        if target is None:
+            scan.notes.append(
+                f"{item.handler.where}: {item.handler.function}() is decorated with resource "
+                f"'{item.name}', which is not a resource object this project defines; skipped"
+            )
+        else:
+            target.handlers.append(item.handler)
+    return scan
+
+
+def _resolve(
+    module: str, name: str, by_ref: dict[str, Resource], aliases: dict[str, dict[str, str]]
+) -> Resource | None:
+    """The resource a decorator names: `gpu_config` defined here or imported (`from x import
+    gpu_config`), `config.api` through an imported module, else the one resource of that name."""
+    head, _, attribute = name.partition(".")
+    imported = aliases.get(module, {}).get(head)
+    candidates = [f"{module}:{name}"]
+    if imported is not None and not attribute:
+        candidates.append(imported)  # "pkg.module:object"
+    if imported is not None and attribute:
+        as_module = imported.replace(":", ".").lstrip(".")  # "pkg:config" -> "pkg.config"
+        candidates.append(f"{as_module}:{attribute}")
+    for ref in candidates:
+        if ref in by_ref:
+            return by_ref[ref]
+    last = name.rsplit(".", 1)[-1]
+    same_name = [r for ref, r in by_ref.items() if ref.rsplit(":", 1)[-1] == last]
+    return same_name[0] if len(same_name) == 1 else None
+
+
+class _ModuleReader:
+    def __init__(self, module: str, relative: str, source: str, is_package: bool) -> None:
+        self.module = module
+        self.relative = relative
+        self.source = source
+        self.package = module if is_package else module.rpartition(".")[0]
+        self.names: dict[str, Any] = {}
+        self.aliases: dict[str, str] = {}
+        self.resources: list[Resource] = []
+        self.pending: list[_Pending] = []
+        self.notes: list[str] = []
+        self.web_apps: set[str] = set()
+
+    def where(self, node: ast.AST) -> str:
+        return f"{self.relative}:{getattr(node, 'lineno', 0)}"
+
+    def read(self, tree: ast.Module) -> None:
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                self._import(node)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    # `import a.b` binds `a`; `import a.b as c` binds `c` to a.b
+                    bound = alias.asname or alias.name.split(".")[0]
+                    self.aliases[bound] = alias.name if alias.asname else bound
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                self._assign(node)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self._definition(node)
+
+    def _import(self, node: ast.ImportFrom) -> None:
+        base = node.module or ""
+        if node.level:
+            package = self.package.split(".") if self.package else []
+            package = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+            base = ".".join([*package, base] if base else package)
+        for alias in node.names:
+            # an object of module `base`, or its submodule: which one shows when resolving
+            self.aliases[alias.asname or alias.name] = (
+                f"{base}:{alias.name}" if base else alias.name
+            )
+
+    def _assign(self, node: ast.Assign | ast.AnnAssign) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if node.value is None or len(targets) != 1 or not isinstance(targets[0], ast.Name):
+            return
+        name, value = targets[0].id, node.value
+        if isinstance(value, ast.Call):
+            called = (dotted_name(value.func) or "").rsplit(".", 1)[-1]
+            if called in RESOURCE_KINDS:
+                self.resources.append(self._resource(value, f"{self.module}:{name}", called))
+                return
+            if called in WEB_APPS:
+                self.web_apps.add(name)
+                self.notes.append(
+                    f"{self.where(node)}: a {called} app ('{name}'): its routes are not "
+                    "translated; flash.yaml serves plain handler functions, so move each route's "
+                    "code into a function and add it under routes:"
+                )
+                return
+        evaluated = evaluate(value, self.names, self.source)
+        if not isinstance(evaluated, Unknown):
+            self.names[name] = evaluated
+
+    def _resource(self, call: ast.Call, ref: str, kind: str) -> Resource:
+        options = {
+            kw.arg: evaluate(kw.value, self.names, self.source) for kw in call.keywords if kw.arg
+        }
+        if call.args and "name" not in options:
+            options["name"] = evaluate(call.args[0], self.names, self.source)
+        if any(kw.arg is None for kw in call.keywords):
+            self.notes.append(f"{self.where(call)}: `**options` in {kind}(...) are not read")
+        return Resource(ref, kind, options, self.where(call))
+
+    def _definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        for decorator in node.decorator_list:
+            handler = Handler(
+                module=self.module,
+                function=node.name,
+                where=self.where(node),
+                is_class=isinstance(node, ast.ClassDef),
+                first_parameter=_first_parameter(node),
+            )
+            self._decorator(decorator, handler)
+
+    def _decorator(self, decorator: ast.expr, handler: Handler) -> None:
+        call = decorator if isinstance(decorator, ast.Call) else None
+        name = dotted_name(call.func if call else decorator) or ""
+        last = name.rsplit(".", 1)[-1]
+        if last == "remote":
+            self._remote(call, handler)
+        elif last == ENDPOINT and call is not None:
+            resource = self._resource(call, f"{self.module}:{call.lineno}", ENDPOINT)
+            resource.decorated_directly = True
+            resource.handlers.append(handler)
+            self.resources.append(resource)
+        elif last in HTTP_METHODS and "." in name and call is not None:
+            owner = name.rsplit(".", 1)[0]
+            if owner in self.web_apps:
+                return  # reported once, at the app
+            path = evaluate(call.args[0], self.names, self.source) if call.args else None
+            if not isinstance(path, str):
+                self.notes.append(f"{handler.where}: @{name}(...) without a literal path; skipped")
+                return
+            handler.method, handler.path = last.upper(), path
+            self.pending.append(_Pending(self.module, owner, handler))
+
+    def _remote(self, call: ast.Call | None, handler: Handler) -> None:
+        if call is None:
+            self.notes.append(f"{handler.where}: @remote without a resource; skipped")
+            return
+        keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
+        target = call.args[0] if call.args else keywords.get("resource_config")
+        for option in ("method", "path"):
+            if option in keywords:
+                value = evaluate(keywords[option], self.names, self.source)
+                setattr(
+                    handler,
+                    option,
+                    value.upper() if option == "method" and isinstance(value, str) else value,
+                )
+        for option in ("dependencies", "system_dependencies"):
+            if option in keywords:
+                value = evaluate(keywords[option], self.names, self.source)
+                setattr(handler, option, value if isinstance(value, list) else [value])
+        if keywords.get("local") is not None:
+            local = evaluate(keywords["local"], self.names, self.source)
+            if local is True:
+                self.notes.append(f"{handler.where}: @remote(local=True) runs locally; skipped")
+                return
+        if isinstance(target, ast.Call):
+            called = (dotted_name(target.func) or "").rsplit(".", 1)[-1]
+            if called in RESOURCE_KINDS:
+                resource = self._resource(target, f"{self.module}:{target.lineno}", called)
+                resource.handlers.append(handler)
+                self.resources.append(resource)
+                return
+        named = dotted_name(target) if target is not None else None
+        if named:
+            self.pending.append(_Pending(self.module, named, handler))
+            return
+        shown = ast.get_source_segment(self.source, target) if target is not None else "nothing"
+        self.notes.append(f"{handler.where}: @remote({shown}) names no resource object; skipped")
+
+
+def _first_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str | None:
+    if isinstance(node, ast.ClassDef):
+        return None
+    names = [a.arg for a in [*node.args.posonlyargs, *node.args.args] if a.arg != "self"]
+    return names[0] if names else None
+
+
+def is_call_to(value: Any, name: str) -> bool:
+    return isinstance(value, CallRef) and value.short == name

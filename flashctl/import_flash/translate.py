@@ -1,0 +1,435 @@
+"""runpod-flash resources -> the flash.yaml document, and a list of what did not carry over.
+
+Options are read in runpod-flash's resource spelling (`workersMin`, `gpus`, `instanceIds`, ...);
+`Endpoint(...)` keywords are first renamed to it (`workers=(1, 3)`, `gpu=`, `cpu=`, ...). Where
+runpod-flash and flash.yaml default differently (at most 1 worker, CUDA 12.8, Python 3.12), the
+runpod-flash value is written out, so the endpoint behaves as before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from flashctl.catalog import GPU_POOLS, NAME_MAX
+from flashctl.import_flash import catalog
+from flashctl.import_flash.scan import LOAD_BALANCERS, QUEUE_BASED, Handler, Resource, Scan
+from flashctl.import_flash.values import CallRef, EnumRef, Unknown
+
+FLASH_PYTHON = "3.12"  # runpod-flash's worker Python
+FLASH_MIN_CUDA = "12.8"  # runpod-flash's default minCudaVersion
+FLASH_WORKERS = (0, 1)  # runpod-flash's default (workersMin, workersMax)
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+
+# Endpoint(...) keyword -> resource field
+ENDPOINT_KEYWORDS = {
+    "gpu": "gpus",
+    "cpu": "instanceIds",
+    "idle_timeout": "idleTimeout",
+    "gpu_count": "gpuCount",
+    "execution_timeout_ms": "executionTimeoutMs",
+    "scaler_type": "scalerType",
+    "scaler_value": "scalerValue",
+    "min_cuda_version": "minCudaVersion",
+    "image": "imageName",
+    "volume": "networkVolumes",
+}
+UNSUPPORTED = {
+    "imageName": "flash.yaml builds the image from your code (`flashctl render`), so a prebuilt "
+    "image is not carried over",
+    "template": "pod templates have no flash.yaml equivalent",
+    "templateId": "pod templates have no flash.yaml equivalent",
+    "max_concurrency": "queue job concurrency has no equivalent; runtime.max_concurrency bounds "
+    "in-flight HTTP requests per process instead",
+    "cudaVersions": "use compute.gpu.min_cuda",
+    "allowedCudaVersions": "use compute.gpu.min_cuda",
+    "locations": "use compute.data_centers",
+    "accelerate_downloads": "download acceleration is runpod-flash's own",
+}
+HANDLED = {
+    "name", "gpus", "instanceIds", "gpuCount", "workers", "workersMin", "workersMax",
+    "idleTimeout", "scalerType", "scalerValue", "flashboot", "executionTimeoutMs",
+    "minCudaVersion", "datacenter", "networkVolume", "networkVolumes", "networkVolumeId", "env",
+    "dependencies", "system_dependencies", "python_version", "id",
+}  # fmt: skip
+
+
+@dataclass
+class Translation:
+    """The document (plain data, key order as written) and what needs a human."""
+
+    document: dict[str, Any]
+    notes: list[str]
+    origins: dict[str, str] = field(default_factory=dict)  # endpoint key -> where it came from
+
+
+def translate(scan: Scan, project: str, source: str) -> Translation:
+    notes = list(scan.notes)
+    endpoints: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for resource in scan.resources:
+        if not resource.handlers:
+            notes.append(
+                f"{resource.where}: {resource.kind} '{resource.name}' has no functions decorated "
+                "onto it (a mothership or client endpoint?); no endpoint written"
+            )
+            continue
+        if "id" in resource.options:
+            notes.append(
+                f"{resource.where}: {resource.kind}(id=...) calls an existing endpoint; skipped"
+            )
+            continue
+        routes = _routes(resource, notes)
+        if not routes:
+            notes.append(
+                f"{resource.where}: {resource.kind} '{resource.name}' has no function that could "
+                "become a route; no endpoint written"
+            )
+            continue
+        key = _unique_key(_endpoint_key(resource.name, project), endpoints)
+        endpoints[key] = _endpoint(resource, project, key, notes)
+        endpoints[key]["routes"] = routes
+        origins[key] = f"{resource.kind} '{resource.name}' ({resource.where})"
+    document: dict[str, Any] = {
+        "version": 1,
+        "project": project,
+        "defaults": {"python": FLASH_PYTHON, "source": source},
+        "endpoints": endpoints,
+    }
+    return Translation(document, sorted(notes, key=_position), origins)
+
+
+def _endpoint(resource: Resource, project: str, key: str, notes: list[str]) -> dict[str, Any]:
+    options = _resource_options(resource)
+    where = resource.where
+    for name in sorted(set(options) - HANDLED):
+        reason = UNSUPPORTED.get(name, "no flash.yaml equivalent")
+        notes.append(
+            f"{where}: {resource.name}: {name}={_shown(options[name])} not translated: {reason}"
+        )
+    endpoint: dict[str, Any] = {"image": f"ghcr.io/your-org/{project}-{key}:${{GIT_SHA:-dev}}"}
+    python = options.get("python_version")
+    if python is not None:
+        if str(python) in PYTHONS and str(python) != FLASH_PYTHON:
+            endpoint["python"] = str(python)
+        elif str(python) not in PYTHONS:
+            notes.append(f"{where}: {resource.name}: python_version={_shown(python)} not supported")
+    dependencies = _merged(resource, "dependencies", options, notes)
+    if dependencies:
+        endpoint["dependencies"] = dependencies
+    system = _merged(resource, "system_dependencies", options, notes)
+    if system:
+        endpoint["system_dependencies"] = system
+    endpoint["compute"] = _compute(resource, options, notes)
+    endpoint["scaling"] = _scaling(resource, options, notes)
+    timeout_ms = options.get("executionTimeoutMs")
+    if isinstance(timeout_ms, (int, float)) and not isinstance(timeout_ms, bool) and timeout_ms > 0:
+        seconds = timeout_ms / 1000
+        endpoint["runtime"] = {"request_timeout": int(seconds) if seconds.is_integer() else seconds}
+    env = options.get("env")
+    if isinstance(env, dict) and env:
+        literal = {
+            k: v
+            for k, v in env.items()
+            if isinstance(k, str) and isinstance(v, (str, int, float, bool))
+        }
+        for name in sorted(set(env) - set(literal), key=str):
+            notes.append(f"{where}: {resource.name}: env {name}={_shown(env[name])} not translated")
+        if literal:
+            endpoint["env"] = literal
+    elif env is not None and not isinstance(env, dict):
+        notes.append(f"{where}: {resource.name}: env={_shown(env)} not translated")
+    return endpoint
+
+
+def _resource_options(resource: Resource) -> dict[str, Any]:
+    """The options in the resource spelling (`Endpoint` keywords renamed)."""
+    if resource.kind != "Endpoint":
+        return dict(resource.options)
+    options: dict[str, Any] = {}
+    for name, value in resource.options.items():
+        if name == "workers":
+            low, high = _workers(value)
+            options["workersMin"], options["workersMax"] = low, high
+        else:
+            options[ENDPOINT_KEYWORDS.get(name, name)] = value
+    return options
+
+
+def _workers(value: Any) -> tuple[Any, Any]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return FLASH_WORKERS[0], value
+    if isinstance(value, list) and len(value) == 2:
+        return value[0], value[1]
+    return value, value  # reported as not a number below
+
+
+def _is_cpu(resource: Resource, options: dict[str, Any]) -> bool:
+    return resource.kind.startswith("Cpu") or options.get("instanceIds") is not None
+
+
+def _compute(resource: Resource, options: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    where = f"{resource.where}: {resource.name}"
+    compute: dict[str, Any] = {}
+    if _is_cpu(resource, options):
+        compute["cpu"] = _cpu(options.get("instanceIds"), where, notes)
+    else:
+        compute["gpu"] = _gpu(options, where, notes)
+    centers = _data_centers(options.get("datacenter"), where, notes)
+    if centers:
+        compute["data_centers"] = centers
+    volumes = _volumes(options, where, notes)
+    if volumes:
+        compute["network_volumes"] = volumes
+    return compute
+
+
+def _cpu(value: Any, where: str, notes: list[str]) -> list[dict[str, Any]]:
+    items = (
+        value
+        if isinstance(value, list)
+        else [value if value is not None else catalog.DEFAULT_CPU_INSTANCE]
+    )
+    configs: list[dict[str, Any]] = []
+    for item in items:
+        text = item.member if isinstance(item, EnumRef) else item
+        parsed = catalog.cpu_instance(text) if isinstance(text, str) else None
+        if parsed is None:
+            notes.append(f"{where}: CPU instance {_shown(item)} not understood; left out")
+            continue
+        flavor, vcpus = parsed
+        allowed = catalog.allowed_vcpus(vcpus)
+        if allowed != vcpus:
+            notes.append(
+                f"{where}: {text} has {vcpus} vCPU; flash.yaml offers {flavor} with "
+                f"{allowed} vCPUs (powers of two from 2)"
+            )
+        config = {"flavor": flavor, "vcpus": allowed}
+        if config not in configs:
+            configs.append(config)
+    if not configs:
+        notes.append(
+            f"{where}: no CPU instance could be translated; using {catalog.DEFAULT_CPU_INSTANCE}"
+        )
+        configs.append({"flavor": "cpu3g", "vcpus": 2})
+    return configs
+
+
+def _gpu(options: dict[str, Any], where: str, notes: list[str]) -> dict[str, Any]:
+    value = options.get("gpus")
+    items = value if isinstance(value, list) else [value if value is not None else "any"]
+    pools: list[str] = []
+    whole: set[str] = set()  # pools asked for as a group: every GPU type in them
+    named: dict[str, list[str]] = {}  # pool -> the GPU types asked for by name
+    for item in items:
+        text = item.member if isinstance(item, EnumRef) else item
+        if not isinstance(text, str):
+            notes.append(f"{where}: GPU {_shown(item)} not understood; left out")
+            continue
+        if text.lower() == "any":
+            pools += [p for p in GPU_POOLS if p not in pools]
+            whole.update(GPU_POOLS)
+            notes.append(f"{where}: gpu ANY: every pool is listed; keep the ones you want")
+            continue
+        pool = catalog.gpu_pool(text)
+        typed = catalog.gpu_type(text) if pool is None else None
+        if pool is not None:
+            whole.add(pool)
+        elif typed is not None:
+            pool, name = typed
+            named.setdefault(pool, []).append(name)
+        else:
+            notes.append(f"{where}: GPU {_shown(item)} is not a known pool or type; left out")
+            continue
+        if pool not in pools:
+            pools.append(pool)
+    if not pools:
+        pools = list(GPU_POOLS)
+    exclude = [
+        other
+        for pool, names in named.items()
+        if pool not in whole
+        for other in catalog.POOL_TYPES[pool]
+        if other not in names
+    ]
+    gpu: dict[str, Any] = {"pools": pools}
+    count = options.get("gpuCount")
+    if isinstance(count, int) and not isinstance(count, bool) and count != 1:
+        gpu["count"] = count
+    if exclude:
+        gpu["exclude"] = exclude
+    cuda = options.get("minCudaVersion", FLASH_MIN_CUDA)
+    if isinstance(cuda, EnumRef):
+        cuda = cuda.member.lstrip("Vv").replace("_", ".")
+    if isinstance(cuda, str) and re.fullmatch(r"\d+\.\d+", cuda):
+        gpu["min_cuda"] = cuda
+    elif cuda is not None:
+        notes.append(f"{where}: minCudaVersion={_shown(cuda)} not understood; any CUDA accepted")
+    return gpu
+
+
+def _data_centers(value: Any, where: str, notes: list[str]) -> list[str]:
+    if value is None or (isinstance(value, CallRef) and value.short == "all"):
+        return []  # every data center: the scheduler chooses
+    items = value if isinstance(value, list) else [value]
+    centers = []
+    for item in items:
+        if isinstance(item, EnumRef):
+            centers.append(item.member.replace("_", "-"))
+        elif isinstance(item, str):
+            centers.append(item)
+        else:
+            notes.append(f"{where}: data center {_shown(item)} not understood; left out")
+    return centers
+
+
+def _volumes(options: dict[str, Any], where: str, notes: list[str]) -> list[str]:
+    found: list[Any] = []
+    for name in ("networkVolume", "networkVolumes"):
+        value = options.get(name)
+        if value is not None:
+            found += value if isinstance(value, list) else [value]
+    ids = [options["networkVolumeId"]] if isinstance(options.get("networkVolumeId"), str) else []
+    for volume in found:
+        volume_id = volume.kwargs.get("id") if isinstance(volume, CallRef) else None
+        if isinstance(volume_id, str):
+            ids.append(volume_id)
+            continue
+        label = volume.kwargs.get("name") if isinstance(volume, CallRef) else None
+        notes.append(
+            f"{where}: network volume {_shown(label or volume)} is created by "
+            "runpod-flash; create it in RunPod and list its id under compute.network_volumes"
+        )
+    return ids
+
+
+def _scaling(resource: Resource, options: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    where = f"{resource.where}: {resource.name}"
+    low = options.get("workersMin", FLASH_WORKERS[0])
+    high = options.get("workersMax", FLASH_WORKERS[1])
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)):
+        notes.append(f"{where}: workers {_shown(low)}..{_shown(high)} not numbers; using 0..1")
+        low, high = FLASH_WORKERS
+    if high < 1:
+        notes.append(f"{where}: workersMax {high}: flash.yaml needs at least 1; using 1")
+        high = 1
+    scaling: dict[str, Any] = {"workers": {"min": low, "max": max(high, low)}}
+    idle = options.get("idleTimeout")
+    if isinstance(idle, int) and not isinstance(idle, bool) and idle != 60:
+        scaling["idle_timeout"] = min(max(idle, 1), 3600)
+        if scaling["idle_timeout"] != idle:
+            notes.append(f"{where}: idleTimeout {idle} is outside 1..3600; clamped")
+    scaler = options.get("scalerType")
+    scaler_name = scaler.member if isinstance(scaler, EnumRef) else scaler
+    value = options.get("scalerValue")
+    if scaler_name == "QUEUE_DELAY":
+        notes.append(
+            f"{where}: scaler QUEUE_DELAY: load-balanced endpoints scale by request count "
+            "(scaling.request_count)"
+        )
+    elif isinstance(value, int) and not isinstance(value, bool) and value != 4:
+        scaling["request_count"] = value
+    flashboot = options.get("flashboot")
+    if flashboot is False:
+        scaling["flashboot"] = "off"
+    return scaling
+
+
+def _merged(
+    resource: Resource, option: str, options: dict[str, Any], notes: list[str]
+) -> list[str]:
+    """The resource's own list plus each decorated function's, in order, once each."""
+    sources: list[Any] = [options.get(option)] + [getattr(h, option) for h in resource.handlers]
+    merged: list[str] = []
+    for value in sources:
+        for item in value if isinstance(value, list) else [] if value is None else [value]:
+            if isinstance(item, str):
+                if item not in merged:
+                    merged.append(item)
+            else:
+                shown = _shown(item)
+                notes.append(f"{resource.where}: {resource.name}: {option} {shown} not translated")
+    return merged
+
+
+def _routes(resource: Resource, notes: list[str]) -> list[dict[str, str]]:
+    queue_based = resource.decorated_directly or resource.kind in QUEUE_BASED
+    routes: list[dict[str, str]] = []
+    for handler in resource.handlers:
+        if handler.is_class:
+            notes.append(
+                f"{handler.where}: class {handler.function}: class-based workers are not "
+                "translated; expose each method through a module-level function and add a route"
+            )
+            continue
+        route = _route(resource, handler, queue_based, notes)
+        if route is not None and not any(
+            (r["method"], r["path"]) == (route["method"], route["path"]) for r in routes
+        ):
+            routes.append(route)
+    return routes
+
+
+def _route(
+    resource: Resource, handler: Handler, queue_based: bool, notes: list[str]
+) -> dict[str, str] | None:
+    target = f"{handler.module}:{handler.function}"
+    if queue_based or (handler.method is None and handler.path is None):
+        path = "/" + handler.function
+        body = f'{{"{handler.first_parameter}": ...}}' if handler.first_parameter else "{}"
+        notes.append(
+            f"{handler.where}: {handler.function}() ran on a queue-based endpoint; it is served "
+            f"as POST {path} on a load balancer: callers send {body} there instead of "
+            '{"input": ...} to /run or /runsync'
+        )
+        return {"method": "POST", "path": path, "handler": target}
+    if not isinstance(handler.method, str) or not isinstance(handler.path, str):
+        notes.append(
+            f"{handler.where}: {handler.function}(): method/path {_shown(handler.method)} "
+            f"{_shown(handler.path)} not literal strings; skipped"
+        )
+        return None
+    if resource.kind not in LOAD_BALANCERS and resource.kind != "Endpoint":
+        notes.append(f"{handler.where}: {handler.function}(): {resource.kind} is not load-balanced")
+    return {"method": handler.method.upper(), "path": handler.path, "handler": target}
+
+
+def _endpoint_key(name: str, project: str) -> str:
+    """A flash.yaml endpoint key from a RunPod endpoint name, short enough for the RunPod name
+    `<project>-<key>` (at most 64 characters).
+
+    >>> _endpoint_key("03_05_load_balancer_gpu", "demo")
+    'load-balancer-gpu'
+    """
+    key = re.sub(r"[^a-z0-9]+", "-", name.lower())
+    key = re.sub(r"^[^a-z]+", "", key)
+    limit = min(32, NAME_MAX - len(project) - 1)
+    key = key[:limit].strip("-")
+    return key or "endpoint"
+
+
+def _unique_key(key: str, taken: dict[str, Any]) -> str:
+    candidate, number = key, 2
+    while candidate in taken:
+        suffix = f"-{number}"
+        candidate = key[: 32 - len(suffix)] + suffix
+        number += 1
+    return candidate
+
+
+def _position(note: str) -> tuple[str, int]:
+    """Notes sort by file, then line: `workers/gpu.py:12: ...` -> ("workers/gpu.py", 12)."""
+    file, _, rest = note.partition(":")
+    line = rest.split(":", 1)[0]
+    return file, int(line) if line.isdigit() else 0
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Unknown):
+        return value.source
+    if isinstance(value, EnumRef):
+        return f"{value.enum}.{value.member}"
+    if isinstance(value, CallRef):
+        return f"{value.function}(...)"
+    return repr(value)

@@ -1,0 +1,87 @@
+"""Translation details of runpod-flash options (pure: source text in, document out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flashctl.import_flash.catalog import allowed_vcpus, cpu_instance, gpu_type
+from flashctl.import_flash.scan import scan_project
+from flashctl.import_flash.translate import translate
+
+
+def translated(tmp_path: Path, source: str) -> tuple[dict, list[str]]:
+    (tmp_path / "worker.py").write_text(source)
+    result = translate(scan_project(tmp_path), "demo", ".")
+    return result.document["endpoints"], result.notes
+
+
+def test_workers_as_a_number_means_at_most_that_many(tmp_path):
+    endpoints, _ = translated(
+        tmp_path,
+        "api = Endpoint(name='w', cpu='cpu5c-2-4', workers=5)\n"
+        "@api.get('/a')\ndef a():\n    return 1\n",
+    )
+    assert endpoints["w"]["scaling"]["workers"] == {"min": 0, "max": 5}
+
+
+def test_module_constants_are_resolved_and_expressions_are_reported(tmp_path):
+    endpoints, notes = translated(
+        tmp_path,
+        "NAME = 'const_api'\nDEPS = ['numpy']\nimport os\n"
+        "api = Endpoint(name=NAME, cpu='cpu5c-2-4', dependencies=DEPS,\n"
+        "               env={'TOKEN': os.environ['TOKEN'], 'MODE': 'fast'})\n"
+        "@api.get('/a')\ndef a():\n    return 1\n",
+    )
+    endpoint = endpoints["const-api"]
+    assert endpoint["dependencies"] == ["numpy"]
+    assert endpoint["env"] == {"MODE": "fast"}
+    assert any("env TOKEN=os.environ['TOKEN'] not translated" in note for note in notes)
+
+
+def test_unknown_options_are_listed(tmp_path):
+    _, notes = translated(
+        tmp_path,
+        "api = Endpoint(name='x', cpu='cpu5c-2-4', max_concurrency=4, template=t)\n"
+        "@api.get('/a')\ndef a():\n    return 1\n",
+    )
+    assert any("max_concurrency=4 not translated" in note for note in notes)
+    assert any("template=t not translated" in note for note in notes)
+
+
+def test_endpoint_keys_stay_unique_and_within_runpod_name_limits(tmp_path):
+    endpoints, _ = translated(
+        tmp_path,
+        "a = Endpoint(name='Same Name', cpu='cpu5c-2-4')\n"
+        "b = Endpoint(name='same_name', cpu='cpu5c-2-4')\n"
+        "c = Endpoint(name='x' * 3 + '_' + 'very_long_' * 8, cpu='cpu5c-2-4')\n"
+        "@a.get('/a')\ndef fa():\n    return 1\n"
+        "@b.get('/b')\ndef fb():\n    return 1\n"
+        "@c.get('/c')\ndef fc():\n    return 1\n",
+    )
+    assert "same-name" in endpoints and "same-name-2" in endpoints
+    assert all(len(key) <= 32 for key in endpoints)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("NVIDIA_L4", ("AMPERE_24", "NVIDIA L4")),
+        ("NVIDIA_H200", ("HOPPER_141", "NVIDIA H200")),
+        ("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", ("BLACKWELL_96", None)),
+        ("NVIDIA_TESLA_K80", None),
+    ],
+)
+def test_gpu_types_map_to_their_pool(text: str, expected):
+    found = gpu_type(text)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and found[0] == expected[0]
+
+
+def test_cpu_instances_round_up_to_the_vcpus_flash_yaml_offers():
+    assert cpu_instance("CPU3G_8_32") == ("cpu3g", 8)
+    assert cpu_instance("gpu-1-2") is None
+    assert [allowed_vcpus(n) for n in (1, 2, 3, 6, 64)] == [2, 2, 4, 8, 32]
