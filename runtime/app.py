@@ -30,6 +30,7 @@ from .bodies import (
     media_type,
     read_body,
 )
+from .deadlines import Deadlines
 from .errors import BodyTooLarge, ClientDisconnected, HTTPError, RequestValidationError
 from .exchange import Exchange
 from .limits import ConcurrencyLimit, RateLimit
@@ -67,6 +68,7 @@ class Service:
         self.concurrency = ConcurrencyLimit(settings.max_concurrency)
         self.rate = RateLimit(*settings.rate_limit) if settings.rate_limit else None
         self.threads = ThreadPool(settings.max_concurrency)
+        self.deadlines = Deadlines()
         self._openapi: bytes | None = None
 
     # --- ASGI -----------------------------------------------------------------------------
@@ -180,7 +182,7 @@ class Service:
         if errors:
             raise RequestValidationError(errors)
         try:
-            return await invoke(operation, kwargs, self.threads)
+            return await invoke(operation, kwargs, self.threads, self.deadlines)
         finally:
             if limited is not None:
                 exchange.bytes_in = limited.size
@@ -198,7 +200,9 @@ class Service:
         elif isinstance(result, results.BINARY):
             await exchange.respond(200, bytes(result), results.OCTET_STREAM)
         elif results.is_stream(result):
-            await send_stream(exchange, result, receive, operation.timeout, self.threads)
+            await send_stream(
+                exchange, result, receive, operation.timeout, self.threads, self.deadlines
+            )
         elif results.wants_msgpack(exchange.accept):
             await exchange.respond(200, results.dump_msgpack(result), results.MSGPACK)
         else:

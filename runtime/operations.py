@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -12,7 +10,7 @@ from typing import Any, Literal
 from starlette.routing import compile_path
 
 from .binding import Binding, plan
-from .errors import HTTPError
+from .deadlines import Deadlines
 from .routes import METHODS, Route, is_reserved
 from .settings import Settings
 from .threads import ThreadPool
@@ -64,29 +62,9 @@ def compile_route(route: Route, settings: Settings) -> Operation:
     )
 
 
-if sys.version_info >= (3, 11):
-
-    async def within(seconds: float, awaitable: Any) -> Any:
-        """``await awaitable``, or 504 once ``seconds`` have passed."""
-        try:
-            async with asyncio.timeout(seconds) as deadline:
-                return await awaitable
-        except TimeoutError:
-            if deadline.expired():  # ours, not a TimeoutError the handler raised itself
-                raise HTTPError(504, f"Request did not finish within {seconds:g} s") from None
-            raise
-
-else:  # pragma: no cover - Python 3.10
-
-    async def within(seconds: float, awaitable: Any) -> Any:
-        """``await awaitable``, or 504 once ``seconds`` have passed."""
-        try:
-            return await asyncio.wait_for(awaitable, seconds)
-        except asyncio.TimeoutError:
-            raise HTTPError(504, f"Request did not finish within {seconds:g} s") from None
-
-
-async def invoke(operation: Operation, kwargs: dict[str, Any], threads: ThreadPool) -> Any:
+async def invoke(
+    operation: Operation, kwargs: dict[str, Any], threads: ThreadPool, deadlines: Deadlines
+) -> Any:
     """Call the handler: async ones on the loop, sync ones in ``threads``, both under the
     deadline; a generator function is only called (streaming starts it)."""
     endpoint = operation.route.endpoint
@@ -94,7 +72,8 @@ async def invoke(operation: Operation, kwargs: dict[str, Any], threads: ThreadPo
         return endpoint(**kwargs)
     sync = operation.kind == "sync"
     pending = threads.run(endpoint, **kwargs) if sync else endpoint(**kwargs)
-    result = await (pending if operation.timeout is None else within(operation.timeout, pending))
+    timeout = operation.timeout
+    result = await (pending if timeout is None else deadlines.within(timeout, pending))
     if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
         result = await result
     return result

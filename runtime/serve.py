@@ -8,9 +8,13 @@ listener closes, ``/ping`` answers 503, in-flight requests get ``--graceful-time
 (default: the app's ``Settings.drain_timeout``), then the process exits 0.
 
 Hypercorn runs on uvloop when it is installed. Measured on the 2-core development machine
-(wrk -t2 -c32 -d10s, one process, POST JSON route): asyncio loop ~1,560 req/s, uvloop
-~1,700 req/s (+9%); hypercorn's pure-Python HTTP/1.1 parsing (h11) dominates either way. On
-uvicorn, uvloop + httptools serve the same app at ~4,500 req/s.
+(shared, so noisy: medians of 5 interleaved runs of wrk -t1 -c32 -d3s on a POST JSON route, and
+the server's CPU time per request from /proc): the uvloop worker took ~5-15% less CPU per
+request than the asyncio one (bare Starlette 582 against 652 us); hypercorn's pure-Python
+HTTP/1.1 parsing (h11) is most of the cost either way. Serving in-process halves the cold start:
+spawn to first ``/ping`` 200 in ~290 ms against ~575 ms for hypercorn's supervisor plus one
+worker (uvicorn in-process: ~410 ms). On uvicorn, uvloop + httptools serve the same app at
+~3-4x hypercorn's requests per second.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from typing import Any
 import anyio
 from starlette.types import Receive
 
+from .deadlines import Deadlines
 from .exchange import Exchange
-from .operations import within
 from .results import BINARY, EVENT_STREAM, NDJSON, dump_json, wants_events
 from .threads import ThreadPool
 
@@ -79,12 +79,13 @@ async def send_stream(
     receive: Receive,
     timeout: float | None,
     threads: ThreadPool,
+    deadlines: Deadlines,
 ) -> None:
     events = wants_events(exchange.accept)
     pieces = chunks(stream, events, threads)
     try:
         first = anext(pieces)
-        head = await (first if timeout is None else within(timeout, first))
+        head = await (first if timeout is None else deadlines.within(timeout, first))
     except StopAsyncIteration:
         head = b""
     except BaseException:
