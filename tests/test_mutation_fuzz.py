@@ -72,6 +72,8 @@ def load_seeds() -> list[Seed]:
     for case in sorted(p for p in CASES.iterdir() if (p / "flash.yaml").is_file()):
         settings_file = case / "case.json"
         extra = json.loads(settings_file.read_text("utf-8")) if settings_file.is_file() else {}
+        if extra.get("xfail"):
+            continue  # not valid yet: a known core bug reports problems on it
         seeds.append(
             Seed(
                 case.name,
