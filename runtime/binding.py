@@ -4,6 +4,9 @@
 takes ``user_id`` from the path, ``name`` from the JSON body's top-level key and ``request``
 as the Starlette request. GET and DELETE take their fields from the query string instead; a
 ``bytes`` parameter receives the raw body (and moves the fields to the query string).
+
+Unknown keys are refused (422) unless the handler takes ``**kwargs`` (they are passed on) or
+the ``Request`` (it may read them itself).
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ class Binding:
                 continue
             if self.extra and name not in self.taken and isinstance(name, str):
                 kwargs[name] = value
-            else:
+            elif self.request is None:  # a handler given the Request may read the rest itself
                 errors.append(
                     _error((source, name), "extra_forbidden", "Extra inputs are not permitted")
                 )

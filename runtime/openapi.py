@@ -209,7 +209,7 @@ def _operation(operation: Operation, used: set[str]) -> dict[str, Any]:
         required = [param.name for param in binding.fields.values() if param.required]
         if required:
             body["required"] = required
-        if not binding.extra:
+        if not binding.extra and binding.request is None:  # as the binding refuses them
             body["additionalProperties"] = False
         spec["requestBody"] = {
             "required": bool(required),

@@ -98,6 +98,14 @@ def test_request_param_receives_the_request(serve):
     assert response.json() == {"path": "/who", "agent": "t", "name": "ada"}
 
 
+def test_handler_taking_the_request_may_get_keys_it_does_not_name(serve):
+    def search(request: Request, q: str):
+        return {"q": q, "page": request.query_params["page"]}
+
+    client = serve(Route("GET", "/search", search))
+    assert client.get("/search?q=a&page=2").json() == {"q": "a", "page": "2"}
+
+
 def test_request_only_handler_reads_the_body_itself(serve):
     async def raw_json(request: Request):
         return {"got": await request.json()}

@@ -82,9 +82,23 @@ def test_openapi_body_is_an_object_of_the_body_params(serve):
                 "default": None,
             },
         },
-        "required": ["name"],
-        "additionalProperties": False,
+        "required": ["name"],  # no "request": the Request is not a body key
     }
+
+
+def test_openapi_body_refuses_unknown_keys_as_the_binding_does(serve):
+    def add(x: int, y: int = 0) -> int:
+        return x + y
+
+    def add_any(x: int, **extra: int) -> int:
+        return x
+
+    client = serve(Route("POST", "/add", add), Route("POST", "/add_any", add_any), docs=True)
+    paths = client.get("/openapi.json").json()["paths"]
+    strict = paths["/add"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    loose = paths["/add_any"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert strict["additionalProperties"] is False
+    assert "additionalProperties" not in loose
 
 
 def test_openapi_query_params_have_schemas_and_defaults(serve):
