@@ -566,6 +566,12 @@ def init(folder: Path, gpu: bool, name: str | None, force: bool) -> None:
 )
 @click.option("--data", metavar="JSON", help="JSON body (query parameters for GET/DELETE).")
 @click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 3600),
+    metavar="SECONDS",
+    help="Wait this long for each response (default: the route's timeout + 10 s).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
@@ -585,6 +591,7 @@ def loadtest(
     duration: float | None,
     route: str | None,
     data: str | None,
+    timeout: float | None,
     fmt: str,
     api_url: str | None,
 ) -> None:
@@ -594,7 +601,17 @@ def loadtest(
     from flashctl.loadtest.command import LoadtestRequest, run_loadtest
 
     request = LoadtestRequest(
-        endpoint, local, port, concurrency, request_count, duration, route, data, fmt, api_url
+        endpoint,
+        local,
+        port,
+        concurrency,
+        request_count,
+        duration,
+        route,
+        data,
+        fmt,
+        api_url,
+        timeout,
     )
     with debug_log(options.debug):
         code = run_loadtest(options.load, request)

@@ -27,6 +27,7 @@ class LoadtestRequest:
     data: str | None
     fmt: str
     api_url: str | None
+    timeout: float | None = None  # per response; None: the route's timeout + 10 s
 
 
 class ProgressPrinter:
@@ -72,7 +73,7 @@ def run_loadtest(load_project: Callable[[], Loaded], request: LoadtestRequest) -
     if not target.declared(endpoint, method, path):
         click.echo(f"warning: no route of '{endpoint.key}' serves {method} {path}", err=True)
     body, params = target.request_parts(method, request.data)
-    timeout = endpoint_timeout_ms(endpoint) / 1000 + 10
+    timeout = request.timeout or endpoint_timeout_ms(endpoint) / 1000 + 10
     load = runner.Load(load.concurrency, load.requests, load.duration, timeout)
     if request.local:
         url = target.local_target(project, endpoint, request.port, method, path)

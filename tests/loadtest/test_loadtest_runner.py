@@ -45,6 +45,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer()
 
     def _answer(self) -> None:
+        if self.path.startswith("/slow"):
+            time.sleep(1.0)
         with self.lock:
             type(self).count += 1
             number = self.count
@@ -95,6 +97,7 @@ endpoints:
       - {{method: GET, path: /hello, handler: "handlers:hello"}}
       - {{method: POST, path: /flaky, handler: "handlers:hello"}}
       - {{method: GET, path: /plain, handler: "handlers:hello"}}
+      - {{method: GET, path: /slow, handler: "handlers:hello"}}
       - {{method: GET, path: "/items/{{item_id:int}}", handler: "handlers:item"}}
 {slo}"""
     )
@@ -170,6 +173,20 @@ def test_duration_bounds_the_run_in_time(run_cli, tmp_path, server):
     report = json.loads(result.stdout)
     assert report["requests"] > 0 and 1.0 <= report["elapsed_s"] < 3.0
     assert elapsed < 10
+
+
+def test_timeout_bounds_each_request(run_cli, tmp_path, server):
+    path = write_project(tmp_path)
+    started = time.monotonic()
+
+    result = run_cli(
+        "loadtest", "-f", str(path), "api", "--local", "--port", str(server), "-n", "3",
+        "--route", "GET /slow", "--timeout", "0.2",
+    )  # fmt: skip
+
+    assert result.exit_code == 1, result
+    assert "/slow: no response within 0.2 s" in result.stderr
+    assert time.monotonic() - started < 5
 
 
 def test_a_dead_server_is_a_clear_error(run_cli, tmp_path):

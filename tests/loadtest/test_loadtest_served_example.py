@@ -27,22 +27,21 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int
     shutil.copytree(ROOT / "examples" / "seed", root / "examples" / "seed")
     port = free_port()
     command = [sys.executable, "-m", "flashctl", "-f", str(root / "flash.yaml"), "dev"]
-    dev = subprocess.Popen(
-        [*command, "--port", str(port), "--no-reload"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for_status(f"http://127.0.0.1:{port}/users/ping", 200, timeout=60, process=dev)
-        yield root, port
-    finally:
-        dev.send_signal(signal.SIGINT)
+    # The server logs a line per request: to a file, as a pipe nobody reads would fill and block.
+    with (root / "dev.log").open("w") as log:
+        dev = subprocess.Popen(
+            [*command, "--port", str(port), "--no-reload"], stdout=log, stderr=subprocess.STDOUT
+        )
         try:
-            dev.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            dev.kill()
-            dev.communicate()
+            wait_for_status(f"http://127.0.0.1:{port}/users/ping", 200, timeout=60)
+            yield root, port
+        finally:
+            dev.send_signal(signal.SIGINT)
+            try:
+                dev.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                dev.kill()
+                dev.wait()
 
 
 def with_slo(root: Path, slo: str) -> Path:
