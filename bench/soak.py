@@ -1,0 +1,128 @@
+"""Soak: 60 s at 64 connections against the served example's POST route.
+
+    python bench/soak.py [--servers hypercorn uvicorn] [--seconds 60] [--connections 64] [--check]
+
+For each server, the example's `cpu` endpoint is rendered and run as its container would (see
+contenders.py), with its stdout (one JSON log line per request) going to a file, then
+`wrk -t2 -c64 -d60s` POSTs `/transform`. RSS (VmRSS of /proc/PID/status) is sampled every second.
+Passes when wrk saw no error (non-2xx/3xx responses, connect/read/write errors, timeouts), every
+request log line says 200, and the RSS at the end is within 10% of the RSS at 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import contenders
+
+RSS_TOLERANCE = 0.10
+
+
+def sample_rss(pid: int, stop: threading.Event, samples: list[tuple[float, float]]) -> None:
+    began = time.monotonic()
+    while not stop.wait(1.0):
+        try:
+            samples.append((time.monotonic() - began, contenders.rss_mib(pid)))
+        except (OSError, RuntimeError):
+            return
+
+
+def logged_statuses(path: Path) -> collections.Counter[int]:
+    """Statuses of the request log lines (those with a `status` field) the server wrote."""
+    statuses: collections.Counter[int] = collections.Counter()
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if '"status"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                statuses[-1] += 1  # not JSON: counted as a failure
+                continue
+            if isinstance(record, dict) and "status" in record:
+                statuses[int(record["status"])] += 1
+    return statuses
+
+
+def soak(contender: contenders.Contender, seconds: int, connections: int, log: Path) -> dict:
+    samples: list[tuple[float, float]] = []
+    with log.open("wb") as out, contenders.serving(contender, out) as (process, port):
+        stop = threading.Event()
+        sampler = threading.Thread(target=sample_rss, args=(process.pid, stop, samples))
+        sampler.start()
+        try:
+            load = contenders.wrk(port, seconds, connections)
+        finally:
+            stop.set()
+            sampler.join(5)
+        rss_end = contenders.rss_mib(process.pid)
+    at_10 = min(samples, key=lambda s: abs(s[0] - 10.0))[1] if samples else float("nan")
+    statuses = logged_statuses(log)
+    drift = (rss_end - at_10) / at_10
+    errors = load.non_2xx + load.socket_errors
+    bad_lines = sum(n for status, n in statuses.items() if not 200 <= status < 300)
+    return {
+        "name": contender.name,
+        "requests": load.requests,
+        "rps": load.rps,
+        "p50_ms": load.p50_ms,
+        "p99_ms": load.p99_ms,
+        "max_ms": load.max_ms,
+        "wrk_errors": errors,
+        "logged": dict(statuses),
+        "logged_non_2xx": bad_lines,
+        "rss_10s": at_10,
+        "rss_end": rss_end,
+        "rss_max": max((s[1] for s in samples), default=float("nan")),
+        "drift": drift,
+        "ok": errors == 0 and bad_lines == 0 and abs(drift) <= RSS_TOLERANCE,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", nargs="+", choices=("hypercorn", "uvicorn"))
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--check", action="store_true", help="exit 1 when the soak fails")
+    args = parser.parse_args()
+    servers = args.servers or ["hypercorn", "uvicorn"]
+
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="flashctl-soak-") as tmp:
+        for server in servers:
+            contender = contenders.rendered(Path(tmp), server)
+            print(f"  soaking {contender.name} for {args.seconds} s", file=sys.stderr)
+            results.append(soak(contender, args.seconds, args.connections, Path(tmp) / "log"))
+    command = contenders.WRK_COMMAND.format(c=args.connections, d=args.seconds)
+    print(f"Soak {started} at {contenders.revision()}: `{command}`\n")
+    print(
+        "| service | requests | req/s | p50 ms | p99 ms | max ms | wrk errors | log lines | non-2xx"
+        " | RSS at 10 s MiB | RSS at end MiB | drift | verdict |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        print(
+            f"| {r['name']} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f}"
+            f" | {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {r['wrk_errors']}"
+            f" | {sum(r['logged'].values()):,} | {r['logged_non_2xx']}"
+            f" | {r['rss_10s']:.1f} | {r['rss_end']:.1f} | {r['drift']:+.1%}"
+            f" | {'PASS' if r['ok'] else 'FAIL'} |"
+        )
+    results_dir = Path(__file__).resolve().parent / "results"
+    results_dir.mkdir(exist_ok=True)
+    out = results_dir / f"soak-{started.replace(':', '')}.json"
+    out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
+    return 1 if args.check and not all(r["ok"] for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
