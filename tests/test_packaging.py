@@ -87,3 +87,16 @@ def test_wheel_installs_into_a_fresh_venv_and_validates_the_example(tmp_path: Pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok (3 endpoints" in result.stdout
+
+
+def test_every_flashctl_subpackage_is_listed_in_setup_cfg():
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "flashctl").rglob("__init__.py")
+    }
+    assert sorted(found - listed) == [], "add these to [options] packages in setup.cfg"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import configparser
 import glob
 
-import pytest
-
 from tests.conftest import ROOT
 
 NEW_PACKAGES = ("flashctl.loadtest", "flashctl.scaffold", "flashctl.import_flash")
@@ -18,11 +16,6 @@ def setup_cfg() -> configparser.ConfigParser:
     return parser
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="setup.cfg needs: packages += flashctl.loadtest, flashctl.scaffold, "
-    "flashctl.import_flash; package_data flashctl.templates = *, init/*",
-)
 def test_wheel_ships_the_new_packages_and_init_templates():
     config = setup_cfg()
     packages = config["options"]["packages"].split()
