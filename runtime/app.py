@@ -88,6 +88,7 @@ class Service:
             await self._dispatch(scope, receive, exchange)
         finally:
             logs.write(exchange.log_line())
+        await logs.flushed()  # the line is out before the server (or a test) sees us return
 
     async def _dispatch(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
         path = _route_path(scope)

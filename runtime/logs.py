@@ -56,6 +56,13 @@ def write(line: str) -> None:
         loop.call_soon(_flush_for, loop)
 
 
+async def flushed() -> None:
+    """Return once pending lines are written: yielding one turn lets the scheduled write run
+    first, and lets other requests finishing in this turn join it."""
+    if _pending:
+        await asyncio.sleep(0)
+
+
 def _flush_for(loop: asyncio.AbstractEventLoop) -> None:
     _scheduled.discard(loop)
     flush()

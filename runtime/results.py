@@ -13,6 +13,7 @@ import decimal
 import enum
 import inspect
 import json
+import math
 import uuid
 from typing import Any
 
@@ -46,15 +47,35 @@ def plain(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-# Compact separators and a reused encoder: this runs on every response. NaN is refused because
-# JSON parsers elsewhere reject it; such a result is a 500, not a silently invalid document.
+# Compact separators and a reused encoder: this runs on every response.
 _json = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=plain
 ).encode
 
 
 def dump_json(value: Any) -> bytes:
-    return _json(value).encode()
+    """``{"x": 1.5}`` -> ``b'{"x":1.5}'``. JSON has no NaN or infinity: such floats are sent
+    as ``null``, as JavaScript's ``JSON.stringify`` does, rather than as tokens that parsers
+    reject (or a 500 for a model whose output overflowed)."""
+    try:
+        return _json(value).encode()
+    except ValueError:  # only then pay for a second pass
+        return _json(_finite(value)).encode()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if value is None or isinstance(value, (str, int)):
+        return value
+    try:
+        return _finite(plain(value))
+    except TypeError:
+        return value  # not JSON-able at all: the encoder says so
 
 
 def dump_msgpack(value: Any) -> bytes:

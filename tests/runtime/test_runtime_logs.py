@@ -8,7 +8,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from flashctl_runtime import Route, logs
+from flashctl_runtime import Route, create_app, logs
 
 
 def get_user(user_id: int) -> dict[str, int]:
@@ -162,3 +162,23 @@ def test_concurrent_requests_each_get_their_log_line(serve, logged):
         results = list(pool.map(lambda ms: client.get(f"/pause?ms={ms}").json(), range(0, 80, 5)))
     assert len(results) == 16
     assert len(logged("request")) == 16
+
+
+def test_the_line_is_written_before_the_app_call_returns(monkeypatch):
+    out = _Stdout()
+    monkeypatch.setattr(sys, "stdout", out)
+    app = create_app([Route("GET", "/a", lambda: "a")])
+    scope = {"type": "http", "method": "GET", "path": "/a", "query_string": b"", "headers": []}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        pass
+
+    async def main() -> list[str]:
+        await app(scope, receive, send)
+        return list(out.writes)  # what stdout held the moment the call returned
+
+    [written] = asyncio.run(main())
+    assert '"route":"/a"' in written

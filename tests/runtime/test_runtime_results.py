@@ -47,6 +47,20 @@ def test_dataclass_and_array_like_results_are_json(serve):
     assert client.get("/array").json() == [1, 2]
 
 
+def test_nan_and_infinity_are_sent_as_null(serve):
+    class Array:
+        def tolist(self) -> list[float]:
+            return [1.0, float("-inf")]
+
+    def overflow():
+        return {"values": [float("inf"), 2.5, float("nan")], "array": Array(), "label": "NaN"}
+
+    client = serve(Route("GET", "/overflow", overflow))
+    response = client.get("/overflow")
+    assert response.status_code == 200
+    assert response.json() == {"values": [None, 2.5, None], "array": [1.0, None], "label": "NaN"}
+
+
 def test_bytes_result_is_octet_stream(serve):
     client = serve(Route("GET", "/blob", lambda: b"\x89PNG"))
     response = client.get("/blob")
