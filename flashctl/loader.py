@@ -20,6 +20,12 @@ from flashctl.problems import JsonPath, Problem
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 NULL = "tag:yaml.org,2002:null"
+MAX_NODES = 1_000_000  # ~50x a 200-endpoint x 20-route file; aliases can multiply a small file
+
+
+class _TooLarge(Exception):
+    def __init__(self, mark: object) -> None:
+        self.mark = mark
 
 
 def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
@@ -45,7 +51,15 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     if root is None:
         return None, [Problem(file, 1, 1, "schema", "the file is empty: start with `version: 1`")]
     builder = _Builder(file)
-    data = builder.build(root, ())
+    try:
+        data = builder.build(root, ())
+    except _TooLarge as err:
+        line, column = err.mark.line + 1, err.mark.column + 1  # type: ignore[attr-defined]
+        message = (
+            f"the document expands to more than {MAX_NODES:,} values through aliases:"
+            " write it out or use fewer nested aliases"
+        )
+        return None, [Problem(file, line, column, "yaml-syntax", message)]
     if any(p.rule == "yaml-syntax" for p in builder.problems):
         return None, builder.problems  # a recursive structure has no meaning to check further
     return Document(file, data, builder.positions), builder.problems
@@ -59,6 +73,7 @@ class _Builder:
         self.positions: dict[JsonPath, Mark] = {}
         self.problems: list[Problem] = []
         self.active: set[int] = set()  # nodes being built: an alias back to one is a cycle
+        self.built = 0  # values built, aliases expanded: bounded against "billion laughs"
 
     def build(self, node: Node, path: JsonPath, key: Node | None = None) -> Any:
         start = node.start_mark
@@ -72,6 +87,9 @@ class _Builder:
                 )
             )
             return None
+        self.built += 1
+        if self.built > MAX_NODES:
+            raise _TooLarge(start)
         self.active.add(id(node))
         try:
             return self._build(node, path, key, start)
@@ -122,12 +140,18 @@ class _Builder:
             result[key] = self.build(value_node, (*path, key), key_node)
         # Explicit keys win over merged ones, as YAML's merge-key spec says, positions included:
         # merged nodes only fill in positions that explicit keys did not record.
-        explicit = dict(self.positions)
+        if not merges:
+            return result
+        # Merged nodes are built into a side table, then fill in only the positions that the
+        # explicit keys did not record (explicit keys win, positions included).
+        explicit, self.positions = self.positions, {}
         for value_node in merges:
             for source in _merge_sources(value_node):
                 for k, v in self._mapping(source, path).items():
                     merged.setdefault(k, v)
-        self.positions.update(explicit)
+        from_merges, self.positions = self.positions, explicit
+        for where, mark in from_merges.items():
+            self.positions.setdefault(where, mark)
         return {**merged, **result}
 
 

@@ -83,7 +83,15 @@ def _merge(
 def _copy_positions(
     document: Document, source: JsonPath, target: JsonPath, positions: dict[JsonPath, Mark]
 ) -> None:
-    size = len(source)
-    for path, mark in document.positions.items():
-        if path[:size] == source:
-            positions[(*target, *path[size:])] = mark
+    """Give `target`'s subtree the marks of `source`'s, walking only that subtree (a scan of every
+    position per merged value would make overlays quadratic in the file's size)."""
+    stack: list[tuple[JsonPath, Any]] = [((), get_path(document.data, source))]
+    while stack:
+        relative, value = stack.pop()
+        mark = document.positions.get((*source, *relative))
+        if mark is not None:
+            positions[(*target, *relative)] = mark
+        if isinstance(value, dict):
+            stack.extend(((*relative, k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*relative, i), v) for i, v in enumerate(value))
