@@ -87,8 +87,7 @@ class Service:
         try:
             await self._dispatch(scope, receive, exchange)
         finally:
-            logs.write(exchange.log_line())
-        await logs.flushed()  # the line is out before the server (or a test) sees us return
+            logs.write(exchange.log_line(), defer=self.concurrency.in_flight > 0)
 
     async def _dispatch(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
         path = _route_path(scope)

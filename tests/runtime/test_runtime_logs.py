@@ -124,13 +124,13 @@ class _Stdout:
         pass
 
 
-def test_request_lines_of_one_loop_turn_share_one_write(monkeypatch):
+def test_lines_of_requests_finishing_together_share_one_write(monkeypatch):
     out = _Stdout()
     monkeypatch.setattr(sys, "stdout", out)
 
     async def main() -> None:
-        logs.write("a")
-        logs.write("b")
+        logs.write("a", defer=True)  # other requests were still in flight
+        logs.write("b", defer=True)
         assert out.writes == []  # not yet: other requests may finish in this turn
         await asyncio.sleep(0)
         assert out.writes == ["a\nb\n"]
@@ -143,7 +143,7 @@ def test_life_cycle_lines_are_written_at_once_with_what_is_pending(monkeypatch):
     monkeypatch.setattr(sys, "stdout", out)
 
     async def main() -> None:
-        logs.write("a")
+        logs.write("a", defer=True)
         logs.emit("draining")
 
     asyncio.run(main())
@@ -164,7 +164,7 @@ def test_concurrent_requests_each_get_their_log_line(serve, logged):
     assert len(logged("request")) == 16
 
 
-def test_the_line_is_written_before_the_app_call_returns(monkeypatch):
+def test_the_line_of_a_request_alone_is_written_before_its_call_returns(monkeypatch):
     out = _Stdout()
     monkeypatch.setattr(sys, "stdout", out)
     app = create_app([Route("GET", "/a", lambda: "a")])
