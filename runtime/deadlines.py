@@ -1,9 +1,10 @@
 """Per-request deadlines with one timer per service instead of one per request.
 
-``asyncio.timeout`` schedules and cancels a timer on every call, measured at ~20 us of CPU per
-request on uvloop here: as much as the rest of the runtime's own work on a request. A deadline
-is a dict entry instead; one timer, running only while deadlines are pending, cancels the
-overdue tasks every ``tick`` seconds, so a 504 comes at most one tick late.
+``asyncio.timeout`` schedules and cancels a timer on every call: ~6 us of CPU on uvloop alone,
+up to ~20 us inside the request path as measured here, as much as the rest of the runtime's
+own work on a request. A deadline is a dict entry instead; one timer, running only while
+deadlines are pending, cancels the overdue tasks every ``tick`` seconds, so a 504 comes at
+most one tick late.
 """
 
 from __future__ import annotations
