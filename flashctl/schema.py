@@ -34,7 +34,22 @@ def load_schema() -> dict[str, Any]:
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(load_schema())
+    # Local $refs inlined once: the same checks, without a registry lookup per endpoint and route.
+    return Draft202012Validator(_inline_refs(load_schema(), load_schema()["$defs"]))
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """`node` with every `{"$ref": "#/$defs/x"}` replaced by (a merge with) `defs["x"]`; the
+    schema has no recursive definitions, so this terminates."""
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return _inline_refs({**defs[ref.rsplit("/", 1)[-1]], **rest}, defs)
+    return {k: _inline_refs(v, defs) for k, v in node.items()}
 
 
 def check_schema(document: Document, *, dedupe: bool = True) -> list[Problem]:

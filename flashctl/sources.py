@@ -37,6 +37,11 @@ class Missing:
     reason: str
 
 
+def forget() -> None:
+    """Drop what earlier lookups found (called at the start of every check run)."""
+    find_function.cache_clear()
+
+
 def module_file(source_dir: Path, module: str) -> Path | None:
     """`pkg.mod` -> `<source>/pkg/mod.py` or `<source>/pkg/mod/__init__.py`, if either exists."""
     base = source_dir.joinpath(*module.split("."))
@@ -46,8 +51,13 @@ def module_file(source_dir: Path, module: str) -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def find_function(source_dir: Path, module: str, function: str) -> Function | Missing:
-    """The top-level function `function` of `module` under `source_dir`, or why it is missing."""
+    """The top-level function `function` of `module` under `source_dir`, or why it is missing.
+
+    Cached: several rules ask about the same handlers; `forget()` starts each compile afresh so
+    an edited file is read again (`flashctl dev`).
+    """
     try:
         if not source_dir.is_dir():
             return Missing(f"source folder {source_dir} does not exist")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from types import ModuleType
 
+from flashctl import sources
 from flashctl.checks import (
     compute,
     env,
@@ -48,6 +49,7 @@ Check = Callable[[Project, Document], Iterable[Problem]]
 
 def run_checks(project: Project, document: Document) -> list[Problem]:
     """Every problem every registered rule finds, in registry order (reporters sort them)."""
+    sources.forget()  # user code may have changed since the last run
     problems: list[Problem] = []
     for rule in RULES:
         problems.extend(rule.check(project, document))
