@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,15 +75,36 @@ def find_function(source_dir: Path, module: str, function: str) -> Function | Mi
     parsed = _parse(path, stat.st_mtime_ns, stat.st_size)
     if isinstance(parsed, Missing):
         return parsed
-    for node in parsed.body:
+    for node in _module_level(parsed.body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
             return _function(node, path)
     nested = any(
         isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
         for node in ast.walk(parsed)
     )
-    where = "is nested inside another function or class; move it to" if nested else "is not"
-    return Missing(f"function '{function}' {where} the top level of {path.name}")
+    if nested:
+        return Missing(
+            f"function '{function}' is nested inside another function or class;"
+            f" move it to the top level of {path.name}"
+        )
+    return Missing(f"no function '{function}' is defined at the top level of {path.name}")
+
+
+def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements that run when the module is imported: the body, and the branches of `if`,
+    `try` and `with` blocks in it (a `def` under `if sys.version_info >= ...` is module-level)."""
+    for node in body:
+        yield node
+        if isinstance(node, ast.If):
+            yield from _module_level(node.body)
+            yield from _module_level(node.orelse)
+        elif isinstance(node, ast.Try):
+            for block in (node.body, node.orelse, node.finalbody):
+                yield from _module_level(block)
+            for handler in node.handlers:
+                yield from _module_level(handler.body)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            yield from _module_level(node.body)
 
 
 @functools.lru_cache(maxsize=256)
