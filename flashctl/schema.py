@@ -115,7 +115,10 @@ def _describe(error: Any) -> str:
         expected = schema["type"]
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         hint = ' (quote it: "3.10" is not 3.1)' if isinstance(value, float) else ""
-        return f"expected {_article(expected)}, got {_type_name(value)} {shown}{hint}"
+        got = _type_name(value)
+        if value is not None and not isinstance(value, (dict, list)):
+            got += f" {shown}"  # a scalar's value helps; "null null" or "list list" does not
+        return f"expected {_article(expected)}, got {got}{hint}"
     if kind == "enum":
         options = ", ".join(json.dumps(o) for o in schema["enum"])
         if isinstance(value, float) and any(isinstance(o, str) for o in schema["enum"]):
