@@ -23,15 +23,25 @@ NULL = "tag:yaml.org,2002:null"
 MAX_NODES = 1_000_000  # ~50x a 200-endpoint x 20-route file; aliases can multiply a small file
 
 
-def _yaml() -> YAML:
-    """A composer that keeps every node's line and column. ruamel's C parser (ruamel.yaml.clib)
-    composes ~6x faster than its pure-Python round-trip parser, whose comment handling we do not
-    use; both resolve tags by YAML 1.2. Fall back to the round-trip parser without the C one."""
+def _compose(text: str) -> Node | None:
+    """The node graph of `text`, every node with its line and column.
+
+    ruamel's C parser (ruamel.yaml.clib) composes ~6x faster than its pure-Python round-trip
+    parser, whose comment handling we do not use; tags resolve by YAML 1.2 either way. The C
+    scanner follows libyaml, which is stricter than YAML 1.2 in places (`{handler: app:go}`), so
+    whatever it refuses is parsed again by the round-trip parser, whose verdict (and error
+    position) stands.
+    """
     import importlib.util
 
     if importlib.util.find_spec("_ruamel_yaml") is not None:  # what ruamel.yaml.clib installs
-        return YAML(typ="safe", pure=False)
-    return YAML(typ="rt")
+        try:
+            node: Node | None = YAML(typ="safe", pure=False).compose(text)
+            return node
+        except YAMLError:
+            pass
+    node = YAML(typ="rt").compose(text)
+    return node
 
 
 class _TooLarge(Exception):
@@ -47,7 +57,7 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     ({'version': 1, 'project': 'demo'}, 2, [])
     """
     try:
-        root = _yaml().compose(text)
+        root = _compose(text)
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)

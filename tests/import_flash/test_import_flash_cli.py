@@ -31,7 +31,7 @@ def test_output_to_stdout_writes_no_file(run_cli, tmp_path, monkeypatch):
     result = run_cli("import-flash", "proj", "-o", "-")
 
     assert result.exit_code == 0, result
-    document = YAML(typ="safe").load(result.stdout)
+    document = YAML(typ="safe", pure=True).load(result.stdout)
     assert document["defaults"]["source"] == "proj"
     assert document["endpoints"]["hello-api"]["routes"][0]["handler"] == "app:hello"
     assert not (folder / "flash.yaml").exists()
@@ -44,7 +44,7 @@ def test_output_elsewhere_points_source_at_the_project(run_cli, tmp_path):
     result = run_cli("import-flash", str(tmp_path / "proj"), "-o", str(output))
 
     assert result.exit_code == 0, result
-    assert YAML(typ="safe").load(output.read_text())["defaults"]["source"] == "../proj"
+    assert YAML(typ="safe", pure=True).load(output.read_text())["defaults"]["source"] == "../proj"
     assert run_cli("validate", "-f", str(output)).exit_code == 0
 
 

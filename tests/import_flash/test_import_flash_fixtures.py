@@ -22,7 +22,7 @@ def imported(run_cli, tmp_path: Path, fixture: str) -> tuple[dict[str, Any], str
     assert result.exit_code == 0, result
     assert f"{project / 'flash.yaml'} validates." in result.stderr
     path = project / "flash.yaml"
-    return YAML(typ="safe").load(path.read_text()), result.stderr, path
+    return YAML(typ="safe", pure=True).load(path.read_text()), result.stderr, path
 
 
 @pytest.mark.parametrize(

@@ -114,8 +114,8 @@ def test_every_documented_command_parses(command: Command):
 
 def test_workflow_blocks_are_valid_yaml_with_the_expected_jobs():
     sections = blocks_by_section(CI_DOC.read_text())
-    github = YAML(typ="safe").load(sections["GitHub Actions"][0])
-    gitlab = YAML(typ="safe").load(sections["GitLab CI"][0])
+    github = YAML(typ="safe", pure=True).load(sections["GitHub Actions"][0])
+    gitlab = YAML(typ="safe", pure=True).load(sections["GitLab CI"][0])
     assert set(github["jobs"]) == {"validate", "deploy"}
     assert github["jobs"]["validate"]["permissions"]["security-events"] == "write"
     uses = [step.get("uses", "") for step in github["jobs"]["validate"]["steps"]]

@@ -95,7 +95,9 @@ def test_scaffolded_python_is_lint_clean(run_cli, tmp_path):
 
 def test_workflow_validates_pull_requests_and_deploys_main(run_cli, tmp_path):
     run_cli("init", str(tmp_path))
-    workflow = YAML(typ="safe").load((tmp_path / ".github/workflows/flashctl.yml").read_text())
+    workflow = YAML(typ="safe", pure=True).load(
+        (tmp_path / ".github/workflows/flashctl.yml").read_text()
+    )
 
     assert set(workflow["on"]) == {"pull_request", "push"}
     assert workflow["on"]["push"]["branches"] == ["main"]
@@ -110,7 +112,7 @@ def test_workflow_validates_pull_requests_and_deploys_main(run_cli, tmp_path):
 
 def test_pre_commit_config_runs_flashctl_validate(run_cli, tmp_path):
     run_cli("init", str(tmp_path))
-    config = YAML(typ="safe").load((tmp_path / ".pre-commit-config.yaml").read_text())
+    config = YAML(typ="safe", pure=True).load((tmp_path / ".pre-commit-config.yaml").read_text())
 
     (hook,) = config["repos"][0]["hooks"]
     assert hook["id"] == "flashctl-validate"

@@ -11,7 +11,9 @@ from ruamel.yaml import YAML
 
 from tests.conftest import ROOT
 
-HOOKS = {hook["id"]: hook for hook in YAML(typ="safe").load(ROOT / ".pre-commit-hooks.yaml")}
+HOOKS = {
+    hook["id"]: hook for hook in YAML(typ="safe", pure=True).load(ROOT / ".pre-commit-hooks.yaml")
+}
 # The keys pre-commit requires of every hook.
 REQUIRED = {"id", "name", "entry", "language"}
 
