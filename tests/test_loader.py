@@ -53,3 +53,9 @@ def test_empty_file_is_a_problem_not_a_crash():
 def test_yaml_1_2_scalars_on_and_off_stay_strings():
     doc, _ = load_text("a: on\nb: off\nc: true\nd: 0x10\ne: 1_000\nf: null\n", "f.yaml")
     assert doc.data == {"a": "on", "b": "off", "c": True, "d": 16, "e": 1000, "f": None}
+
+
+def test_yaml_1_2_plain_scalars_with_colons_in_flow_mappings_load():
+    # libyaml's scanner (ruamel's C parser) refuses `app:go` here; YAML 1.2 allows it.
+    doc, problems = load_text("r: {method: GET, handler: app:go}\n", "f.yaml")
+    assert problems == [] and doc.data == {"r": {"method": "GET", "handler": "app:go"}}
