@@ -21,5 +21,6 @@ test:
 
 check: lint typecheck test
 
-bench:
-	$(BIN)/python bench/b3_compile.py && $(BIN)/python bench/b4_startup.py
+bench:  # by hand, not in CI: timings on a shared machine are noisy
+	$(BIN)/python bench/b3_compile.py && $(BIN)/python bench/b3_render.py && \
+	$(BIN)/python bench/b4_startup.py && $(BIN)/python bench/b5_apply.py
