@@ -5,9 +5,11 @@ Every contender is one process on 127.0.0.1 answering `POST /transform`
 
 - rendered-hypercorn, rendered-uvicorn: flash.yaml.example's `cpu` endpoint rendered with
   `runtime.server` set (VARIANT below), started with its Dockerfile's CMD from the build context,
-  with the Dockerfile's ENV and endpoint.json's env (as the container runs it).
-- starlette-hypercorn, starlette-uvicorn: flash_baseline/starlette_app.py on the same entry and so
-  the same server configuration: `python -m flashctl_runtime.serve starlette_app:app --server ...`.
+  with the Dockerfile's ENV and endpoint.json's env (as the container runs it). The `-compiled`
+  variants compile the context to .pyc first, as an image built with `compileall` would ship.
+- starlette-hypercorn, starlette-uvicorn: flash_baseline/starlette_app.py served by
+  flash_baseline/serve_bare.py with the server settings of runtime/serve.py (one process,
+  uvloop, same keep-alive and backlog) but without importing the runtime package.
 - starlette-hypercorn-threadpool: the same app calling the function through Starlette's
   `run_in_threadpool`, as the runtime runs every sync handler in a thread pool.
 - runpod-flash: runpod-flash 1.21.0's `create_lb_handler` app (flash_baseline/flash_lb_app.py) on
@@ -76,6 +78,8 @@ endpoints:
 NAMES = (
     "rendered-hypercorn",
     "rendered-uvicorn",
+    "rendered-hypercorn-compiled",
+    "rendered-uvicorn-compiled",
     "starlette-hypercorn",
     "starlette-uvicorn",
     "starlette-hypercorn-threadpool",
@@ -162,27 +166,35 @@ def dockerfile_env(context: Path) -> dict[str, str]:
     return env
 
 
-def rendered(workdir: Path, server: str) -> Contender:
-    context = render_variant(workdir, server)
+def rendered(workdir: Path, server: str, compiled: bool = False) -> Contender:
+    """The rendered variant as its container runs it; `compiled`: with its .py files compiled
+    to .pyc first (`python -m compileall`), which the rendered Dockerfile does not do."""
+    context = render_variant(workdir / ("compiled" if compiled else "as-rendered"), server)
+    if compiled:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(context)],
+            check=True,
+            timeout=120,
+            stdout=subprocess.DEVNULL,
+        )
     command = dockerfile_command(context)
     if command[0] != "python":
         raise SystemExit(f"unexpected CMD {command}")
     # The image's python is this venv's; bind loopback only (argparse: the last --host wins).
     argv = (sys.executable, *command[1:], "--host", "127.0.0.1")
     endpoint_env = json.loads((context / "endpoint.json").read_text(encoding="utf-8"))["env"]
-    return Contender(
-        f"rendered-{server}", argv, context, {**dockerfile_env(context), **endpoint_env}
-    )
+    name = f"rendered-{server}" + ("-compiled" if compiled else "")
+    return Contender(name, argv, context, {**dockerfile_env(context), **endpoint_env})
 
 
 def starlette(server: str, threadpool: bool = False) -> Contender:
-    argv = (sys.executable, "-m", "flashctl_runtime.serve", "starlette_app:app", "--server", server)
+    argv = (sys.executable, "serve_bare.py", server, "{port}")
     env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     name = f"starlette-{server}"
     if threadpool:
         env["BASELINE_THREADPOOL"] = "1"
         name += "-threadpool"
-    return Contender(name, (*argv, "--host", "127.0.0.1"), BASELINES, env)
+    return Contender(name, argv, BASELINES, env)
 
 
 def flash_python() -> Path:
@@ -217,6 +229,8 @@ def build(names: list[str], workdir: Path) -> dict[str, Contender]:
     makers = {
         "rendered-hypercorn": lambda: rendered(workdir, "hypercorn"),
         "rendered-uvicorn": lambda: rendered(workdir, "uvicorn"),
+        "rendered-hypercorn-compiled": lambda: rendered(workdir, "hypercorn", compiled=True),
+        "rendered-uvicorn-compiled": lambda: rendered(workdir, "uvicorn", compiled=True),
         "starlette-hypercorn": lambda: starlette("hypercorn"),
         "starlette-uvicorn": lambda: starlette("uvicorn"),
         "starlette-hypercorn-threadpool": lambda: starlette("hypercorn", threadpool=True),

@@ -1,9 +1,8 @@
 """The bare Starlette baseline: the seed example's `transform` behind one POST JSON route.
 
 What a user would write by hand without flashctl: parse the JSON body, call the function, answer
-JSON (a ValueError as 400), plus `GET /ping`. Served by the same entry as the rendered service
-(`python -m flashctl_runtime.serve starlette_app:app --server ...`), so the server configuration
-(worker class, loop, one process, backlog, keep-alive) is the same.
+JSON (a ValueError as 400), plus `GET /ping`. Served by serve_bare.py with the server settings
+the rendered service runs with (worker class, loop, one process, backlog, keep-alive).
 
 With `BASELINE_THREADPOOL=1` the function runs in Starlette's thread pool
 (`run_in_threadpool`), the guarantee the runtime gives every sync handler (a blocking handler
