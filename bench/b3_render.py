@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import contenders
+
 from flashctl import build_files, sources
 from flashctl.build import render_loaded
 from flashctl.compiler import load_valid_project
@@ -140,8 +142,8 @@ def main() -> int:
     ok = small["total"] < TARGET_SECONDS and ratio <= TARGET_RATIO
     show: Callable[[float], str] = lambda seconds: f"{seconds * 1000:.0f}"  # noqa: E731
     print(
-        f"B3 validate + render, {args.routes} routes per endpoint, {args.layout} sources,"
-        f" median of {args.runs}\n"
+        f"B3 at {contenders.revision()}: validate + render, {args.routes} routes per endpoint,"
+        f" {args.layout} sources, median of {args.runs}\n"
     )
     print(
         "| endpoints | files | validate ms | render ms (reads + render_project)"
