@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flashctl.schema import load_schema, with_defaults
+from flashctl.schema import inlined_schema, with_defaults
 from flashctl.units import parse_size
 
 RATE_WINDOWS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -193,7 +193,7 @@ def build_project(
     environment: str | None,
 ) -> Project:
     """The model of a schema-valid document."""
-    schema = load_schema()
+    schema = inlined_schema()
     name = data["project"]
     endpoints = tuple(
         _endpoint(key, raw, name, environment, base_dir) for key, raw in data["endpoints"].items()
@@ -212,7 +212,7 @@ def build_project(
 def _endpoint(
     key: str, raw: dict[str, Any], project: str, environment: str | None, base_dir: Path
 ) -> Endpoint:
-    e = with_defaults(raw, load_schema()["$defs"]["endpointFields"])
+    e = with_defaults(raw, inlined_schema()["$defs"]["endpointFields"])
     source = e["source"] or "."
     compute, scaling, runtime = e["compute"], e["scaling"], e["runtime"]
     gpu = compute["gpu"]

@@ -34,8 +34,14 @@ def load_schema() -> dict[str, Any]:
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    # Local $refs inlined once: the same checks, without a registry lookup per endpoint and route.
-    return Draft202012Validator(_inline_refs(load_schema(), load_schema()["$defs"]))
+    # Local $refs inlined: the same checks, without a registry lookup per endpoint and route.
+    return Draft202012Validator(inlined_schema())
+
+
+@functools.cache
+def inlined_schema() -> dict[str, Any]:
+    """The schema with its local `$ref`s inlined, for walking it (validator, defaults)."""
+    return dict(_inline_refs(load_schema(), load_schema()["$defs"]))
 
 
 def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
@@ -156,21 +162,21 @@ def _suggest(word: str, options: list[Any]) -> str:
 
 
 def with_defaults(value: Any, schema: dict[str, Any] | None = None) -> Any:
-    """A deep copy of `value` with the schema's defaults filled in for absent object keys.
+    """A deep copy of `value` with the defaults of `schema` (a part of `inlined_schema()`, the
+    whole of it by default) filled in for absent object keys.
 
-    >>> with_defaults({"runtime": {}}, load_schema()["$defs"]["endpointFields"])["runtime"]["port"]
+    >>> fields = inlined_schema()["$defs"]["endpointFields"]
+    >>> with_defaults({"runtime": {}}, fields)["runtime"]["port"]
     8000
     """
-    return _fill(copy.deepcopy(value), schema if schema is not None else load_schema())
+    return _fill(copy.deepcopy(value), schema if schema is not None else inlined_schema())
 
 
 def _fill(value: Any, schema: dict[str, Any]) -> Any:
-    schema = _resolve(schema)
     for part in schema.get("allOf", []):
         value = _fill(value, part)
     if isinstance(value, dict):
         for key, sub in schema.get("properties", {}).items():
-            sub = _resolve(sub)
             if key not in value and "default" in sub:
                 value[key] = copy.deepcopy(sub["default"])
             if key in value:
@@ -184,16 +190,6 @@ def _fill(value: Any, schema: dict[str, Any]) -> Any:
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         value = [_fill(item, schema["items"]) for item in value]
     return value
-
-
-def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref")
-    if ref and ref.startswith("#/$defs/"):
-        return {
-            **load_schema()["$defs"][ref.split("/")[-1]],
-            **{k: v for k, v in schema.items() if k != "$ref"},
-        }
-    return schema
 
 
 # Stand-ins for bad top-level values, so the rest of the file is still checked.

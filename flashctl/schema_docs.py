@@ -3,6 +3,7 @@
 `flashctl schema --format markdown` prints it; a test fails when the committed file is stale, so
 the schema stays the single source of truth for the documentation too. Pure: schema in, text out.
 
+>>> from flashctl.schema import load_schema
 >>> markdown(load_schema()).splitlines()[0]
 '# flash.yaml reference'
 """
@@ -200,10 +201,3 @@ def _cell(text: str) -> str:
 
 def _text(text: str) -> str:
     return " ".join(text.split())
-
-
-def load_schema() -> dict[str, Any]:
-    """The shipped schema (for the docstring example and callers without one at hand)."""
-    from flashctl.schema import load_schema as shipped
-
-    return shipped()
