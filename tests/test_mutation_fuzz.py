@@ -372,14 +372,6 @@ KNOWN_CRASHES: dict[str, Callable[[BaseException], bool]] = {}
 KNOWN_WARNINGS = {"ReusedAnchorWarning"}
 
 
-def _raised_in(error: BaseException, file: str) -> bool:
-    tb = error.__traceback__
-    last = None
-    while tb is not None:
-        last, tb = tb.tb_frame.f_code.co_filename, tb.tb_next
-    return last is not None and last.replace(os.sep, "/").endswith(file)
-
-
 def known_crash(error: BaseException) -> str | None:
     return next((name for name, match in KNOWN_CRASHES.items() if match(error)), None)
 
