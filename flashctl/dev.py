@@ -51,6 +51,19 @@ def server_for(project: Project) -> str:
     return server
 
 
+def dev_files(project: Project) -> dict[str, bytes]:
+    """What `flashctl dev` serves beside the render: with several endpoints, the module that
+    mounts them all (`dev_server.py`); nothing with one."""
+    if len(project.endpoints) == 1:
+        return {}
+    keys = [e.key for e in project.endpoints]
+    source = (
+        "from pathlib import Path\n\nfrom flashctl.dev_app import compose\n\n"
+        f"app = compose(Path(__file__).parent, {keys!r})\n"
+    )
+    return {"dev_server.py": source.encode()}
+
+
 def command_and_cwd(project: Project, root: Path, options: DevOptions) -> tuple[list[str], Path]:
     server = server_for(project)
     if len(project.endpoints) == 1:
@@ -58,12 +71,7 @@ def command_and_cwd(project: Project, root: Path, options: DevOptions) -> tuple[
         command = serve_command(endpoint)
         cwd = root / endpoint.key
     else:
-        keys = ",".join(e.key for e in project.endpoints)
-        (root / "dev_server.py").write_text(
-            "from pathlib import Path\n\nfrom flashctl.dev_app import compose\n\n"
-            f"app = compose(Path(__file__).parent, {keys.split(',')!r})\n"
-        )
-        command = ["python", "-m", "flashctl_runtime.serve", "dev_server:app", "--workers", "1"]
+        command = ["python", "-m", "flashctl_runtime.serve", "dev_server:app"]
         cwd = root
     command[0] = sys.executable
     command = _with(command, "--server", server)
@@ -108,7 +116,7 @@ class DevServer:
 
     def __init__(self, loaded: Loaded, options: DevOptions) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="flashctl-dev-"))
-        files = render_loaded(loaded, docs=True)
+        files = {**render_loaded(loaded, docs=True), **dev_files(loaded.project)}
         write_tree(self.root / "build", files)
         command, cwd = command_and_cwd(loaded.project, self.root / "build", options)
         self.process = subprocess.Popen(command, cwd=cwd, env=child_env(loaded.project))
