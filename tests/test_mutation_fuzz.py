@@ -4,7 +4,8 @@ Seeds are the valid corpus cases and flash.yaml.example. A document is mutated s
 (drop, retype, rename or add a key; values of every YAML type, huge numbers, unicode) and then
 textually (duplicate a key, insert junk lines or characters, re-indent, truncate). Every result must
 compile without an exception, give problems with a line, a column and a known rule, and make
-`flashctl validate` exit 0 or 1 in every output format.
+`flashctl validate` exit 0 or 1 in every output format. The fast schema check
+(`flashctl.schema.conforms`) must agree with jsonschema on every mutant that loads.
 
 `FLASHCTL_FUZZ_EXAMPLES` sets the number of documents (default 300, derandomized, no example
 database, so CI is reproducible); `scripts/fuzz_validate.py N` runs the same property N times.
@@ -30,16 +31,19 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
 from flashctl.checks import PIPELINE_RULES, RULES
 from flashctl.cli import main
 from flashctl.compiler import Compiled, compile_text
+from flashctl.schema import conforms, load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases" / "valid"
 KNOWN_RULES = frozenset(PIPELINE_RULES) | {rule.ID for rule in RULES}
 FORMATS = ("text", "json", "github", "sarif")
+ORACLE = Draft202012Validator(load_schema())
 MAX_EXAMPLES = int(os.environ.get("FLASHCTL_FUZZ_EXAMPLES", "300"))
 
 
@@ -385,6 +389,7 @@ class Outcome:
     crash: BaseException | None = None
     where: str = ""
     warnings: tuple[str, ...] = ()
+    schema_verdicts: tuple[bool, bool] = (True, True)  # (fast check, jsonschema)
 
 
 def workspace(seed: Seed, root: Path) -> Path:
@@ -421,6 +426,7 @@ def _run(mutant: Mutant, root: Path, fmt: str, strict: bool) -> Outcome:
         )
     except (Exception, RecursionError) as err:
         return Outcome(crash=err, where="compile_text")
+    verdicts = _schema_verdicts(result)
     path = base / "fuzz.yaml"
     path.write_text(mutant.text, encoding="utf-8")
     args = ["validate", "-f", str(path), "--format", fmt]
@@ -433,12 +439,23 @@ def _run(mutant: Mutant, root: Path, fmt: str, strict: bool) -> Outcome:
         return Outcome(result.problems, outcome.exit_code, outcome.exception, "flashctl validate")
     if "Traceback" in outcome.output:
         return Outcome(result.problems, outcome.exit_code, RuntimeError(outcome.output), "output")
-    return Outcome(result.problems, outcome.exit_code)
+    return Outcome(result.problems, outcome.exit_code, schema_verdicts=verdicts)
+
+
+def _schema_verdicts(result: Compiled) -> tuple[bool, bool]:
+    """Whether the fast check and jsonschema find the compiled document valid."""
+    if result.document is None:
+        return (True, True)  # the YAML did not load: nothing was checked
+    data = result.document.data
+    return (conforms(data), ORACLE.is_valid(data))
 
 
 def violations(outcome: Outcome) -> list[str]:
     """What is wrong with an outcome that did not crash."""
     wrong = [f"Python warning {w} on stderr" for w in outcome.warnings if w not in KNOWN_WARNINGS]
+    fast, oracle = outcome.schema_verdicts
+    if fast != oracle:
+        wrong.append(f"fast schema check says valid={fast}, jsonschema says valid={oracle}")
     if outcome.exit_code not in (0, 1):
         wrong.append(f"exit code {outcome.exit_code}")
     for p in outcome.problems:
