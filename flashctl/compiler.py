@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from flashctl.document import Document
 from flashctl.errors import InputError
@@ -21,8 +20,7 @@ if TYPE_CHECKING:
     from flashctl.model import Project
 
 
-@dataclass(frozen=True)
-class Compiled:
+class Compiled(NamedTuple):
     """The result of compiling a file: the model when it could be built, and every problem."""
 
     file: str
@@ -148,8 +146,7 @@ def compile_file(
     )
 
 
-@dataclass(frozen=True)
-class Loaded:
+class Loaded(NamedTuple):
     """A valid project and what it was compiled from (for digests and reloads)."""
 
     project: Project

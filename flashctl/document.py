@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from flashctl.problems import JsonPath, Problem, Severity
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """1-based line and column of a node, and of its key when it is a mapping value."""
 
     line: int

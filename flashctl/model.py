@@ -1,17 +1,20 @@
 """The project model: immutable, typed, normalized values built from a schema-valid document.
 
 Defaults come from the JSON Schema (`schema.with_defaults`), sizes are bytes, durations seconds,
-methods upper case. Model objects keep their index or key so checks can find their position in
-the document (`("endpoints", key, "routes", index)`).
+methods upper case. Endpoints keep their key and routes their JSON path
+(`("endpoints", key, "routes", index)`), so checks can find their position in the document.
+
+The records are NamedTuples rather than frozen dataclasses: as immutable, and defined in a tenth
+of the time (Python 3.11 compiles six methods per frozen dataclass, ~2 ms each; B4 start-up).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from flashctl.problems import JsonPath
 from flashctl.schema import inlined_schema, with_defaults
 from flashctl.units import parse_size
 
@@ -19,9 +22,8 @@ RATE_WINDOWS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 FLASHBOOT = {"off": "OFF", "on": "FLASHBOOT", "priority": "PRIORITY_FLASHBOOT"}
 
 
-@dataclass(frozen=True)
-class Route:
-    index: int
+class Route(NamedTuple):
+    at: JsonPath  # ("endpoints", key, "routes", index): where the route is in the document
     method: str
     path: str
     handler: str
@@ -38,22 +40,19 @@ class Route:
         return self.handler.partition(":")[2]
 
 
-@dataclass(frozen=True)
-class Gpu:
+class Gpu(NamedTuple):
     pools: tuple[str, ...]
-    count: int
+    per_worker: int  # `count:`, GPUs per worker
     exclude: tuple[str, ...]
     min_cuda: str | None
 
 
-@dataclass(frozen=True)
-class CpuInstance:
+class CpuInstance(NamedTuple):
     flavor: str
     vcpus: int
 
 
-@dataclass(frozen=True)
-class Compute:
+class Compute(NamedTuple):
     gpu: Gpu | None
     cpu: tuple[CpuInstance, ...]
     disk_gb: int
@@ -61,8 +60,7 @@ class Compute:
     network_volumes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Scaling:
+class Scaling(NamedTuple):
     workers_min: int
     workers_max: int
     idle_timeout: int
@@ -70,14 +68,12 @@ class Scaling:
     flashboot: str  # off | on | priority
 
 
-@dataclass(frozen=True)
-class RateLimit:
+class RateLimit(NamedTuple):
     requests: int
     per_seconds: float
 
 
-@dataclass(frozen=True)
-class RuntimeSettings:
+class RuntimeSettings(NamedTuple):
     port: int
     server: str
     workers: int
@@ -89,8 +85,7 @@ class RuntimeSettings:
     docs: bool
 
 
-@dataclass(frozen=True)
-class EnvVar:
+class EnvVar(NamedTuple):
     name: str
     value: str | None = None
     secret: str | None = None
@@ -103,8 +98,7 @@ class EnvVar:
         return self.value or ""
 
 
-@dataclass(frozen=True)
-class Toleration:
+class Toleration(NamedTuple):
     key: str | None
     operator: str  # Equal | Exists
     value: str | None
@@ -112,15 +106,13 @@ class Toleration:
     seconds: int | None
 
 
-@dataclass(frozen=True)
-class Ingress:
+class Ingress(NamedTuple):
     host: str | None
     class_name: str | None
     tls_secret: str | None
 
 
-@dataclass(frozen=True)
-class KubernetesSettings:
+class KubernetesSettings(NamedTuple):
     """The `kubernetes:` block. Mappings are sorted `(name, value)` pairs; `node_selector` and
     `tolerations` are None when not given, so the target derives them from `compute`."""
 
@@ -135,8 +127,7 @@ class KubernetesSettings:
     ingress: Ingress
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     key: str
     runpod_name: str
     type: str
@@ -156,16 +147,14 @@ class Endpoint:
     kubernetes: KubernetesSettings
 
 
-@dataclass(frozen=True)
-class Slo:
+class Slo(NamedTuple):
     p50_ms: float
     p95_ms: float
     p99_ms: float | None
     success_rate: float
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     name: str
     environment: str | None
     file: str
@@ -259,7 +248,7 @@ def _endpoint(
         env=tuple(_env_var(name, value) for name, value in e["env"].items()),
         routes=tuple(
             Route(
-                index=i,
+                at=("endpoints", key, "routes", i),
                 method=str(r["method"]).upper(),
                 path=r["path"],
                 handler=r["handler"],

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 CONVERTERS = ("str", "int", "float", "path", "uuid")
 _PARAM = re.compile(r"^\{(?P<name>[^}:]*)(?::(?P<converter>[^}]*))?\}$")
 _STATIC = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     name: str
     converter: str
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     text: str
     param: Param | None = None
 

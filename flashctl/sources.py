@@ -9,20 +9,18 @@ from __future__ import annotations
 import ast
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(NamedTuple):
     name: str
     kind: str  # positional_only | positional_or_keyword | keyword_only
     required: bool
     annotation: str | None
 
 
-@dataclass(frozen=True)
-class Function:
+class Function(NamedTuple):
     name: str
     file: Path
     line: int
@@ -31,8 +29,7 @@ class Function:
     docstring: str | None
 
 
-@dataclass(frozen=True)
-class Missing:
+class Missing(NamedTuple):
     """Why a handler could not be found; `reason` is a sentence for the user."""
 
     reason: str

@@ -53,7 +53,7 @@ def create_body(project: Project, endpoint: Endpoint) -> dict[str, Any]:
         body["registry"] = endpoint.registry_auth
     gpu = endpoint.compute.gpu
     if gpu is not None:
-        body["gpu"] = {"pools": list(gpu.pools), "count": gpu.count}
+        body["gpu"] = {"pools": list(gpu.pools), "count": gpu.per_worker}
         if gpu.exclude:
             body["gpu"]["excludedTypes"] = list(gpu.exclude)
         if gpu.min_cuda:

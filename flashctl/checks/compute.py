@@ -43,11 +43,11 @@ def _endpoint(endpoint: Endpoint, document: Document) -> Iterator[Problem]:
                     f"unknown GPU pool '{pool}'{_suggest(pool, catalog.GPU_POOLS)};"
                     f" known pools: {', '.join(catalog.GPU_POOLS)}",
                 )
-        if compute.gpu.count not in catalog.GPU_COUNT:
+        if compute.gpu.per_worker not in catalog.GPU_COUNT:
             yield document.problem(
                 (*at, "gpu", "count"),
                 ID,
-                f"{compute.gpu.count} GPUs per worker is out of range: use 1 to 8",
+                f"{compute.gpu.per_worker} GPUs per worker is out of range: use 1 to 8",
             )
     for i, cpu in enumerate(compute.cpu):
         if cpu.flavor not in catalog.CPU_FLAVORS:

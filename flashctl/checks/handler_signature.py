@@ -23,7 +23,7 @@ def check(project: Project, document: Document) -> Iterator[Problem]:
             found = find_function(endpoint.source_dir, route.module, route.function)
             if not isinstance(found, Function):
                 continue  # handler-not-found reports it
-            at = ("endpoints", endpoint.key, "routes", route.index, "handler")
+            at = (*route.at, "handler")
             for message in _mismatches(found, route.method, route.path):
                 yield document.problem(at, ID, f"handler '{route.handler}': {message}")
 

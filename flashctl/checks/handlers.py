@@ -17,8 +17,7 @@ ID = "handler-not-found"
 def check(project: Project, document: Document) -> Iterator[Problem]:
     for endpoint in project.endpoints:
         targets: list[tuple[JsonPath, str]] = [
-            (("endpoints", endpoint.key, "routes", r.index, "handler"), r.handler)
-            for r in endpoint.routes
+            ((*r.at, "handler"), r.handler) for r in endpoint.routes
         ]
         if endpoint.runtime.startup:
             targets.append(

@@ -21,7 +21,7 @@ def check(project: Project, document: Document) -> Iterator[Problem]:
             close = difflib.get_close_matches(route.method, METHODS, n=1, cutoff=0.5)
             hint = f" (did you mean {close[0]}?)" if close else ""
             yield document.problem(
-                ("endpoints", endpoint.key, "routes", route.index, "method"),
+                (*route.at, "method"),
                 ID,
                 f"unknown HTTP method '{route.method}'{hint}: use one of {', '.join(METHODS)}",
             )

@@ -16,6 +16,6 @@ ID = "path-syntax"
 def check(project: Project, document: Document) -> Iterator[Problem]:
     for endpoint in project.endpoints:
         for route in endpoint.routes:
-            at = ("endpoints", endpoint.key, "routes", route.index, "path")
+            at = (*route.at, "path")
             for message in syntax_errors(route.path):
                 yield document.problem(at, ID, message)

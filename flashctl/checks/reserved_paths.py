@@ -18,7 +18,7 @@ DOCS = ("/docs", "/openapi.json")
 def check(project: Project, document: Document) -> Iterator[Problem]:
     for endpoint in project.endpoints:
         for route in endpoint.routes:
-            at = ("endpoints", endpoint.key, "routes", route.index, "path")
+            at = (*route.at, "path")
             normalized = "/" + route.path.strip("/")
             if normalized in ALWAYS:
                 yield document.problem(

@@ -22,10 +22,10 @@ def check(project: Project, document: Document) -> Iterator[Problem]:
             earlier = first.setdefault(key, route)
             if earlier is route:
                 continue
-            mark = document.mark(("endpoints", endpoint.key, "routes", earlier.index))
+            mark = document.mark(earlier.at)
             same = "the same route" if earlier.path == route.path else f"'{earlier.path}'"
             yield document.problem(
-                ("endpoints", endpoint.key, "routes", route.index, "path"),
+                (*route.at, "path"),
                 ID,
                 f"{route.method} {route.path} conflicts with {same} at"
                 f" {document.file}:{mark.line}:{mark.column} ({earlier.handler}):"

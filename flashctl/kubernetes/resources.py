@@ -69,12 +69,12 @@ def derived(endpoint: Endpoint) -> Resources:
     if gpu is not None:
         return {
             "requests": {
-                "cpu": str(GPU_CPU_PER_GPU * gpu.count),
-                "memory": f"{GPU_MEMORY_REQUEST_GI * gpu.count}Gi",
+                "cpu": str(GPU_CPU_PER_GPU * gpu.per_worker),
+                "memory": f"{GPU_MEMORY_REQUEST_GI * gpu.per_worker}Gi",
             },
             "limits": {
-                "memory": f"{GPU_MEMORY_LIMIT_GI * gpu.count}Gi",
-                GPU_RESOURCE: str(gpu.count),
+                "memory": f"{GPU_MEMORY_LIMIT_GI * gpu.per_worker}Gi",
+                GPU_RESOURCE: str(gpu.per_worker),
             },
         }
     if cpu:
