@@ -7,8 +7,10 @@ I/O edge that reads flash.yaml. Problems are collected from every stage that can
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -42,6 +44,31 @@ def compile_text(
     environment: str | None = None,
 ) -> Compiled:
     """Compile flash.yaml text. `variables` resolve `${VAR}` (the CLI passes env + --var)."""
+    with _few_collections():
+        return _compile(text, file, base_dir, variables, environment)
+
+
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """Raise the cyclic GC's first threshold while compiling. A compile allocates ~500 objects
+    per route and keeps nearly all of them to the end, creating no garbage cycles, yet at the
+    default threshold (700) the collector walks the growing heap over and over: 20-25% of B3's
+    time, more at 200 endpoints than at 100. Restored afterwards, for long-lived `flashctl dev`."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], 100_000), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _compile(
+    text: str,
+    file: str,
+    base_dir: Path,
+    variables: Mapping[str, str],
+    environment: str | None,
+) -> Compiled:
     from flashctl.checks import run_checks
     from flashctl.interpolate import interpolate
     from flashctl.loader import load_text
