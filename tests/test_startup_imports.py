@@ -1,4 +1,5 @@
-"""`flashctl --version` and `--help` stay fast: they import none of the heavy dependencies.
+"""`flashctl --version`, `--help` and validating a valid file stay fast: they import none of the
+heavy dependencies (a valid file is confirmed without jsonschema, see flashctl/schema_predicate.py).
 
 Each check runs in a fresh interpreter (this test process has imported everything already) and
 reads `sys.modules` there after the command ran.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,8 @@ def test_importing_the_cli_loads_no_heavy_dependency() -> None:
 )
 def test_version_and_help_load_no_heavy_dependency(argv: list[str]) -> None:
     assert heavy_modules_after(argv) == []
+
+
+def test_validating_a_valid_file_loads_no_heavy_dependency() -> None:
+    example = str(Path(__file__).resolve().parents[1] / "flash.yaml.example")
+    assert heavy_modules_after(["validate", "-f", example]) == []
