@@ -114,7 +114,17 @@ def decode_object(raw: bytes, content_type: str) -> dict[str, Any]:
     return value
 
 
-_decode = json.JSONDecoder().decode
+class _NotJSON(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJSON(name)
+
+
+# Python's decoder also takes NaN, Infinity and -Infinity, which JSON does not have (and which
+# responses send as null): refused like any other invalid JSON.
+_decode = json.JSONDecoder(parse_constant=_refuse_constant).decode
 
 
 def _json(raw: bytes) -> Any:
@@ -122,6 +132,8 @@ def _json(raw: bytes) -> Any:
         return _decode(raw.decode())  # skips json.loads' encoding detection: JSON is UTF-8
     except json.JSONDecodeError as err:
         problem = {"loc": ["body", err.pos], "msg": f"JSON decode error: {err.msg}"}
+    except _NotJSON as err:
+        problem = {"loc": ["body"], "msg": f"JSON decode error: {err} is not JSON (send null)"}
     except UnicodeDecodeError:
         problem = {"loc": ["body"], "msg": "JSON decode error: body is not UTF-8"}
     raise RequestValidationError([{**problem, "type": "json_invalid"}])

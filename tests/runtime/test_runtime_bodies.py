@@ -73,6 +73,17 @@ def test_bad_json_gives_422(serve):
     assert problem["loc"][0] == "body"
 
 
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_and_give_422(serve, token):
+    client = serve(Route("POST", "/add", add))
+    body = f'{{"a": {token}, "b": 1}}'.encode()
+    response = client.post("/add", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert problem["type"] == "json_invalid"
+    assert token.lstrip("-") in problem["msg"]
+
+
 def test_body_that_is_not_an_object_gives_422(serve):
     client = serve(Route("POST", "/add", add))
     response = client.post("/add", json=[1, 2])
