@@ -390,6 +390,7 @@ class Outcome:
     where: str = ""
     warnings: tuple[str, ...] = ()
     schema_verdicts: tuple[bool, bool] = (True, True)  # (fast check, jsonschema)
+    loaded: bool = False  # the YAML loaded, so the two schema verdicts were compared
 
 
 def workspace(seed: Seed, root: Path) -> Path:
@@ -439,7 +440,8 @@ def _run(mutant: Mutant, root: Path, fmt: str, strict: bool) -> Outcome:
         return Outcome(result.problems, outcome.exit_code, outcome.exception, "flashctl validate")
     if "Traceback" in outcome.output:
         return Outcome(result.problems, outcome.exit_code, RuntimeError(outcome.output), "output")
-    return Outcome(result.problems, outcome.exit_code, schema_verdicts=verdicts)
+    loaded = result.document is not None
+    return Outcome(result.problems, outcome.exit_code, schema_verdicts=verdicts, loaded=loaded)
 
 
 def _schema_verdicts(result: Compiled) -> tuple[bool, bool]:
