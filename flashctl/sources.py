@@ -35,9 +35,13 @@ class Missing(NamedTuple):
     reason: str
 
 
+_Module = tuple[Path, dict[str, Function], ast.Module]  # file, top-level functions, tree
+
+
 def forget() -> None:
     """Drop what earlier lookups found (called at the start of every check run)."""
     find_function.cache_clear()
+    _module.cache_clear()
 
 
 def module_file(source_dir: Path, module: str) -> Path | None:
@@ -53,9 +57,32 @@ def module_file(source_dir: Path, module: str) -> Path | None:
 def find_function(source_dir: Path, module: str, function: str) -> Function | Missing:
     """The top-level function `function` of `module` under `source_dir`, or why it is missing.
 
-    Cached: several rules ask about the same handlers; `forget()` starts each compile afresh so
-    an edited file is read again (`flashctl dev`).
+    Cached, as is each module's table of functions: several rules ask about the same handlers,
+    and a module usually holds many; `forget()` starts each compile afresh so an edited file is
+    read again (`flashctl dev`).
     """
+    found = _module(source_dir, module)
+    if isinstance(found, Missing):
+        return found
+    path, functions, tree = found
+    if function in functions:
+        return functions[function]
+    nested = any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
+        for node in ast.walk(tree)
+    )
+    if nested:
+        return Missing(
+            f"function '{function}' is nested inside another function or class;"
+            f" move it to the top level of {path.name}"
+        )
+    return Missing(f"no function '{function}' is defined at the top level of {path.name}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _module(source_dir: Path, module: str) -> _Module | Missing:
+    """The file of `module`, its module-level functions by name and its syntax tree; or why it
+    cannot be read."""
     try:
         if not source_dir.is_dir():
             return Missing(f"source folder {source_dir} does not exist")
@@ -72,19 +99,11 @@ def find_function(source_dir: Path, module: str, function: str) -> Function | Mi
     parsed = _parse(path, stat.st_mtime_ns, stat.st_size)
     if isinstance(parsed, Missing):
         return parsed
+    functions: dict[str, Function] = {}
     for node in _module_level(parsed.body):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
-            return _function(node, path)
-    nested = any(
-        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
-        for node in ast.walk(parsed)
-    )
-    if nested:
-        return Missing(
-            f"function '{function}' is nested inside another function or class;"
-            f" move it to the top level of {path.name}"
-        )
-    return Missing(f"no function '{function}' is defined at the top level of {path.name}")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name not in functions:
+            functions[node.name] = _function(node, path)  # the first definition, as before
+    return path, functions, parsed
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
