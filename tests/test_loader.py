@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from flashctl.loader import load_text
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
+
+from flashctl.loader import _yaml, load_text
 
 
 def test_every_node_keeps_its_line_and_column():
@@ -59,3 +66,47 @@ def test_yaml_1_2_plain_scalars_with_colons_in_flow_mappings_load():
     # libyaml's scanner (ruamel's C parser) refuses `app:go` here; YAML 1.2 allows it.
     doc, problems = load_text("r: {method: GET, handler: app:go}\n", "f.yaml")
     assert problems == [] and doc.data == {"r": {"method": "GET", "handler": "app:go"}}
+
+
+# ruamel's stock resolver against the loader's (which looks the tag table up once per document)
+SCALARS = (
+    "on off yes no y n true True TRUE false ~ null Null NULL 0 017 0o17 0x1F 0b101 1_000 +1 -1"
+    " 1e3 1.5e-3 .5 -.5 .inf -.Inf .nan 3.10 2001-12-14 2001-12-14t21:59:43.10-05:00 12:30:00"
+    " '' \"\" x ${X} /ping GET"
+)
+CORPUS = sorted((Path(__file__).parent / "cases").glob("*/*/flash.yaml"))
+
+
+def _tags(node: Node, seen: set[int] | None = None) -> list[tuple[str, str]]:
+    """Every node's tag and scalar value, depth first; an alias back to an ancestor (a cycle)
+    is listed once."""
+    seen = set() if seen is None else seen
+    if isinstance(node, ScalarNode):
+        return [(str(node.tag), node.value)]
+    if id(node) in seen:
+        return [(str(node.tag), "(seen)")]
+    seen.add(id(node))
+    pairs = node.value if isinstance(node, SequenceNode) else [n for kv in node.value for n in kv]
+    return [(str(node.tag), "")] + [t for child in pairs for t in _tags(child, seen)]
+
+
+@pytest.mark.parametrize("directive", ["", "%YAML 1.1\n---\n", "%YAML 1.2\n---\n"])
+@pytest.mark.parametrize("pure", [False, True], ids=["c-parser", "round-trip"])
+def test_the_loader_resolves_every_scalar_as_stock_ruamel_does(directive: str, pure: bool) -> None:
+    text = directive + "".join(f"k{i}: {value}\n" for i, value in enumerate(SCALARS.split()))
+    typ = "rt" if pure else "safe"
+    ours = _yaml(typ, pure=pure).compose(text)
+    stock = YAML(typ=typ, pure=pure).compose(text)
+    assert _tags(ours) == _tags(stock)
+    assert "tag:yaml.org,2002:bool" in {tag for tag, _ in _tags(ours)}
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.parent.name for p in CORPUS])
+def test_the_loader_tags_every_corpus_document_as_stock_ruamel_does(path: Path) -> None:
+    text = path.read_text("utf-8")
+    try:
+        stock = YAML(typ="rt").compose(text)
+    except YAMLError:
+        return  # a syntax-error case: nothing to compare
+    ours = _yaml("rt").compose(text)
+    assert (stock is None and ours is None) or _tags(ours) == _tags(stock)
