@@ -1,11 +1,12 @@
 """B3: compile time of a large flash.yaml (validate without render).
 
-    python bench/b3_compile.py [--routes 20] [--runs 5] [--profile] [--check]
+    python bench/b3_compile.py [--routes 20] [--runs 9] [--profile] [--check]
 
 Generates a project of N endpoints x 20 routes (path parameters, converters, every method) with
 one handler module per endpoint in a temp dir, then times `compile_file` at N=100 and N=200:
-the median of 5 runs after a warm-up. "cold" clears the parsed-module cache before each run, as a
-fresh `flashctl validate` process would see it; "warm" keeps it, as `flashctl dev` reloads do.
+the median of 9 runs after a warm-up, the two sizes taking turns. "cold" clears the
+parsed-module cache before each run, as a fresh `flashctl validate` process would see it;
+"warm" keeps it, as `flashctl dev` reloads do.
 Targets: 100 endpoints under 1 s; 200 endpoints at most 2.2x the time of 100. `--check` exits 1
 when a target is missed; `--profile` prints where the time goes at 100 endpoints.
 """
@@ -92,25 +93,31 @@ def generate(root: Path, endpoints: int, routes: int) -> Path:
 
 
 def clear_caches() -> None:
+    """Forget parsed handler modules, as a fresh process has them."""
+    sources.forget()
     parse = getattr(sources, "_parse", None)
     if parse is not None and hasattr(parse, "cache_clear"):
         parse.cache_clear()
 
 
-def timed(path: Path, runs: int, before: Callable[[], None]) -> tuple[float, float]:
-    """Median wall and CPU seconds of `runs` compiles after one warm-up. CPU time is the steadier
-    figure on a shared machine. Fails loudly if the generated file is not clean."""
-    result = compile_file(path, variables={})
-    if result.problems:
-        raise SystemExit(f"generated file is not clean: {result.problems[:3]}")
-    walls, cpus = [], []
+def timed(paths: list[Path], runs: int, before: Callable[[], None]) -> list[tuple[float, float]]:
+    """Median wall and CPU seconds of `runs` compiles of each path after one warm-up each; the
+    paths take turns, so a noisy minute on a shared machine hits both sizes alike. CPU time is
+    the steadier figure. Fails loudly if a generated file is not clean."""
+    for path in paths:
+        result = compile_file(path, variables={})
+        if result.problems:
+            raise SystemExit(f"generated file is not clean: {result.problems[:3]}")
+    walls: list[list[float]] = [[] for _ in paths]
+    cpus: list[list[float]] = [[] for _ in paths]
     for _ in range(runs):
-        before()
-        wall, cpu = time.perf_counter(), time.process_time()
-        compile_file(path, variables={})
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return statistics.median(walls), statistics.median(cpus)
+        for i, path in enumerate(paths):
+            before()
+            wall, cpu = time.perf_counter(), time.process_time()
+            compile_file(path, variables={})
+            walls[i].append(time.perf_counter() - wall)
+            cpus[i].append(time.process_time() - cpu)
+    return [(statistics.median(w), statistics.median(c)) for w, c in zip(walls, cpus, strict=True)]
 
 
 def profile(path: Path) -> str:
@@ -126,7 +133,7 @@ def profile(path: Path) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routes", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
@@ -134,8 +141,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="flashctl-b3-") as tmp:
         small = generate(Path(tmp) / "n100", 100, args.routes)
         large = generate(Path(tmp) / "n200", 200, args.routes)
-        cold = timed(small, args.runs, clear_caches), timed(large, args.runs, clear_caches)
-        warm = timed(small, args.runs, lambda: None), timed(large, args.runs, lambda: None)
+        cold = timed([small, large], args.runs, clear_caches)
+        warm = timed([small, large], args.runs, lambda: None)
         report = profile(small) if args.profile else ""
 
     (wall_100, cpu_100), (wall_200, cpu_200) = cold

@@ -81,6 +81,7 @@ def split_sources(path: Path) -> Path:
 
 
 def clear_caches() -> None:
+    sources.forget()
     parse = getattr(sources, "_parse", None)
     if parse is not None and hasattr(parse, "cache_clear"):
         parse.cache_clear()
@@ -113,29 +114,38 @@ def stages(path: Path, out: Path) -> dict[str, float]:
     }
 
 
-def timed(path: Path, out: Path, runs: int) -> dict[str, float]:
-    samples = [stages(path, out) for _ in range(runs)]
-    return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+def timed(projects: dict[int, tuple[Path, Path]], runs: int) -> dict[int, dict[str, float]]:
+    """Median seconds of each stage per size; the sizes take turns, so a noisy minute on a
+    shared machine hits both alike."""
+    samples: dict[int, list[dict[str, float]]] = {size: [] for size in projects}
+    for _ in range(runs):
+        for size, (path, out) in projects.items():
+            samples[size].append(stages(path, out))
+    return {
+        size: {key: statistics.median(s[key] for s in runs_) for key in runs_[0]}
+        for size, runs_ in samples.items()
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routes", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--layout", choices=("per-endpoint", "shared"), default="per-endpoint")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
     sizes = (100, 200)
-    results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="flashctl-b3r-") as tmp:
         warm = generate(Path(tmp) / "warm-up", 2, args.routes)
         stages(split_sources(warm) if args.layout == "per-endpoint" else warm, Path(tmp) / "w")
+        projects = {}
         for size in sizes:
             path = generate(Path(tmp) / f"n{size}", size, args.routes)
             if args.layout == "per-endpoint":
                 path = split_sources(path)
-            results[size] = timed(path, Path(tmp) / f"build{size}", args.runs)
+            projects[size] = (path, Path(tmp) / f"build{size}")
+        results = timed(projects, args.runs)
 
     small, large = results[100], results[200]
     ratio = large["total"] / small["total"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flashctl import build_files
+from flashctl import build_files, collector
 from flashctl.compiler import Loaded
 from flashctl.render import Files, render_project
 
@@ -14,13 +14,16 @@ def render_loaded(loaded: Loaded, output: Path | None = None, *, docs: bool | No
     project = loaded.project
     skip = [output] if output is not None else []
     sources = {e.key: build_files.source_files(e.source_dir, skip) for e in project.endpoints}
-    return render_project(
-        project,
-        runtime_files=build_files.runtime_files(),
-        source_files=sources,
-        input_digest=build_files.input_digest(loaded.text, loaded.variables, project.environment),
-        docs=docs,
-    )
+    with collector.paused():  # see flashctl/collector.py: B3 with rendering
+        return render_project(
+            project,
+            runtime_files=build_files.runtime_files(),
+            source_files=sources,
+            input_digest=build_files.input_digest(
+                loaded.text, loaded.variables, project.environment
+            ),
+            docs=docs,
+        )
 
 
 def render_to(loaded: Loaded, output: Path) -> Files:

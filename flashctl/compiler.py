@@ -7,13 +7,12 @@ I/O edge that reads flash.yaml. Problems are collected from every stage that can
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from flashctl import collector
 from flashctl.document import Document
 from flashctl.errors import InputError
 from flashctl.problems import Problem
@@ -44,22 +43,8 @@ def compile_text(
     environment: str | None = None,
 ) -> Compiled:
     """Compile flash.yaml text. `variables` resolve `${VAR}` (the CLI passes env + --var)."""
-    with _few_collections():
+    with collector.paused():  # see flashctl/collector.py: B3
         return _compile(text, file, base_dir, variables, environment)
-
-
-@contextlib.contextmanager
-def _few_collections() -> Iterator[None]:
-    """Raise the cyclic GC's first threshold while compiling. A compile allocates ~500 objects
-    per route and keeps nearly all of them to the end, creating no garbage cycles, yet at the
-    default threshold (700) the collector walks the growing heap over and over: 20-25% of B3's
-    time, more at 200 endpoints than at 100. Restored afterwards, for long-lived `flashctl dev`."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], 100_000), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _compile(
