@@ -14,7 +14,8 @@ process has it; one warm-up on a 2-endpoint project loads the imports and templa
   render     render_loaded: reading each source folder and the runtime package, then render_project
   pure       render_project alone: the pure function from project + file contents to {path: bytes}
   total      validate + render, what `flashctl render` does before writing
-  write      writing the tree atomically (informational: disk, not the compiler)
+  write      writing the tree atomically, once per size after the timed runs (informational:
+             disk, not the compiler)
 Targets: total at 100 endpoints under 1 s; at 200 at most 2.2x the time at 100.
 """
 
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import contenders
 
-from flashctl import build_files, sources
+from flashctl import build_files, collector, sources
 from flashctl.build import render_loaded
 from flashctl.compiler import load_valid_project
 from flashctl.render import render_project
@@ -87,8 +88,10 @@ def clear_caches() -> None:
         parse.cache_clear()
 
 
-def stages(path: Path, out: Path) -> dict[str, float]:
-    """Seconds of each stage of one cold `flashctl render` (parsed-module cache cleared)."""
+def stages(path: Path, out: Path, write: bool = False) -> dict[str, float]:
+    """Seconds of each stage of one cold `flashctl render` (parsed-module cache cleared); the
+    write only when asked (it is timed once per size after the others: the kernel's writeback
+    of thousands of files would otherwise spill into the next measurement)."""
     clear_caches()
     began = time.perf_counter()
     loaded = load_valid_project(path, variables={}, environment=None)
@@ -99,10 +102,12 @@ def stages(path: Path, out: Path) -> dict[str, float]:
     contents = {e.key: build_files.source_files(e.source_dir, [out]) for e in project.endpoints}
     runtime = build_files.runtime_files()
     began_pure = time.perf_counter()
-    render_project(project, runtime_files=runtime, source_files=contents, input_digest="0" * 64)
+    with collector.paused():  # as render_loaded runs it
+        render_project(project, runtime_files=runtime, source_files=contents, input_digest="0" * 64)
     pure = time.perf_counter() - began_pure
     began_write = time.perf_counter()
-    build_files.write_tree(out, files)
+    if write:
+        build_files.write_tree(out, files)
     written = time.perf_counter() - began_write
     return {
         "validate": validated - began,
@@ -121,10 +126,13 @@ def timed(projects: dict[int, tuple[Path, Path]], runs: int) -> dict[int, dict[s
     for _ in range(runs):
         for size, (path, out) in projects.items():
             samples[size].append(stages(path, out))
-    return {
+    medians = {
         size: {key: statistics.median(s[key] for s in runs_) for key in runs_[0]}
         for size, runs_ in samples.items()
     }
+    for size, (path, out) in projects.items():
+        medians[size]["write"] = stages(path, out, write=True)["write"]
+    return medians
 
 
 def main() -> int:
