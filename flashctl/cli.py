@@ -351,13 +351,14 @@ def plan(
     if target == "kubernetes":
         from flashctl.kubernetes import commands as kubernetes
 
-        if out is not None or prune or detailed_exitcode or fmt != "text":
+        if out is not None or prune or fmt != "text":
             raise UsageError(
-                "--out, --prune, --detailed-exitcode and --format json are for RunPod;"
-                " `plan --target kubernetes` runs `kubectl apply --dry-run=client`"
+                "--out, --prune and --format json are for RunPod; `plan --target kubernetes`"
+                " runs `kubectl apply --dry-run=client` (--detailed-exitcode works with it)"
             )
-        click.echo(kubernetes.plan(options.load().project), nl=False)
-        return
+        output = kubernetes.plan(options.load().project)
+        click.echo(output, nl=False)
+        sys.exit(2 if detailed_exitcode and kubernetes.pending(output) else 0)
     from flashctl.deploy.commands import Console, run_plan
     from flashctl.deploy.connect import debug_log
 
@@ -383,7 +384,8 @@ def plan(
     "--wait/--no-wait",
     default=True,
     show_default=True,
-    help="Wait until changed endpoints have workers.min ready workers.",
+    help="Wait until changed endpoints have workers.min ready workers (kubernetes: until every"
+    " Deployment has rolled out).",
 )
 @click.option(
     "--wait-timeout",
@@ -391,7 +393,7 @@ def plan(
     show_default=True,
     type=click.FloatRange(0),
     metavar="SECONDS",
-    help="Give up waiting for workers after this long (exit 1).",
+    help="Give up waiting after this long (exit 1).",
 )
 @click.option("--prune", is_flag=True, help="Delete owned endpoints that left the file.")
 @_TARGET
@@ -407,7 +409,8 @@ def apply(
     target: str,
 ) -> None:
     """Make RunPod match the file (or carry out a saved PLAN); print each endpoint's URL.
-    With --target kubernetes: `kubectl apply` on the rendered manifests.
+    With --target kubernetes: `kubectl apply` on the rendered manifests, then (unless
+    --no-wait) `kubectl rollout status` on each Deployment.
 
     Asks first on a terminal; without one, --yes is required (else exit 2).
     """
@@ -423,6 +426,12 @@ def apply(
             if not confirm("Apply these objects with kubectl?", assume_yes=False, command="apply"):
                 raise FlashError("Apply cancelled; nothing was changed.")
         click.echo(kubernetes.apply(project), nl=False)
+        if wait:
+            click.echo(
+                f"waiting up to {wait_timeout:g} s for the Deployments to roll out", err=True
+            )
+            for said in kubernetes.rollouts(project, wait_timeout):
+                click.echo(said, nl=False)
         return
     from flashctl.deploy.commands import Console, run_apply
     from flashctl.deploy.connect import debug_log

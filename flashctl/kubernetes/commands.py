@@ -1,5 +1,6 @@
 """What `flashctl render|plan|apply --target kubernetes` do, below the CLI (which only gathers
-options): render to a folder atomically or compare with it, and kubectl apply, dry run or not.
+options): render to a folder atomically or compare with it, kubectl apply, dry run or not, and
+wait for the applied Deployments to roll out.
 
 `render_to` replaces OUTPUT entirely (build_files.write_tree), so its default is a folder of its
 own (`build-kubernetes/`), never `build/`, which `flashctl render` replaces in turn.
@@ -7,12 +8,16 @@ own (`build-kubernetes/`), never `build/`, which `flashctl render` replaces in t
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from flashctl import build_files
-from flashctl.kubernetes import kubectl
+from flashctl.errors import DeployError
+from flashctl.kubernetes import kubectl, manifests
 from flashctl.kubernetes.render import Files, render_kubernetes
-from flashctl.model import Project
+from flashctl.model import Endpoint, Project
 
 DEFAULT_OUTPUT = Path("build-kubernetes")
 
@@ -38,3 +43,54 @@ def plan(project: Project) -> str:
 def apply(project: Project) -> str:
     """`kubectl apply` on a fresh render; kubectl's report of each object."""
     return kubectl.require_success(kubectl.apply_files(render_kubernetes(project), dry_run=False))
+
+
+def pending(plan_output: str) -> bool:
+    """Whether a plan would change anything: kubectl's dry run prints one `<kind>/<name>
+    <created|configured|unchanged> (dry run)` line per object, and only `unchanged` is no change.
+
+    kubectl does not diff an existing object in a client dry run: it reports it `configured`
+    even when it matches. So existing objects count as changes: pending can be a false alarm,
+    never a missed change.
+
+    >>> pending("configmap/a unchanged (dry run)\\n")
+    False
+    >>> pending("configmap/a unchanged (dry run)\\ndeployment.apps/a configured (dry run)\\n")
+    True
+    """
+    lines = [line for line in plan_output.splitlines() if line.strip()]
+    return any(not line.endswith(" unchanged (dry run)") for line in lines)
+
+
+def rollouts(
+    project: Project, timeout: float, clock: Callable[[], float] = time.monotonic
+) -> Iterator[str]:
+    """`kubectl rollout status` on each endpoint's Deployment in turn, all within one deadline
+    `timeout` seconds from now: yields what kubectl said of each, or raises a DeployError for the
+    first that does not roll out (the rest are not waited for)."""
+    deadline = clock() + timeout
+    for endpoint in project.endpoints:
+        name = manifests.object_name(endpoint)
+        result = kubectl.rollout_status(name, endpoint.kubernetes.namespace, deadline - clock())
+        if result.returncode != 0:
+            raise DeployError(_not_rolled_out(project, endpoint, result))
+        yield result.stdout
+
+
+def _not_rolled_out(
+    project: Project, endpoint: Endpoint, result: subprocess.CompletedProcess[str]
+) -> str:
+    """What failed, kubectl's last status line and error, and where to look next."""
+    name = manifests.object_name(endpoint)
+    namespace = endpoint.kubernetes.namespace
+    flag = f" -n {namespace}" if namespace else ""
+    pods = ",".join(f"{k}={v}" for k, v in manifests.selector(project, endpoint).items())
+    said = [*result.stdout.strip().splitlines()[-1:], result.stderr.strip()]
+    return (
+        f"endpoint '{endpoint.key}': deployment/{name} did not roll out"
+        f" (kubectl rollout status exit {result.returncode}):\n"
+        + "\n".join(line for line in said if line)
+        + "\nThe objects were applied. See why with"
+        f" `kubectl describe deployment/{name}{flag}` and `kubectl get pods{flag} -l {pods}`;"
+        " if it is still rolling out, raise --wait-timeout (or pass --no-wait)."
+    )

@@ -1,4 +1,5 @@
-"""The process edge of the Kubernetes target: `kubectl apply -f` on rendered manifests.
+"""The process edge of the Kubernetes target: `kubectl apply -f` on rendered manifests, and
+`kubectl rollout status` on the Deployments it applied.
 
 kubectl brings the user's own kubeconfig, context, namespace and credentials, so flashctl holds
 none. `--dry-run=client` (what `flashctl plan --target kubernetes` runs) still asks the cluster
@@ -7,6 +8,7 @@ for its API groups, so it needs a reachable cluster too, but changes nothing.
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import tempfile
@@ -45,10 +47,38 @@ def apply_command(paths: Sequence[Path], dry_run: bool, kubectl: str = "kubectl"
     return command
 
 
+def rollout_status_command(
+    deployment: str, namespace: str | None, timeout: float, kubectl: str = "kubectl"
+) -> list[str]:
+    """The command line, with `timeout` rounded up to whole seconds and at least 1, e.g.
+
+    >>> rollout_status_command("seed-gpu", "ml", timeout=59.2)
+    ['kubectl', 'rollout', 'status', 'deployment/seed-gpu', '--namespace', 'ml', '--timeout=60s']
+    >>> rollout_status_command("seed-gpu", None, timeout=-3)[-1]
+    '--timeout=1s'
+    """
+    command = [kubectl, "rollout", "status", f"deployment/{deployment}"]
+    if namespace:
+        command += ["--namespace", namespace]
+    # kubectl reads --timeout=0s as "wait forever"; a spent deadline still gets one short look.
+    return [*command, f"--timeout={max(1, math.ceil(timeout))}s"]
+
+
 def apply(paths: Sequence[Path], dry_run: bool) -> subprocess.CompletedProcess[str]:
     """Run `kubectl apply [--dry-run=client] -f PATH...`; its output is captured, its exit code
     is the caller's to judge (see `require_success`)."""
-    command = apply_command(paths, dry_run, find_kubectl())
+    return _run(apply_command(paths, dry_run, find_kubectl()))
+
+
+def rollout_status(
+    deployment: str, namespace: str | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run `kubectl rollout status`: exit 0 once the Deployment's new pods are all available,
+    1 when its rollout failed or `timeout` seconds passed first; the output is captured."""
+    return _run(rollout_status_command(deployment, namespace, timeout, find_kubectl()))
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(command, capture_output=True, text=True, check=False)
     except OSError as err:

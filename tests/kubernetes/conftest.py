@@ -3,6 +3,7 @@ Kubernetes' own schemas (PyPI kubernetes-validate, offline, strict)."""
 
 from __future__ import annotations
 
+import shlex
 import stat
 import textwrap
 from collections.abc import Callable
@@ -151,21 +152,45 @@ def render() -> Callable[[Project], dict[str, bytes]]:
     return render_kubernetes
 
 
-def fake_kubectl(folder: Path, exit_code: int = 0) -> Path:
-    """A `kubectl` that records its arguments and the files it was given, then exits."""
+def fake_kubectl(
+    folder: Path,
+    exit_code: int = 0,
+    *,
+    stdout: str = "deployment.apps/x configured\n",
+    rollout_fails: str | None = None,
+    real_rollout: str | None = None,
+) -> Path:
+    """A `kubectl` that records its arguments (one line per call) and the files it was given.
+
+    `apply` prints `stdout` and exits with `exit_code` (saying why on stderr when that is not 0).
+    `rollout status deployment/NAME` says NAME rolled out, except for the Deployment named
+    `rollout_fails`: that one times out as kubectl does (exit 1). With `real_rollout` (a real
+    kubectl's path), `rollout` runs that kubectl instead.
+    """
     log = folder / "calls.log"
     script = folder / "kubectl"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'echo "$@" >> {log}\n'
-        'for arg in "$@"; do [ -f "$arg" ] && cat "$arg" >> ' + str(log) + "; done\n"
-        'echo "deployment.apps/x configured"\n'
-        + (
-            'echo "error: the server has asked for the client to provide credentials" >&2\n'
-            if exit_code
-            else ""
-        )
-        + f"exit {exit_code}\n"
-    )
+    refusal = "error: the server has asked for the client to provide credentials"
+    lines = ["#!/bin/sh", f'echo "$@" >> {shlex.quote(str(log))}']
+    if real_rollout:
+        lines.append(f'[ "$1" = rollout ] && exec {shlex.quote(real_rollout)} "$@"')
+    lines += [
+        'if [ "$1" = rollout ]; then',
+        '  name="${3#deployment/}"',
+        f'  if [ "$name" = {shlex.quote(rollout_fails or "")} ]; then',
+        '    echo "Waiting for deployment \\"$name\\" rollout to finish:'
+        ' 0 of 1 updated replicas are available..."',
+        '    echo "error: timed out waiting for the condition" >&2',
+        "    exit 1",
+        "  fi",
+        '  echo "deployment \\"$name\\" successfully rolled out"',
+        "  exit 0",
+        "fi",
+        f'for arg in "$@"; do [ -f "$arg" ] && cat "$arg" >> {shlex.quote(str(log))}; done',
+        f"printf %s {shlex.quote(stdout)}",
+    ]
+    if exit_code:
+        lines.append(f"echo {shlex.quote(refusal)} >&2")
+    lines.append(f"exit {exit_code}")
+    script.write_text("\n".join(lines) + "\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return log

@@ -1,20 +1,27 @@
 """A stub Kubernetes API server on 127.0.0.1: just enough discovery for `kubectl apply
---dry-run=client` to map every kind flashctl renders, and 404 for every object (nothing exists
-yet), so kubectl reports each object as "created (dry run)". It stores nothing and accepts no
-writes; every request is recorded for the test to inspect.
+--dry-run=client` to map every kind flashctl renders, and 404 for every object the test did not
+give it (by default nothing exists yet, so kubectl reports each object as "created (dry run)").
+
+Objects the test gives (`stub_apiserver(objects)`, e.g. `deployment(...)`) are served by name and
+in lists (with kubectl's `fieldSelector=metadata.name=...`); a watch sends no events and stays open
+until the stub stops (at most WATCH_SECONDS), which is what `kubectl rollout status` sees of a
+Deployment that never changes. It accepts no writes; every request is recorded for the test.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+WATCH_SECONDS = 30  # a watch outlives any test's kubectl --timeout, and no test waits on it
+Manifest = dict[str, Any]
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 # group/version -> [(plural, kind, namespaced)]
 RESOURCES: dict[str, list[tuple[str, str, bool]]] = {
@@ -88,19 +95,68 @@ class StubApiServer:
         return path
 
 
+def deployment(name: str, namespace: str = "default", rolled_out: bool = True) -> Manifest:
+    """A live Deployment of one replica: fully rolled out (what `kubectl rollout status` accepts),
+    or with its new pod never available (so it waits until its --timeout)."""
+    available = 1 if rolled_out else 0
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "generation": 2, "resourceVersion": "7"},
+        "spec": {"replicas": 1},
+        "status": {
+            "observedGeneration": 2,
+            "replicas": 1,
+            "updatedReplicas": 1,
+            "readyReplicas": available,
+            "availableReplicas": available,
+            "conditions": [
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "NewReplicaSetAvailable" if rolled_out else "ReplicaSetUpdated",
+                }
+            ],
+        },
+    }
+
+
+def object_path(manifest: Manifest) -> str:
+    """Where the API serves `manifest` (a namespaced object of a known kind)."""
+    gv, kind = manifest["apiVersion"], manifest["kind"]
+    plural = next(p for p, k, _ in RESOURCES[gv] if k == kind)
+    prefix = "/api/" if gv == "v1" else "/apis/"
+    metadata = manifest["metadata"]
+    return f"{prefix}{gv}/namespaces/{metadata['namespace']}/{plural}/{metadata['name']}"
+
+
 @contextmanager
-def stub_apiserver() -> Iterator[StubApiServer]:
+def stub_apiserver(objects: Iterable[Manifest] = ()) -> Iterator[StubApiServer]:
     stub = StubApiServer(url="")
+    served: Mapping[str, Manifest] = {object_path(o): o for o in objects}
+    stopping = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            url = urlsplit(self.path)
+            path, query = url.path, parse_qs(url.query)
             stub.requests.append(("GET", path))
-            body = _discovery(path)
+            if query.get("watch") in (["true"], ["1"]):
+                self._hold_watch()
+                return
+            body = _discovery(path) or served.get(path) or _listing(served, path, query)
             if body is None:
                 self._send(404, _not_found(path))
             else:
                 self._send(200, body)
+
+        def _hold_watch(self) -> None:
+            """An event stream with no events: headers now, then silence until the stub stops."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.flush()
+            stopping.wait(WATCH_SECONDS)
 
         def _refuse(self) -> None:
             stub.requests.append((self.command, self.path))
@@ -126,6 +182,7 @@ def stub_apiserver() -> Iterator[StubApiServer]:
     try:
         yield stub
     finally:
+        stopping.set()  # ends open watches, so server_close does not wait for them
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
@@ -140,4 +197,26 @@ def _not_found(path: str) -> dict[str, Any]:
         "message": f"{path} not found",
         "reason": "NotFound",
         "code": 404,
+    }
+
+
+def _listing(
+    served: Mapping[str, Manifest], path: str, query: dict[str, list[str]]
+) -> Manifest | None:
+    """A List of the served objects in the collection at `path`, filtered by
+    `fieldSelector=metadata.name=NAME` as `kubectl rollout status` asks; None when `path` holds
+    no served object."""
+    items = [o for p, o in served.items() if p.rsplit("/", 1)[0] == path]
+    if not items:
+        return None
+    selector = query.get("fieldSelector", [""])[0]
+    if selector.startswith("metadata.name="):
+        name = selector.removeprefix("metadata.name=")
+        items = [o for o in items if o["metadata"]["name"] == name]
+    kind = items[0]["kind"]
+    return {
+        "apiVersion": items[0]["apiVersion"],
+        "kind": f"{kind}List",
+        "metadata": {"resourceVersion": "7"},
+        "items": items,
     }

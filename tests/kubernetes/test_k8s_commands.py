@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from flashctl.errors import RenderError
+from flashctl.errors import DeployError, RenderError
 from flashctl.kubernetes import commands
 from tests.kubernetes.conftest import CPU, fake_kubectl, load_example
 
@@ -50,3 +50,28 @@ def test_plan_and_apply_run_kubectl_on_a_fresh_render(monkeypatch, tmp_path):
     calls = [line for line in log.read_text().splitlines() if line.startswith("apply ")]
     assert calls[0].startswith("apply --dry-run=client -f ")
     assert calls[1].startswith("apply -f ") and "--dry-run" not in calls[1]
+
+
+def test_rollouts_share_one_deadline_and_a_spent_one_still_looks_once(monkeypatch, tmp_path):
+    log = fake_kubectl(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    now = iter([100.0, 100.0, 130.4, 170.0])  # the deadline is 160
+    said = list(commands.rollouts(load_example(), timeout=60, clock=lambda: next(now)))
+    assert said == [
+        f'deployment "seed-{e}" successfully rolled out\n' for e in ("gpu", "cpu", "users")
+    ]
+    assert log.read_text().splitlines() == [
+        "rollout status deployment/seed-gpu --timeout=60s",
+        "rollout status deployment/seed-cpu --timeout=30s",
+        "rollout status deployment/seed-users --timeout=1s",
+    ]
+
+
+def test_the_wait_stops_at_the_first_deployment_that_does_not_roll_out(monkeypatch, tmp_path):
+    log = fake_kubectl(tmp_path, rollout_fails="seed-cpu")
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    said = commands.rollouts(load_example(), timeout=60)
+    assert next(said) == 'deployment "seed-gpu" successfully rolled out\n'
+    with pytest.raises(DeployError, match="endpoint 'cpu': deployment/seed-cpu did not roll out"):
+        next(said)
+    assert len(log.read_text().splitlines()) == 2  # seed-users was not waited for

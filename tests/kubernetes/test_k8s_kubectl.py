@@ -9,6 +9,8 @@ OpenAPI document); test_k8s_schemas.py validates every field against Kubernetes'
 
 from __future__ import annotations
 
+import doctest
+import json
 import os
 import shutil
 import subprocess
@@ -18,7 +20,7 @@ import pytest
 
 from flashctl.compiler import load_valid_project
 from flashctl.errors import DeployError
-from flashctl.kubernetes import kubectl
+from flashctl.kubernetes import commands, kubectl
 from flashctl.kubernetes.render import render_kubernetes
 from tests.kubernetes.conftest import EVERY_FIELD, fake_kubectl, load_example
 from tests.kubernetes.stub_apiserver import stub_apiserver
@@ -28,6 +30,11 @@ needs_kubectl = pytest.mark.skipif(
     KUBECTL is None,
     reason="kubectl is not on PATH (install it to run kubectl's own client dry-run on the output)",
 )
+
+
+@pytest.mark.parametrize("module", [kubectl, commands])
+def test_the_examples_in_the_docstrings_hold(module):
+    assert doctest.testmod(module).failed == 0
 
 
 def test_without_kubectl_the_error_says_what_to_install(monkeypatch, tmp_path):
@@ -71,8 +78,8 @@ def test_a_failed_apply_is_an_error_carrying_what_kubectl_said(monkeypatch, tmp_
     assert "provide credentials" in str(caught.value)
 
 
-def _dry_run(folder: Path, paths: list[Path], namespace: str = "default"):
-    with stub_apiserver() as stub:
+def _dry_run(folder: Path, paths: list[Path], namespace: str = "default", live=()):
+    with stub_apiserver(live) as stub:
         config = stub.kubeconfig(folder, namespace)
         command = kubectl.apply_command(paths, dry_run=True, kubectl=str(KUBECTL))
         command += ["--validate=false", "--kubeconfig", str(config)]
@@ -132,3 +139,22 @@ def test_kubectl_dry_run_refuses_a_kind_the_cluster_does_not_know(tmp_path):
     result, _ = _dry_run(tmp_path, [bad])
     assert result.returncode != 0
     assert "Deploymnt" in result.stderr
+
+
+@needs_kubectl
+def test_a_client_dry_run_says_configured_even_for_an_object_that_matches(tmp_path):
+    """Why `plan --detailed-exitcode` says 2 whenever the objects exist: kubectl does not diff
+    an existing object in a client dry run, so it never says `unchanged (dry run)`."""
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(config_map))
+    metadata = {"annotations": {}, "name": "x", "namespace": "default"}
+    applied = json.dumps(
+        {**config_map, "metadata": metadata}, sort_keys=True, separators=(",", ":")
+    )
+    annotations = {"kubectl.kubernetes.io/last-applied-configuration": applied + "\n"}
+    live = {**config_map, "metadata": {**metadata, "annotations": annotations}}
+    result, _ = _dry_run(tmp_path, [path], live=[live])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "configmap/x configured (dry run)\n"
+    assert commands.pending(result.stdout)
