@@ -347,7 +347,8 @@ def plan(
     target: str,
 ) -> None:
     """Show what apply would change on RunPod, field by field (with --target kubernetes:
-    `kubectl apply --dry-run=client` on the rendered manifests)."""
+    `kubectl apply --dry-run=client` on the rendered manifests, and with --detailed-exitcode
+    `kubectl diff` too, for its diff and its verdict)."""
     if target == "kubernetes":
         from flashctl.kubernetes import commands as kubernetes
 
@@ -356,9 +357,14 @@ def plan(
                 "--out, --prune and --format json are for RunPod; `plan --target kubernetes`"
                 " runs `kubectl apply --dry-run=client` (--detailed-exitcode works with it)"
             )
-        output = kubernetes.plan(options.load().project)
-        click.echo(output, nl=False)
-        sys.exit(2 if detailed_exitcode and kubernetes.pending(output) else 0)
+        project = options.load().project
+        click.echo(kubernetes.plan(project), nl=False)
+        if not detailed_exitcode:
+            return
+        diff = kubernetes.differences(project)
+        if diff is not None:
+            click.echo(diff, nl=False)
+        sys.exit(0 if diff is None else 2)
     from flashctl.deploy.commands import Console, run_plan
     from flashctl.deploy.connect import debug_log
 

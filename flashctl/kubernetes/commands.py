@@ -45,21 +45,17 @@ def apply(project: Project) -> str:
     return kubectl.require_success(kubectl.apply_files(render_kubernetes(project), dry_run=False))
 
 
-def pending(plan_output: str) -> bool:
-    """Whether a plan would change anything: kubectl's dry run prints one `<kind>/<name>
-    <created|configured|unchanged> (dry run)` line per object, and only `unchanged` is no change.
-
-    kubectl does not diff an existing object in a client dry run: it reports it `configured`
-    even when it matches. So existing objects count as changes: pending can be a false alarm,
-    never a missed change.
-
-    >>> pending("configmap/a unchanged (dry run)\\n")
-    False
-    >>> pending("configmap/a unchanged (dry run)\\ndeployment.apps/a configured (dry run)\\n")
-    True
-    """
-    lines = [line for line in plan_output.splitlines() if line.strip()]
-    return any(not line.endswith(" unchanged (dry run)") for line in lines)
+def differences(project: Project) -> str | None:
+    """`kubectl diff` on a fresh render: its unified diff of what apply would change, or None
+    when the cluster already matches (what `plan --detailed-exitcode` needs; a client dry run
+    cannot tell, as it reports every existing object `configured`)."""
+    result = kubectl.diff_files(render_kubernetes(project))
+    if result.returncode == 0:
+        return None
+    if result.returncode == 1:
+        return result.stdout
+    said = (result.stderr or result.stdout).strip()
+    raise DeployError(f"kubectl diff failed (exit {result.returncode}):\n{said}")
 
 
 def rollouts(

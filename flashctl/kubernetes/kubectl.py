@@ -12,7 +12,7 @@ import math
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from flashctl.errors import DeployError
@@ -42,6 +42,18 @@ def apply_command(paths: Sequence[Path], dry_run: bool, kubectl: str = "kubectl"
     command = [kubectl, "apply"]
     if dry_run:
         command.append("--dry-run=client")
+    for path in paths:
+        command += ["-f", str(path)]
+    return command
+
+
+def diff_command(paths: Sequence[Path], kubectl: str = "kubectl") -> list[str]:
+    """The command line, e.g.
+
+    >>> diff_command([Path("k8s/api.yaml"), Path("k8s/gpu.yaml")])
+    ['kubectl', 'diff', '-f', 'k8s/api.yaml', '-f', 'k8s/gpu.yaml']
+    """
+    command = [kubectl, "diff"]
     for path in paths:
         command += ["-f", str(path)]
     return command
@@ -88,6 +100,22 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
 def apply_files(files: Mapping[str, bytes], dry_run: bool) -> subprocess.CompletedProcess[str]:
     """Write `files` (from `render_kubernetes`) to a temporary folder and apply them in name
     order; the folder is removed afterwards."""
+    return _on_files(files, lambda paths: apply(paths, dry_run))
+
+
+def diff_files(files: Mapping[str, bytes]) -> subprocess.CompletedProcess[str]:
+    """`kubectl diff` on `files`: exit 0 when the cluster already matches them, 1 with a unified
+    diff when it does not, above 1 on an error. kubectl asks the server for a dry-run apply of
+    each object, so this needs a reachable cluster and the rights to patch, and runs `diff`
+    (or $KUBECTL_EXTERNAL_DIFF)."""
+    return _on_files(files, lambda paths: _run(diff_command(paths, find_kubectl())))
+
+
+def _on_files(
+    files: Mapping[str, bytes], run: Callable[[list[Path]], subprocess.CompletedProcess[str]]
+) -> subprocess.CompletedProcess[str]:
+    """Write `files` to a temporary folder, run `run` on their paths in name order, and remove
+    the folder afterwards."""
     find_kubectl()  # say what to install before writing anything
     with tempfile.TemporaryDirectory(prefix="flashctl-kubernetes-") as folder:
         paths = []
@@ -95,7 +123,7 @@ def apply_files(files: Mapping[str, bytes], dry_run: bool) -> subprocess.Complet
             path = Path(folder) / name
             path.write_bytes(data)
             paths.append(path)
-        return apply(paths, dry_run)
+        return run(paths)
 
 
 def require_success(result: subprocess.CompletedProcess[str]) -> str:

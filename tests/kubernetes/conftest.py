@@ -159,13 +159,17 @@ def fake_kubectl(
     stdout: str = "deployment.apps/x configured\n",
     rollout_fails: str | None = None,
     real_rollout: str | None = None,
+    diff_exit: int = 0,
+    real_diff: str | None = None,
 ) -> Path:
     """A `kubectl` that records its arguments (one line per call) and the files it was given.
 
     `apply` prints `stdout` and exits with `exit_code` (saying why on stderr when that is not 0).
     `rollout status deployment/NAME` says NAME rolled out, except for the Deployment named
-    `rollout_fails`: that one times out as kubectl does (exit 1). With `real_rollout` (a real
-    kubectl's path), `rollout` runs that kubectl instead.
+    `rollout_fails`: that one times out as kubectl does (exit 1). `diff` exits with `diff_exit`
+    as kubectl does (0 no differences; 1 differences, with a diff on stdout; above 1 an error on
+    stderr). With `real_rollout` / `real_diff` (a real kubectl's path), that subcommand runs
+    that kubectl instead.
     """
     log = folder / "calls.log"
     script = folder / "kubectl"
@@ -173,7 +177,15 @@ def fake_kubectl(
     lines = ["#!/bin/sh", f'echo "$@" >> {shlex.quote(str(log))}']
     if real_rollout:
         lines.append(f'[ "$1" = rollout ] && exec {shlex.quote(real_rollout)} "$@"')
+    if real_diff:
+        lines.append(f'[ "$1" = diff ] && exec {shlex.quote(real_diff)} "$@"')
+    diff_says = {
+        0: "",
+        1: 'echo "+  replicas: 2"',
+        2: 'echo "error: the server could not find the requested resource" >&2',
+    }[min(diff_exit, 2)]
     lines += [
+        f'[ "$1" = diff ] && {{ {diff_says or "true"}; exit {diff_exit}; }}',
         'if [ "$1" = rollout ]; then',
         '  name="${3#deployment/}"',
         f'  if [ "$name" = {shlex.quote(rollout_fails or "")} ]; then',

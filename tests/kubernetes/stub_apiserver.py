@@ -5,7 +5,9 @@ give it (by default nothing exists yet, so kubectl reports each object as "creat
 Objects the test gives (`stub_apiserver(objects)`, e.g. `deployment(...)`) are served by name and
 in lists (with kubectl's `fieldSelector=metadata.name=...`); a watch sends no events and stays open
 until the stub stops (at most WATCH_SECONDS), which is what `kubectl rollout status` sees of a
-Deployment that never changes. It accepts no writes; every request is recorded for the test.
+Deployment that never changes. For `kubectl diff` it answers a dry-run create with the object as
+sent and a dry-run patch of a served object with that object unchanged (a cluster that already
+matches the file). It accepts no real writes; every request is recorded for the test.
 """
 
 from __future__ import annotations
@@ -162,7 +164,26 @@ def stub_apiserver(objects: Iterable[Manifest] = ()) -> Iterator[StubApiServer]:
             stub.requests.append((self.command, self.path))
             self._send(405, {"kind": "Status", "status": "Failure", "code": 405})
 
-        do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+        def do_POST(self) -> None:
+            """A dry-run create (what `kubectl diff` asks for an object that does not exist
+            yet) answers with the object as sent; any real write is refused."""
+            if "dryRun=All" not in (urlsplit(self.path).query or ""):
+                return self._refuse()
+            stub.requests.append(("POST", self.path))
+            length = int(self.headers.get("Content-Length") or 0)
+            self._send(201, json.loads(self.rfile.read(length) or b"{}"))
+
+        def do_PATCH(self) -> None:
+            """A dry-run patch (what `kubectl diff` asks for an object that exists) answers with
+            the object as served, as if the patch changed nothing; a real write is refused."""
+            url = urlsplit(self.path)
+            if "dryRun=All" not in (url.query or "") or url.path not in served:
+                return self._refuse()
+            stub.requests.append(("PATCH", self.path))
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(200, served[url.path])
+
+        do_PUT = do_DELETE = _refuse
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()

@@ -1,12 +1,13 @@
 """`flashctl plan|apply --target kubernetes` through the CLI: apply waits for each Deployment to
 roll out (`kubectl rollout status`, --wait/--no-wait, --wait-timeout) and plan's
---detailed-exitcode, with a fake kubectl first on PATH; then the wait with the real kubectl
-against the stub API server (tests/kubernetes/stub_apiserver.py).
+--detailed-exitcode (`kubectl diff`), with a fake kubectl first on PATH; then the wait and the
+diff with the real kubectl against the stub API server (tests/kubernetes/stub_apiserver.py).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from flashctl.kubernetes.render import render_kubernetes
 from tests.conftest import EXAMPLE
-from tests.kubernetes.conftest import EVERY_FIELD, HANDLERS, fake_kubectl
+from tests.kubernetes.conftest import EVERY_FIELD, HANDLERS, documents, fake_kubectl, load_example
 from tests.kubernetes.stub_apiserver import deployment, stub_apiserver
 
 KUBECTL = shutil.which("kubectl")
@@ -64,7 +66,9 @@ def kubectl_calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[.
 def calls(log: Path) -> list[str]:
     """The kubectl command lines, without the file contents the fake also logs."""
     return [
-        line for line in log.read_text().splitlines() if line.startswith(("apply ", "rollout "))
+        line
+        for line in log.read_text().splitlines()
+        if line.startswith(("apply ", "rollout ", "diff "))
     ]
 
 
@@ -119,27 +123,33 @@ def test_a_failed_kubectl_apply_waits_for_nothing(run_cli, kubectl_calls, shop):
     assert [c.split()[0] for c in calls(log)] == ["apply"]
 
 
-@pytest.mark.parametrize(
-    ("output", "code"),
-    [
-        ("configmap/a created (dry run)\n", 2),
-        ("configmap/a unchanged (dry run)\ndeployment.apps/a configured (dry run)\n", 2),
-        ("configmap/a unchanged (dry run)\ndeployment.apps/a unchanged (dry run)\n", 0),
-    ],
-)
-def test_plan_detailed_exitcode_is_2_unless_every_object_is_unchanged(
-    run_cli, kubectl_calls, shop, output, code
-):
-    log = kubectl_calls(stdout=output)
+@pytest.mark.parametrize(("diff_exit", "code"), [(0, 0), (1, 2)])
+def test_plan_detailed_exitcode_follows_kubectl_diff(run_cli, kubectl_calls, shop, diff_exit, code):
+    log = kubectl_calls(stdout="configmap/a configured (dry run)\n", diff_exit=diff_exit)
     result = run_cli(*PLAN, "-f", shop, "--detailed-exitcode")
     assert result.exit_code == code, result
-    assert result.stdout == output
-    assert calls(log)[0].startswith("apply --dry-run=client -f ")
+    shown = "configmap/a configured (dry run)\n" + ("+  replicas: 2\n" if diff_exit else "")
+    assert result.stdout == shown
+    commands = calls(log)
+    assert commands[0].startswith("apply --dry-run=client -f ")
+    assert re.fullmatch(r"diff -f \S+/api\.yaml -f \S+/web\.yaml", commands[1]), commands
 
 
-def test_plan_without_detailed_exitcode_is_0_with_changes(run_cli, kubectl_calls, shop):
-    kubectl_calls(stdout="configmap/a created (dry run)\n")
+def test_plan_detailed_exitcode_is_1_when_kubectl_diff_fails(run_cli, kubectl_calls, shop):
+    kubectl_calls(diff_exit=2)
+    result = run_cli(*PLAN, "-f", shop, "--detailed-exitcode")
+    assert result.exit_code == 1, result
+    assert "kubectl diff failed (exit 2)" in result.stderr
+    assert "could not find the requested resource" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plan_without_detailed_exitcode_is_0_with_changes_and_runs_no_diff(
+    run_cli, kubectl_calls, shop
+):
+    log = kubectl_calls(stdout="configmap/a created (dry run)\n", diff_exit=1)
     assert run_cli(*PLAN, "-f", shop).exit_code == 0
+    assert [c.split()[0] for c in calls(log)] == ["apply"]
 
 
 def test_plan_detailed_exitcode_is_1_when_kubectl_fails(run_cli, kubectl_calls, shop):
@@ -211,3 +221,46 @@ def test_apply_gives_up_with_the_real_kubectl_when_the_rollout_outlasts_the_time
     assert "error: timed out waiting for the condition" in error
     assert "kubectl describe deployment/vision-detect -n ml-serving" in error
     assert ("GET", "/apis/apps/v1/namespaces/ml-serving/deployments/vision-detect") in stub.requests
+
+
+@pytest.fixture
+def real_diff(monkeypatch, tmp_path, kubectl_calls):
+    """A fake `kubectl apply --dry-run=client` (the stub serves no OpenAPI document for its
+    validation) and the real `kubectl diff`, talking to the stub through KUBECONFIG."""
+
+    def install(kubeconfig: Path) -> Path:
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        monkeypatch.setenv("HOME", str(tmp_path))
+        return kubectl_calls(stdout="(dry run output)\n", real_diff=KUBECTL)
+
+    return install
+
+
+@needs_kubectl
+def test_plan_detailed_exitcode_with_the_real_kubectl_is_2_while_the_objects_do_not_exist(
+    run_cli, real_diff, tmp_path
+):
+    with stub_apiserver() as stub:
+        real_diff(stub.kubeconfig(tmp_path))
+        result = run_cli(*PLAN, "-f", str(EXAMPLE), "--detailed-exitcode")
+    assert result.exit_code == 2, result
+    assert "+kind: Deployment" in result.stdout and "+  name: seed-users" in result.stdout
+    dry_run_create = "/apis/apps/v1/namespaces/default/deployments?dryRun=All"
+    assert any(m == "POST" and p.startswith(dry_run_create) for m, p in stub.requests)
+
+
+@needs_kubectl
+def test_plan_detailed_exitcode_with_the_real_kubectl_is_0_when_the_cluster_matches(
+    run_cli, real_diff, tmp_path
+):
+    live = [
+        {**o, "metadata": {"namespace": "default", **o["metadata"]}}
+        for data in render_kubernetes(load_example()).values()
+        for o in documents(data)
+    ]
+    with stub_apiserver(live) as stub:
+        real_diff(stub.kubeconfig(tmp_path))
+        result = run_cli(*PLAN, "-f", str(EXAMPLE), "--detailed-exitcode")
+    assert result.exit_code == 0, result
+    assert result.stdout == "(dry run output)\n"  # no diff
+    assert sum(m == "PATCH" for m, _ in stub.requests) == len(live)  # every object compared
