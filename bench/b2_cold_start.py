@@ -9,9 +9,8 @@ runpod-flash 1.21.0's load-balancer handler on uvicorn. Each run spawns the serv
 port and polls `/ping` on a raw socket every millisecond (bounded: 30 s); the runs go round-robin
 over the contenders (one unmeasured warm-up each first), so noise hits all alike. Reports the
 median and the RSS once ready. Targets: <= 0.5x runpod-flash, <= 1.3x bare Starlette on the same
-server. The `-compiled` rows are the same contexts compiled to .pyc first (the rendered
-Dockerfile sets PYTHONDONTWRITEBYTECODE and does not run compileall, so a container compiles
-the runtime's modules on every start); they are information, not the target.
+server. The `-compiled` rows are the same contexts compiled to .pyc first, as the rendered
+Dockerfile does at build time (`RUN python -m compileall`): what an image starts with.
 `--importtime` adds the slowest imports of each rendered service (`python -X importtime`).
 """
 
