@@ -1,8 +1,9 @@
 """Load flash.yaml text into a Document, keeping a line/column for every node.
 
-We compose with ruamel.yaml's round-trip parser and build plain values from the node graph
-ourselves: that is where duplicate keys are seen (ruamel would keep one silently or raise on the
-first), where merge keys (`<<`) and aliases are resolved, and where positions are recorded.
+We compose with ruamel.yaml (its C parser when installed, else the round-trip parser; see
+`_compose`) and build plain values from the node graph ourselves: that is where duplicate keys
+are seen (ruamel would keep one silently or raise on the first), where merge keys (`<<`) and
+aliases are resolved, and where positions are recorded.
 YAML 1.2 rules apply, so `on`/`off`/`yes` are strings, as the file format expects.
 """
 
