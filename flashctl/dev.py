@@ -9,6 +9,7 @@ and the running server is kept.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,10 +136,18 @@ class DevServer:
 
 
 def run(load: Callable[[], Loaded], file: Path, options: DevOptions) -> None:
-    """Serve until Ctrl-C (or the server exits); reload on changes when `options.reload`."""
+    """Serve until Ctrl-C or SIGTERM (or the server exits); reload on changes when
+    `options.reload`. Either signal stops the server process too, so no port is left bound."""
     loaded = load()
-    current = _Current(DevServer(loaded, options))
-    click.echo("\n".join(route_table(loaded.project, options)), err=True)
+    with _sigterm_as_interrupt():
+        current = _Current(DevServer(loaded, options))
+        click.echo("\n".join(route_table(loaded.project, options)), err=True)
+        _serve(load, file, options, loaded, current)
+
+
+def _serve(
+    load: Callable[[], Loaded], file: Path, options: DevOptions, loaded: Loaded, current: _Current
+) -> None:
     try:
         if not options.reload:
             current.server.process.wait()
@@ -156,6 +166,24 @@ def run(load: Callable[[], Loaded], file: Path, options: DevOptions) -> None:
         pass
     finally:
         current.server.stop()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a process manager, an IDE's stop button, `kill`) ends `flashctl dev` the way
+    Ctrl-C does; by default it would end this process and leave the server running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _watch(file: Path, project: Project, current: _Current) -> Iterator[set[Any]]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
@@ -38,3 +42,30 @@ def wait_for_status(
             last = err
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer {status} within {timeout}s (last: {last})")
+
+
+def start_interruptible(argv: Sequence[str], **popen: Any) -> subprocess.Popen[Any]:
+    """Start a process that the test will stop with SIGINT, as Ctrl-C would. SIGINT is reset
+    to its default in the child: a shell without job control starts background jobs with SIGINT
+    ignored, and every child inherits that, so a test run from one could never interrupt. The
+    process gets a session of its own, so `stop` can reach the servers it starts too."""
+    return subprocess.Popen(
+        argv,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **popen,
+    )
+
+
+def stop(process: subprocess.Popen[Any], sig: int = signal.SIGINT, timeout: float = 30) -> Any:
+    """Send `sig`, wait up to `timeout` seconds, and return what it wrote to a stdout pipe
+    (None without one). One that does not exit is killed with its whole process group, since
+    a server it started would otherwise keep the pipe open (and the test waiting) forever; its
+    return code then tells the test."""
+    process.send_signal(sig)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate(timeout=10)
+    return output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import EXAMPLE, ROOT
-from tests.servers import free_port, wait_for_status
+from tests.servers import free_port, start_interruptible, stop, wait_for_status
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_dev_serves_the_example_and_reloads_after_a_handler_change(project: Path):
     port = free_port()
-    dev = subprocess.Popen(
+    dev = start_interruptible(
         [sys.executable, "-m", "flashctl", "-f", str(project), "dev", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -67,13 +68,26 @@ def test_dev_serves_the_example_and_reloads_after_a_handler_change(project: Path
             pytest.fail("dev did not pick up the handler change within 60 s")
         assert again.json() == "HI!"
     finally:
-        dev.send_signal(signal.SIGINT)
-        try:
-            output, _ = dev.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            dev.kill()
-            output, _ = dev.communicate()
+        output = stop(dev)
     assert dev.returncode == 0, output
     assert f"POST   {base}/cpu/transform" in output
     assert "reloaded" in output
     assert "Traceback" not in output
+
+
+def test_sigterm_stops_dev_and_the_server_it_started(project: Path):
+    port = free_port()
+    dev = start_interruptible(
+        [sys.executable, "-m", "flashctl", "-f", str(project), "dev", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_status(f"http://127.0.0.1:{port}/cpu/ping", 200, timeout=60, process=dev)
+    finally:
+        output = stop(dev, signal.SIGTERM)
+    assert dev.returncode == 0, output
+    assert "Traceback" not in output
+    with socket.socket() as sock:  # the server is gone too: its port can be bound again
+        sock.bind(("127.0.0.1", port))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLE, ROOT
-from tests.servers import free_port, wait_for_status
+from tests.servers import free_port, start_interruptible, stop, wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -29,19 +28,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int
     command = [sys.executable, "-m", "flashctl", "-f", str(root / "flash.yaml"), "dev"]
     # The server logs a line per request: to a file, as a pipe nobody reads would fill and block.
     with (root / "dev.log").open("w") as log:
-        dev = subprocess.Popen(
+        dev = start_interruptible(
             [*command, "--port", str(port), "--no-reload"], stdout=log, stderr=subprocess.STDOUT
         )
         try:
             wait_for_status(f"http://127.0.0.1:{port}/users/ping", 200, timeout=60)
             yield root, port
         finally:
-            dev.send_signal(signal.SIGINT)
-            try:
-                dev.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                dev.kill()
-                dev.wait()
+            stop(dev)
 
 
 def with_slo(root: Path, slo: str) -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from flashctl.cli import Options, cli
 from flashctl.loadtest import runner
 from flashctl.runpod.emulator import BackgroundEmulator
 from tests.conftest import ROOT
-from tests.servers import free_port, wait_for_status
+from tests.servers import free_port, start_interruptible, stop, wait_for_status
 
 CI_DOC = ROOT / "docs" / "ci.md"
 INIT_WORKFLOW = ROOT / "templates" / "init" / "github-workflow.yml"
@@ -150,7 +149,7 @@ def served_project(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     project, port = tmp_path / "hello", free_port()
     # The server logs a line per request: to a file, as a pipe nobody reads would fill and block.
     with (tmp_path / "dev.log").open("w") as log:
-        dev = subprocess.Popen(
+        dev = start_interruptible(
             [sys.executable, "-m", "flashctl", "dev", "--port", str(port), "--no-reload"],
             cwd=project,
             stdout=log,
@@ -160,12 +159,7 @@ def served_project(tmp_path: Path) -> Iterator[tuple[Path, int]]:
             wait_for_status(f"http://127.0.0.1:{port}/ping", 200, timeout=60)
             yield project, port
         finally:
-            dev.send_signal(signal.SIGINT)
-            try:
-                dev.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                dev.kill()
-                dev.wait()
+            stop(dev)
 
 
 @pytest.mark.slow

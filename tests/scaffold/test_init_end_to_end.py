@@ -4,7 +4,6 @@ own tests, each a real subprocess in a temp folder, as a user would run them."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port, wait_for_status
+from tests.servers import free_port, start_interruptible, stop, wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +38,7 @@ def test_init_then_validate_dev_and_its_own_tests_pass(tmp_path: Path, variant: 
     assert "ok (1 endpoint, 2 routes)" in validated.stdout
 
     port = free_port()
-    dev = subprocess.Popen(
+    dev = start_interruptible(
         [sys.executable, "-m", "flashctl", "dev", "--port", str(port), "--no-reload"],
         cwd=project,
         stdout=subprocess.PIPE,
@@ -53,12 +52,7 @@ def test_init_then_validate_dev_and_its_own_tests_pass(tmp_path: Path, variant: 
         assert (answer.status_code, answer.json()) == (200, {"words": 3, "label": "short"})
         assert httpx.get(f"{base}/health", timeout=10).json() == {"status": "ok"}
     finally:
-        dev.send_signal(signal.SIGINT)
-        try:
-            output, _ = dev.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            dev.kill()
-            output, _ = dev.communicate()
+        output = stop(dev)
     assert "Traceback" not in output
 
     # Plugins installed for flashctl's own tests (hypothesis, schemathesis) stay out, as in a
