@@ -24,15 +24,19 @@ def project(tmp_path: Path) -> Path:
     return tmp_path / "flash.yaml"
 
 
-@pytest.mark.slow
-def test_dev_serves_the_example_and_reloads_after_a_handler_change(project: Path):
-    port = free_port()
-    dev = start_interruptible(
+def start_dev(project: Path, port: int) -> subprocess.Popen[str]:
+    return start_interruptible(
         [sys.executable, "-m", "flashctl", "-f", str(project), "dev", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@pytest.mark.slow
+def test_dev_serves_the_example_and_reloads_after_a_handler_change(project: Path):
+    port = free_port()
+    dev = start_dev(project, port)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_status(f"{base}/cpu/ping", 200, timeout=60, process=dev)
@@ -77,12 +81,7 @@ def test_dev_serves_the_example_and_reloads_after_a_handler_change(project: Path
 
 def test_sigterm_stops_dev_and_the_server_it_started(project: Path):
     port = free_port()
-    dev = start_interruptible(
-        [sys.executable, "-m", "flashctl", "-f", str(project), "dev", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    dev = start_dev(project, port)
     try:
         wait_for_status(f"http://127.0.0.1:{port}/cpu/ping", 200, timeout=60, process=dev)
     finally:
