@@ -121,6 +121,22 @@ def _hypercorn_config(options: Options, graceful: float) -> Any:
     return config
 
 
+def _uvicorn_settings(options: Options, graceful: float) -> dict[str, Any]:
+    """uvicorn's settings for both modes, in-process and with workers (as `_hypercorn_config`)."""
+    return {
+        "host": options.host,
+        "port": options.port,
+        "loop": "uvloop" if _available("uvloop") else "asyncio",
+        "http": "httptools" if _available("httptools") else "h11",
+        "lifespan": "on",
+        "access_log": False,  # the app writes one JSON line per request itself
+        "log_level": "warning",
+        "timeout_keep_alive": int(options.keep_alive),
+        "timeout_graceful_shutdown": int(graceful),
+        "backlog": 2048,  # uvicorn's default too; said here as hypercorn's is
+    }
+
+
 def serve_hypercorn(app: Any, options: Options) -> None:
     from hypercorn.asyncio import serve
 
@@ -160,19 +176,7 @@ def serve_uvicorn(app: Any, options: Options) -> None:
                 drain()
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(
-        app,
-        host=options.host,
-        port=options.port,
-        loop="uvloop" if _available("uvloop") else "asyncio",
-        http="httptools" if _available("httptools") else "h11",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        timeout_keep_alive=int(options.keep_alive),
-        timeout_graceful_shutdown=int(_graceful(app, options)),
-        backlog=2048,
-    )
+    config = uvicorn.Config(app, **_uvicorn_settings(options, _graceful(app, options)))
     # uvicorn re-raises the signal it caught once it has stopped; with the default handler that
     # would kill the process by SIGTERM after a clean drain, so the exit status would not be 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -187,19 +191,8 @@ def serve_workers(options: Options) -> None:
     if options.server == "uvicorn":
         import uvicorn
 
-        uvicorn.run(
-            options.app,
-            host=options.host,
-            port=options.port,
-            workers=options.workers,
-            loop="uvloop" if _available("uvloop") else "asyncio",
-            http="httptools" if _available("httptools") else "h11",
-            lifespan="on",
-            access_log=False,
-            log_level="warning",
-            timeout_keep_alive=int(options.keep_alive),
-            timeout_graceful_shutdown=int(options.graceful_timeout or 30),
-        )
+        settings = _uvicorn_settings(options, options.graceful_timeout or 30.0)
+        uvicorn.run(options.app, workers=options.workers, **settings)
         return
     from hypercorn.run import run
 
