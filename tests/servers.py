@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import requests
 
 
 def free_port() -> int:
@@ -69,3 +70,17 @@ def stop(process: subprocess.Popen[Any], sig: int = signal.SIGINT, timeout: floa
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate(timeout=10)
     return output
+
+
+class ToLoopback(requests.adapters.HTTPAdapter):
+    """Sends requests for RunPod's https endpoint URLs (https://<id>.api.runpod.ai/...) to a
+    server on 127.0.0.1:`port` instead, path and query kept."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.port = port
+
+    def send(self, request: requests.PreparedRequest, *args: object, **kwargs: object):  # type: ignore[override]
+        _scheme, _, rest = (request.url or "").partition("://")
+        request.url = f"http://127.0.0.1:{self.port}/" + rest.partition("/")[2]
+        return super().send(request, *args, **kwargs)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ import requests
 
 from flashctl.loadtest import runner
 from flashctl.runpod.emulator import BackgroundEmulator
-from tests.servers import free_port
+from tests.servers import ToLoopback, free_port
 
 KEY = "rpa_LOADTEST0123456789abcdefLOADTEST"
 
@@ -234,19 +234,6 @@ def test_a_route_with_parameters_must_be_chosen(run_cli, tmp_path):
     assert "--route 'METHOD /path'" in result.stderr
 
 
-class _Rewrite(requests.adapters.HTTPAdapter):
-    """Sends requests for RunPod's https endpoint URLs to a loopback server instead."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self.port = port
-
-    def send(self, request: requests.PreparedRequest, *args: object, **kwargs: object):  # type: ignore[override]
-        _scheme, _, rest = (request.url or "").partition("://")
-        request.url = f"http://127.0.0.1:{self.port}/" + rest.partition("/")[2]
-        return super().send(request, *args, **kwargs)  # type: ignore[arg-type]
-
-
 def test_deployed_endpoint_is_found_by_name_and_sent_the_key(
     run_cli, tmp_path, server, monkeypatch
 ):
@@ -259,7 +246,7 @@ def test_deployed_endpoint_is_found_by_name_and_sent_the_key(
 
         def session() -> requests.Session:
             made = requests.Session()
-            made.mount("https://", _Rewrite(server))
+            made.mount("https://", ToLoopback(server))
             return made
 
         monkeypatch.setattr(runner, "new_session", session)

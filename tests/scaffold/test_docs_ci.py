@@ -22,7 +22,7 @@ from flashctl.cli import Options, cli
 from flashctl.loadtest import runner
 from flashctl.runpod.emulator import BackgroundEmulator
 from tests.conftest import ROOT
-from tests.servers import free_port, start_interruptible, stop, wait_for_status
+from tests.servers import ToLoopback, free_port, start_interruptible, stop, wait_for_status
 
 CI_DOC = ROOT / "docs" / "ci.md"
 INIT_WORKFLOW = ROOT / "templates" / "init" / "github-workflow.yml"
@@ -123,19 +123,6 @@ def test_workflow_blocks_are_valid_yaml_with_the_expected_jobs():
     assert {"validate", "render", "images", "deploy", "loadtest"} <= set(gitlab)
 
 
-class _ToLocal(requests.adapters.HTTPAdapter):
-    """RunPod's endpoint URLs (https://<id>.api.runpod.ai) lead to the local `flashctl dev`."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self.port = port
-
-    def send(self, request: requests.PreparedRequest, *args: object, **kwargs: object):  # type: ignore[override]
-        _scheme, _, rest = (request.url or "").partition("://")
-        request.url = f"http://127.0.0.1:{self.port}/" + rest.partition("/")[2]
-        return super().send(request, *args, **kwargs)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def served_project(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     """A project made by `flashctl init`, served by `flashctl dev` on a free port."""
@@ -171,7 +158,7 @@ def test_documented_pipelines_run_in_order_against_the_emulator(
 
     def session() -> requests.Session:
         made = requests.Session()
-        made.mount("https://", _ToLocal(port))
+        made.mount("https://", ToLoopback(port))
         return made
 
     monkeypatch.setattr(runner, "new_session", session)
