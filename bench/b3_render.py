@@ -3,12 +3,11 @@
     python bench/b3_render.py [--routes 20] [--runs 5] [--check]
 
 The project comes from b3_compile.py's generator (N endpoints x 20 routes, one handler module
-per endpoint; a small one of its own when that file is absent), given one `source` folder per
-endpoint (`--layout per-endpoint`, the default). With the generator's own layout (`--layout
-shared`: every endpoint's source is the folder of flash.yaml) each build context copies all N
-modules, so render output grows as N^2 by design; that layout is reported for information.
-Each run times, in one
-process and as `flashctl render` runs them (parsed-module cache cleared first, as a fresh
+per endpoint), given one `source` folder per endpoint (`--layout per-endpoint`, the default).
+With the generator's own layout (`--layout shared`: every endpoint's source is the folder of
+flash.yaml) each build context copies all N modules, so render output grows as N^2 by design;
+that layout is reported for information. Each run times, in one process and as `flashctl
+render` runs them (parsed-module cache cleared first, as a fresh
 process has it; one warm-up on a 2-endpoint project loads the imports and templates first):
   validate   load_valid_project: compile_file (load, schema, model, every check) and its verdict
   render     render_loaded: reading each source folder and the runtime package, then render_project
@@ -30,39 +29,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import contenders
+from b3_compile import clear_caches, generate  # the same project and cold start as B3
 
-from flashctl import build_files, collector, sources
+from flashctl import build_files, collector
 from flashctl.build import render_loaded
 from flashctl.compiler import load_valid_project
 from flashctl.render import render_project
 
 TARGET_SECONDS = 1.0
 TARGET_RATIO = 2.2
-
-try:  # the compile benchmark's generator, so both measure the same project
-    from b3_compile import generate
-except ImportError:  # pragma: no cover - b3_compile.py absent
-
-    def generate(root: Path, endpoints: int, routes: int) -> Path:
-        root.mkdir(parents=True, exist_ok=True)
-        lines = ["version: 1", "project: bench", "endpoints:"]
-        for e in range(endpoints):
-            functions = [
-                f"def route_{r:02d}(x: int = 1):\n    return {{'r': {r}}}\n" for r in range(routes)
-            ]
-            (root / f"svc_{e:03d}.py").write_text("\n\n".join(functions), encoding="utf-8")
-            lines += [
-                f"  e{e:03d}:",
-                "    compute: {cpu: [{flavor: cpu5c, vcpus: 2}]}",
-                "    routes:",
-            ]
-            lines += [
-                f'      - {{method: GET, path: "/r{r}", handler: "svc_{e:03d}:route_{r:02d}"}}'
-                for r in range(routes)
-            ]
-        path = root / "flash.yaml"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return path
 
 
 def split_sources(path: Path) -> Path:
@@ -79,13 +54,6 @@ def split_sources(path: Path) -> Path:
             lines.append(f"    source: ./e{number}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-def clear_caches() -> None:
-    sources.forget()
-    parse = getattr(sources, "_parse", None)
-    if parse is not None and hasattr(parse, "cache_clear"):
-        parse.cache_clear()
 
 
 def stages(path: Path, out: Path, write: bool = False) -> dict[str, float]:
