@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import shlex
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -214,8 +213,3 @@ def _manifest(project: Project, files: Files, input_digest: str) -> bytes:
 
 def _json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-def shell_command(endpoint: Endpoint) -> str:
-    """The serve command as one shell line, for printing."""
-    return shlex.join(serve_command(endpoint))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flashctl.import_flash.values import CallRef, Unknown, dotted_name, evaluate
+from flashctl.import_flash.values import Unknown, dotted_name, evaluate
 
 LOAD_BALANCERS = frozenset(
     {
@@ -315,7 +315,3 @@ def _first_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
         return None
     names = [a.arg for a in [*node.args.posonlyargs, *node.args.args] if a.arg != "self"]
     return names[0] if names else None
-
-
-def is_call_to(value: Any, name: str) -> bool:
-    return isinstance(value, CallRef) and value.short == name
