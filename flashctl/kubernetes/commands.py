@@ -54,8 +54,7 @@ def differences(project: Project) -> str | None:
         return None
     if result.returncode == 1:
         return result.stdout
-    said = (result.stderr or result.stdout).strip()
-    raise DeployError(f"kubectl diff failed (exit {result.returncode}):\n{said}")
+    raise kubectl.failure(result, "diff")
 
 
 def rollouts(

@@ -127,8 +127,13 @@ def _on_files(
 
 
 def require_success(result: subprocess.CompletedProcess[str]) -> str:
-    """kubectl's stdout, or a DeployError carrying what kubectl said on failure."""
+    """kubectl apply's stdout, or a DeployError carrying what kubectl said on failure."""
     if result.returncode != 0:
-        said = (result.stderr or result.stdout).strip()
-        raise DeployError(f"kubectl apply failed (exit {result.returncode}):\n{said}")
+        raise failure(result, "apply")
     return result.stdout
+
+
+def failure(result: subprocess.CompletedProcess[str], subcommand: str) -> DeployError:
+    """The error for a failed `kubectl SUBCOMMAND`: its exit code and what it said."""
+    said = (result.stderr or result.stdout).strip()
+    return DeployError(f"kubectl {subcommand} failed (exit {result.returncode}):\n{said}")
