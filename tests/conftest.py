@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository root, ../shared, and `run_cli` over click's CliRunner."""
+"""Shared fixtures: the repository root and `run_cli` over click's CliRunner."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 EXAMPLE = ROOT / "flash.yaml.example"
 
 
@@ -43,10 +42,3 @@ def run_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"../shared not found: looked for {SHARED} (it sits beside the checkout)")
-    return SHARED
