@@ -1,35 +1,13 @@
 """runpod-flash's names for compute, mapped to flash.yaml's: GPU groups are RunPod's pool ids;
-GPU types belong to one pool each (per RunPod's pool table); CPU instance types read
+GPU types belong to one pool each (flashctl/catalog.py); CPU instance types read
 `<flavor>-<vcpus>-<memory GB>`."""
 
 from __future__ import annotations
 
 import re
 
-from flashctl.catalog import CPU_VCPUS, GPU_POOLS
+from flashctl.catalog import CPU_VCPUS, GPU_POOLS, GPU_TYPES
 
-POOL_TYPES: dict[str, tuple[str, ...]] = {
-    "ADA_24": ("NVIDIA GeForce RTX 4090",),
-    "ADA_32_PRO": ("NVIDIA GeForce RTX 5090",),
-    "ADA_48_PRO": ("NVIDIA RTX 6000 Ada Generation", "NVIDIA L40", "NVIDIA L40S"),
-    "ADA_80_PRO": ("NVIDIA H100 PCIe", "NVIDIA H100 80GB HBM3", "NVIDIA H100 NVL"),
-    "AMPERE_16": (
-        "NVIDIA RTX A4000",
-        "NVIDIA RTX A4500",
-        "NVIDIA RTX 4000 Ada Generation",
-        "NVIDIA RTX 2000 Ada Generation",
-    ),
-    "AMPERE_24": ("NVIDIA RTX A5000", "NVIDIA L4", "NVIDIA GeForce RTX 3090"),
-    "AMPERE_48": ("NVIDIA A40", "NVIDIA RTX A6000"),
-    "AMPERE_80": ("NVIDIA A100 80GB PCIe", "NVIDIA A100-SXM4-80GB"),
-    "HOPPER_141": ("NVIDIA H200",),
-    "BLACKWELL_96": (
-        "NVIDIA RTX PRO 6000 Blackwell Server Edition",
-        "NVIDIA RTX PRO 6000 Blackwell Workstation Edition",
-        "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition",
-    ),
-    "BLACKWELL_180": ("NVIDIA B200",),
-}
 DEFAULT_CPU_INSTANCE = "cpu3g-2-8"  # what runpod-flash's CPU resources use when none is given
 CPU_INSTANCE = re.compile(r"^(cpu\d[a-z])-(\d+)-(\d+)$")
 
@@ -43,11 +21,7 @@ def gpu_type(text: str) -> tuple[str, str] | None:
     ('AMPERE_80', 'NVIDIA A100-SXM4-80GB')
     """
     wanted = _identifier(text)
-    for pool, types in POOL_TYPES.items():
-        for name in types:
-            if _identifier(name) == wanted:
-                return pool, name
-    return None
+    return next(((gpu.pool, gpu.id) for gpu in GPU_TYPES if _identifier(gpu.id) == wanted), None)
 
 
 def gpu_pool(text: str) -> str | None:

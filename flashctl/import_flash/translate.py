@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from flashctl.catalog import GPU_POOLS, NAME_MAX
+from flashctl.catalog import GPU_POOLS, NAME_MAX, POOL_TYPES
 from flashctl.import_flash import catalog
 from flashctl.import_flash.scan import LOAD_BALANCERS, QUEUE_BASED, Handler, Resource, Scan
 from flashctl.import_flash.values import CallRef, EnumRef, Unknown
@@ -250,7 +250,7 @@ def _gpu(options: dict[str, Any], where: str, notes: list[str]) -> dict[str, Any
         other
         for pool, names in named.items()
         if pool not in whole
-        for other in catalog.POOL_TYPES[pool]
+        for other in POOL_TYPES[pool]
         if other not in names
     ]
     gpu: dict[str, Any] = {"pools": pools}

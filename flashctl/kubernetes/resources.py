@@ -2,8 +2,8 @@
 
 - `cpu: [{flavor, vcpus}, ...]`: the first configuration; requests and limits alike (Guaranteed
   QoS, RunPod's vCPUs are dedicated) of `cpu: vcpus` and `memory: vcpus x RAM per vCPU`. RAM per
-  vCPU follows RunPod's CPU flavors: cpu3c and cpu5c (compute-optimized) 2 GB, cpu3g and cpu5g
-  (general purpose) 4 GB.
+  vCPU follows RunPod's CPU flavors (flashctl/catalog.py): cpu3c and cpu5c (compute-optimized)
+  2 GB, cpu3g and cpu5g (general purpose) 4 GB.
 - `gpu: {count}`: requests `cpu: 2 x count`, `memory: 8Gi x count`; limits `memory: 16Gi x count`
   (room for a model load's peak) and `nvidia.com/gpu: count`; no CPU limit, so data loading is
   never throttled.
@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from flashctl.catalog import CPU_RAM_GB_PER_VCPU
 from flashctl.kubernetes import names
 from flashctl.model import Endpoint
 
-RAM_GB_PER_VCPU = {"cpu3c": 2, "cpu5c": 2, "cpu3g": 4, "cpu5g": 4}
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_CPU_PER_GPU = 2
 GPU_MEMORY_REQUEST_GI = 8
@@ -81,7 +81,7 @@ def derived(endpoint: Endpoint) -> Resources:
         first = cpu[0]
         sized = {
             "cpu": str(first.vcpus),
-            "memory": f"{first.vcpus * RAM_GB_PER_VCPU.get(first.flavor, 2)}Gi",
+            "memory": f"{first.vcpus * CPU_RAM_GB_PER_VCPU.get(first.flavor, 2)}Gi",
         }
         return {"requests": dict(sized), "limits": dict(sized)}
     return {"requests": {}, "limits": {}}

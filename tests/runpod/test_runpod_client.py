@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from flashctl import catalog
 from flashctl.errors import DeployError
 from flashctl.runpod.client import RunPodClient, Timeouts
 from flashctl.runpod.emulator import BackgroundEmulator
@@ -58,8 +59,29 @@ def test_catalogs_are_lists(client: RunPodClient) -> None:
     pools = {gpu["pool"] for gpu in client.catalog("gpus")}
 
     assert {"AMPERE_80", "ADA_24", "BLACKWELL_180"} <= pools
-    assert {cpu["id"] for cpu in client.catalog("cpus")} == {"cpu3c", "cpu3g", "cpu5c", "cpu5g"}
+    assert {cpu["id"] for cpu in client.catalog("cpus")} == {
+        "cpu3c",
+        "cpu3g",
+        "cpu3m",
+        "cpu5c",
+        "cpu5g",
+        "cpu5m",
+    }
     assert any(dc["id"] == "US-KS-2" for dc in client.catalog("datacenters"))
+
+
+def test_the_emulator_serves_flashctls_catalog(client: RunPodClient, lb_body: Body) -> None:
+    served = {(gpu["id"], gpu["pool"], gpu["memory"]) for gpu in client.catalog("gpus")}
+    l40_only = {
+        "pools": ["ADA_48_PRO"],
+        "excludedTypes": ["NVIDIA L40S", "NVIDIA RTX 6000 Ada Generation"],
+    }
+
+    assert served == {(gpu.id, gpu.pool, gpu.memory_gb) for gpu in catalog.GPU_TYPES}
+    assert {dc["id"] for dc in client.catalog("datacenters")} == set(catalog.DATA_CENTERS)
+    # Types, pools and data centers validation accepts are ones the emulator accepts.
+    created = client.create_endpoint(lb_body(gpu=l40_only, dataCenterIds=["EUR-IS-1"]))
+    assert created["gpu"]["excludedTypes"] == l40_only["excludedTypes"]
 
 
 def test_calls_are_counted_per_method_and_path_template(
