@@ -126,7 +126,9 @@ def cli(
     ctx: click.Context, file: Path, environment: str | None, variables: tuple[str, ...], debug: bool
 ) -> None:
     """flashctl: declarative HTTP APIs on RunPod serverless load-balanced endpoints."""
-    ctx.obj = Options(file, environment, _parse_vars(variables), debug)
+    options = ctx.ensure_object(Options)  # main() passes its own, to read --debug afterwards
+    options.file, options.environment, options.debug = file, environment, debug
+    options.variables.update(_parse_vars(variables))
 
 
 @cli.command()
@@ -236,7 +238,13 @@ _TARGET = click.option(
 @cli.command()
 @project_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8888, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=8888,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--reload/--no-reload",
     default=True,
@@ -252,8 +260,14 @@ def dev(options: Options, host: str, port: int, reload: bool) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
 @click.option("--state", type=click.Path(path_type=Path), help="JSON file kept across restarts.")
 @click.option(
     "--api-key",
@@ -267,7 +281,13 @@ def dev(options: Options, host: str, port: int, reload: bool) -> None:
     type=click.FloatRange(0, 1),
     help="Share of requests answered with 429/500/503 or a dropped connection.",
 )
-@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0))
+@click.option(
+    "--latency-ms",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Delay added to every answer, in milliseconds.",
+)
 @click.option("--seed", type=int, help="Seed for reproducible faults.")
 def emulator(
     host: str,
@@ -307,6 +327,14 @@ def schema(fmt: str) -> None:
 
 
 # -- deploy to RunPod (flashctl/deploy) ------------------------------------------------------------
+
+_LOCAL_PORT = click.option(
+    "--port",
+    default=8888,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The port of `flashctl dev` (with --local).",
+)
 
 _API_URL = click.option(
     "--api-url",
@@ -497,7 +525,7 @@ def destroy(options: Options, api_url: str | None, assume_yes: bool) -> None:
 @click.argument("path")
 @click.option("--data", metavar="JSON", help="JSON request body.")
 @click.option("--local", is_flag=True, help="Call `flashctl dev` on localhost instead of RunPod.")
-@click.option("--port", default=8888, show_default=True, type=click.IntRange(1, 65535))
+@_LOCAL_PORT
 @_API_URL
 @click.pass_obj
 def invoke(
@@ -551,7 +579,7 @@ def init(folder: Path, gpu: bool, name: str | None, force: bool) -> None:
 @project_options
 @click.argument("endpoint")
 @click.option("--local", is_flag=True, help="Load `flashctl dev` on localhost instead of RunPod.")
-@click.option("--port", default=8888, show_default=True, type=click.IntRange(1, 65535))
+@_LOCAL_PORT
 @click.option(
     "-c",
     "--concurrency",
@@ -652,13 +680,35 @@ def import_flash(directory: Path, output: Path | None, project: str | None, forc
     sys.exit(run_import(ImportRequest(directory, output, project, force)))
 
 
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Options).debug = True
+
+
+def _debug_after_every_command() -> None:
+    """`--debug` is accepted after the command too (`flashctl plan --debug`), as -f/-e/--var."""
+    for command in cli.commands.values():
+        command.params.append(
+            click.Option(
+                ["--debug"],
+                is_flag=True,
+                expose_value=False,
+                callback=_set_debug,
+                help="Show tracebacks (secrets stay redacted).",
+            )
+        )
+
+
+_debug_after_every_command()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; user errors become a message and an exit code, not a traceback."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    options = Options()
     try:
-        cli.main(args=argv, prog_name="flashctl", standalone_mode=False)
+        cli.main(args=argv, prog_name="flashctl", standalone_mode=False, obj=options)
     except FlashError as err:
-        if debug:
+        if options.debug:
             raise
         click.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
