@@ -54,3 +54,10 @@ def test_the_readme_command_table_lists_every_command():
     table = readme.split("## Commands", 1)[1].split("\n\n###", 1)[0]
     listed = set(re.findall(r"^\| `([a-z-]+)", table, re.MULTILINE))
     assert listed == set(cli.commands)
+
+
+def test_the_readme_says_to_activate_the_venv_before_its_first_bare_flashctl_command():
+    readme = (ROOT / "README.md").read_text()
+    bare = re.search(r"^\s*(?:\$ )?flashctl ", readme, re.MULTILINE)
+    assert bare is not None
+    assert ". .venv/bin/activate" in readme[: bare.start()]
