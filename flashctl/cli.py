@@ -494,9 +494,25 @@ def apply(
     show_default=True,
     help="Output format.",
 )
+@click.option(
+    "--target",
+    type=click.Choice(["runpod", "kubernetes"]),
+    default="runpod",
+    show_default=True,
+    help="runpod: the RunPod API; kubernetes: `kubectl get` on each endpoint's Deployment"
+    " (kubectl's current context and namespace).",
+)
 @click.pass_obj
-def status(options: Options, api_url: str | None, fmt: str) -> None:
-    """Each endpoint's id, URL, workers (ready/min/max) and health."""
+def status(options: Options, api_url: str | None, fmt: str, target: str) -> None:
+    """Each endpoint's id, URL, workers (ready/min/max) and health (with --target kubernetes:
+    each endpoint's Deployment and its ready replicas)."""
+    if target == "kubernetes":
+        from flashctl.kubernetes import commands as kubernetes
+
+        rows = kubernetes.status(options.load().project)
+        text = kubernetes.status_json(rows) if fmt == "json" else kubernetes.status_text(rows)
+        click.echo(text, nl=False)
+        return
     from flashctl.deploy.commands import Console, run_status
     from flashctl.deploy.connect import debug_log
 
@@ -508,14 +524,44 @@ def status(options: Options, api_url: str | None, fmt: str) -> None:
 @project_options
 @_API_URL
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Delete without asking.")
+@click.option(
+    "--target",
+    type=click.Choice(["runpod", "kubernetes"]),
+    default="runpod",
+    show_default=True,
+    help="runpod: the RunPod API; kubernetes: `kubectl delete -f` on the rendered objects that"
+    " carry this project's labels (kubectl's current context and namespace).",
+)
 @click.pass_obj
-def destroy(options: Options, api_url: str | None, assume_yes: bool) -> None:
-    """Delete the file's endpoints that this project owns (never another project's)."""
+def destroy(options: Options, api_url: str | None, assume_yes: bool, target: str) -> None:
+    """Delete the file's endpoints that this project owns (never another project's); with
+    --target kubernetes, the objects `render --target kubernetes` makes that the cluster has
+    with this project's labels."""
+    if target == "kubernetes":
+        return _destroy_kubernetes(options, assume_yes)
     from flashctl.deploy.commands import Console, run_destroy
     from flashctl.deploy.connect import debug_log
 
     with debug_log(options.debug):
         run_destroy(options.load, Console(), api_url=api_url, assume_yes=assume_yes)
+
+
+def _destroy_kubernetes(options: Options, assume_yes: bool) -> None:
+    from flashctl.deploy.confirm import confirm
+    from flashctl.kubernetes import commands as kubernetes
+
+    project = options.load().project
+    found = kubernetes.teardown(project)
+    for line in found.left_alone(project):
+        click.echo(line, err=True)
+    if not found.owned:
+        click.echo(f"Nothing to destroy: no object of project {project.name} exists.", err=True)
+        return
+    click.echo("\n".join(found.lines()), err=True)
+    question = f"Delete {len(found.owned)} object(s) of project {project.name} with kubectl?"
+    if not confirm(question, assume_yes=assume_yes, command="destroy"):
+        raise FlashError("Destroy cancelled; nothing was deleted.")
+    click.echo(kubernetes.destroy(project, found), nl=False)
 
 
 @cli.command()
