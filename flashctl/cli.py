@@ -449,6 +449,7 @@ def apply(
     Asks first on a terminal; without one, --yes is required (else exit 2).
     """
     if target == "kubernetes":
+        from flashctl.deploy.apply import ApplyInterrupted
         from flashctl.deploy.confirm import confirm
         from flashctl.kubernetes import commands as kubernetes
 
@@ -458,14 +459,31 @@ def apply(
         if not assume_yes:
             click.echo(kubernetes.plan(project), nl=False, err=True)
             if not confirm("Apply these objects with kubectl?", assume_yes=False, command="apply"):
-                raise FlashError("Apply cancelled; nothing was changed.")
-        click.echo(kubernetes.apply(project), nl=False)
+                raise FlashError(
+                    "Apply cancelled: nothing was changed. Running `flashctl apply --target"
+                    " kubernetes` again is safe: it asks again."
+                )
+        try:
+            click.echo(kubernetes.apply(project), nl=False)
+        except KeyboardInterrupt:
+            raise ApplyInterrupted(
+                "Apply interrupted: kubectl may have applied some of the objects and not others."
+                " Running `flashctl apply --target kubernetes` again is safe: kubectl apply makes"
+                " the cluster match the files whatever it has now."
+            ) from None
         if wait:
             click.echo(
                 f"waiting up to {wait_timeout:g} s for the Deployments to roll out", err=True
             )
-            for said in kubernetes.rollouts(project, wait_timeout):
-                click.echo(said, nl=False)
+            try:
+                for said in kubernetes.rollouts(project, wait_timeout):
+                    click.echo(said, nl=False)
+            except KeyboardInterrupt:
+                raise ApplyInterrupted(
+                    "Apply interrupted while waiting for the rollouts: every object was applied;"
+                    " only the wait was cut short. `flashctl status --target kubernetes` shows"
+                    " the Deployments."
+                ) from None
         return
     from flashctl.deploy.commands import Console, run_apply
     from flashctl.deploy.connect import debug_log
