@@ -198,3 +198,34 @@ def test_several_endpoints_import_sibling_modules_inside_a_handler(tmp_path):
     assert (first.status_code, first.json()) == (200, ["from helper_first", "common of first"])
     assert (second.status_code, second.json()) == (200, ["from helper_second", "common of second"])
     assert "different modules of the same name (common)" in output
+
+
+def test_a_traceback_section_without_user_frames_is_kept_whole_and_paths_are_mapped(tmp_path):
+    from flashctl.dev_output import SourceMap, failure_message, readable_traceback
+
+    copy, source = tmp_path / "build" / "api" / "src", tmp_path / "app"
+    sources = SourceMap.of({copy: source})
+    text = (
+        "Traceback (most recent call last):\n"
+        f'  File "{tmp_path}/build/api/flashctl_runtime/app.py", line 9, in _serve\n'
+        "    result = await call()\n"
+        f'  File "{copy}/handlers.py", line 4, in boom\n'
+        "    raise KeyError(1)\n"
+        "KeyError: 1\n"
+        "\nDuring handling of the above exception, another exception occurred:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/usr/lib/python3.11/json/__init__.py", line 2, in dumps\n'
+        "    return x\n"
+        "TypeError: not JSON\n"
+    )
+
+    shown = readable_traceback(text, sources)
+
+    assert "flashctl_runtime" not in shown and str(copy) not in shown
+    assert f'  File "{source}/handlers.py", line 4, in boom' in shown
+    assert '  File "/usr/lib/python3.11/json/__init__.py", line 2, in dumps' in shown
+    assert shown.endswith("TypeError: not JSON")
+    syntax = f'  File "{copy}/handlers.py", line 3\n    def f(:\n          ^\nSyntaxError: bad\n'
+    assert failure_message(syntax, sources) == (
+        f"the service failed to start: SyntaxError: bad\n  at {source}/handlers.py:3"
+    )
