@@ -2,11 +2,12 @@
 mounted under `/<endpoint>/`, each with its own startup hook and limits.
 
 Every endpoint's `src/` stays on `sys.path`, so a handler that imports a sibling module inside its
-body finds it. A top-level module that two endpoints' sources both have, with different contents
-(each its own `users.py`), is loaded in isolation instead: taken out of `sys.modules` after each
-endpoint's handler_service.py is imported, so each endpoint keeps its own (the functions keep
-their module globals alive). Such a module imported inside a body is the first endpoint's: dev
-says so when it starts.
+body finds it; a module that is the same file in several endpoints (as when they share a
+`source:`) is one module, shared by them in dev. A top-level module that two endpoints' sources
+both have with different contents (each its own `users.py`) is loaded in isolation instead: taken
+out of `sys.modules` after each endpoint's handler_service.py is imported, so each endpoint keeps
+its own (the functions keep their module globals alive). Such a module imported inside a body is
+the last endpoint's: dev says so when it starts.
 """
 
 from __future__ import annotations
