@@ -2,7 +2,9 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lint format typecheck test check bench
+DIST ?= dist
+
+.PHONY: install lint format typecheck test check bench dist
 
 install:
 	python3 -m venv $(VENV) && $(BIN)/pip install -q -e '.[dev]'
@@ -20,6 +22,9 @@ test:
 	$(BIN)/python -m pytest
 
 check: lint typecheck test
+
+dist:  # the sdist and the wheel to publish (`twine upload $(DIST)/*`), checked by twine
+	rm -rf $(DIST) && $(BIN)/python -m build --outdir $(DIST) . && $(BIN)/twine check --strict $(DIST)/*
 
 bench:  # by hand, not in CI: timings on a shared machine are noisy
 	$(BIN)/python bench/b3_compile.py && $(BIN)/python bench/b3_render.py && \

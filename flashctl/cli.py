@@ -126,7 +126,9 @@ def cli(
     ctx: click.Context, file: Path, environment: str | None, variables: tuple[str, ...], debug: bool
 ) -> None:
     """flashctl: declarative HTTP APIs on RunPod serverless load-balanced endpoints."""
-    ctx.obj = Options(file, environment, _parse_vars(variables), debug)
+    options = ctx.ensure_object(Options)  # main() passes its own, to read --debug afterwards
+    options.file, options.environment, options.debug = file, environment, debug
+    options.variables.update(_parse_vars(variables))
 
 
 @cli.command()
@@ -236,7 +238,13 @@ _TARGET = click.option(
 @cli.command()
 @project_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8888, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=8888,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--reload/--no-reload",
     default=True,
@@ -252,8 +260,14 @@ def dev(options: Options, host: str, port: int, reload: bool) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
 @click.option("--state", type=click.Path(path_type=Path), help="JSON file kept across restarts.")
 @click.option(
     "--api-key",
@@ -267,7 +281,13 @@ def dev(options: Options, host: str, port: int, reload: bool) -> None:
     type=click.FloatRange(0, 1),
     help="Share of requests answered with 429/500/503 or a dropped connection.",
 )
-@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0))
+@click.option(
+    "--latency-ms",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Delay added to every answer, in milliseconds.",
+)
 @click.option("--seed", type=int, help="Seed for reproducible faults.")
 def emulator(
     host: str,
@@ -307,6 +327,14 @@ def schema(fmt: str) -> None:
 
 
 # -- deploy to RunPod (flashctl/deploy) ------------------------------------------------------------
+
+_LOCAL_PORT = click.option(
+    "--port",
+    default=8888,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The port of `flashctl dev` (with --local).",
+)
 
 _API_URL = click.option(
     "--api-url",
@@ -421,6 +449,7 @@ def apply(
     Asks first on a terminal; without one, --yes is required (else exit 2).
     """
     if target == "kubernetes":
+        from flashctl.deploy.apply import ApplyInterrupted
         from flashctl.deploy.confirm import confirm
         from flashctl.kubernetes import commands as kubernetes
 
@@ -430,14 +459,31 @@ def apply(
         if not assume_yes:
             click.echo(kubernetes.plan(project), nl=False, err=True)
             if not confirm("Apply these objects with kubectl?", assume_yes=False, command="apply"):
-                raise FlashError("Apply cancelled; nothing was changed.")
-        click.echo(kubernetes.apply(project), nl=False)
+                raise FlashError(
+                    "Apply cancelled: nothing was changed. Running `flashctl apply --target"
+                    " kubernetes` again is safe: it asks again."
+                )
+        try:
+            click.echo(kubernetes.apply(project), nl=False)
+        except KeyboardInterrupt:
+            raise ApplyInterrupted(
+                "Apply interrupted: kubectl may have applied some of the objects and not others."
+                " Running `flashctl apply --target kubernetes` again is safe: kubectl apply makes"
+                " the cluster match the files whatever it has now."
+            ) from None
         if wait:
             click.echo(
                 f"waiting up to {wait_timeout:g} s for the Deployments to roll out", err=True
             )
-            for said in kubernetes.rollouts(project, wait_timeout):
-                click.echo(said, nl=False)
+            try:
+                for said in kubernetes.rollouts(project, wait_timeout):
+                    click.echo(said, nl=False)
+            except KeyboardInterrupt:
+                raise ApplyInterrupted(
+                    "Apply interrupted while waiting for the rollouts: every object was applied;"
+                    " only the wait was cut short. `flashctl status --target kubernetes` shows"
+                    " the Deployments."
+                ) from None
         return
     from flashctl.deploy.commands import Console, run_apply
     from flashctl.deploy.connect import debug_log
@@ -466,9 +512,25 @@ def apply(
     show_default=True,
     help="Output format.",
 )
+@click.option(
+    "--target",
+    type=click.Choice(["runpod", "kubernetes"]),
+    default="runpod",
+    show_default=True,
+    help="runpod: the RunPod API; kubernetes: `kubectl get` on each endpoint's Deployment"
+    " (kubectl's current context and namespace).",
+)
 @click.pass_obj
-def status(options: Options, api_url: str | None, fmt: str) -> None:
-    """Each endpoint's id, URL, workers (ready/min/max) and health."""
+def status(options: Options, api_url: str | None, fmt: str, target: str) -> None:
+    """Each endpoint's id, URL, workers (ready/min/max) and health (with --target kubernetes:
+    each endpoint's Deployment and its ready replicas)."""
+    if target == "kubernetes":
+        from flashctl.kubernetes import commands as kubernetes
+
+        rows = kubernetes.status(options.load().project)
+        text = kubernetes.status_json(rows) if fmt == "json" else kubernetes.status_text(rows)
+        click.echo(text, nl=False)
+        return
     from flashctl.deploy.commands import Console, run_status
     from flashctl.deploy.connect import debug_log
 
@@ -480,14 +542,44 @@ def status(options: Options, api_url: str | None, fmt: str) -> None:
 @project_options
 @_API_URL
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Delete without asking.")
+@click.option(
+    "--target",
+    type=click.Choice(["runpod", "kubernetes"]),
+    default="runpod",
+    show_default=True,
+    help="runpod: the RunPod API; kubernetes: `kubectl delete -f` on the rendered objects that"
+    " carry this project's labels (kubectl's current context and namespace).",
+)
 @click.pass_obj
-def destroy(options: Options, api_url: str | None, assume_yes: bool) -> None:
-    """Delete the file's endpoints that this project owns (never another project's)."""
+def destroy(options: Options, api_url: str | None, assume_yes: bool, target: str) -> None:
+    """Delete the file's endpoints that this project owns (never another project's); with
+    --target kubernetes, the objects `render --target kubernetes` makes that the cluster has
+    with this project's labels."""
+    if target == "kubernetes":
+        return _destroy_kubernetes(options, assume_yes)
     from flashctl.deploy.commands import Console, run_destroy
     from flashctl.deploy.connect import debug_log
 
     with debug_log(options.debug):
         run_destroy(options.load, Console(), api_url=api_url, assume_yes=assume_yes)
+
+
+def _destroy_kubernetes(options: Options, assume_yes: bool) -> None:
+    from flashctl.deploy.confirm import confirm
+    from flashctl.kubernetes import commands as kubernetes
+
+    project = options.load().project
+    found = kubernetes.teardown(project)
+    for line in found.left_alone(project):
+        click.echo(line, err=True)
+    if not found.owned:
+        click.echo(f"Nothing to destroy: no object of project {project.name} exists.", err=True)
+        return
+    click.echo("\n".join(found.lines()), err=True)
+    question = f"Delete {len(found.owned)} object(s) of project {project.name} with kubectl?"
+    if not confirm(question, assume_yes=assume_yes, command="destroy"):
+        raise FlashError("Destroy cancelled; nothing was deleted.")
+    click.echo(kubernetes.destroy(project, found), nl=False)
 
 
 @cli.command()
@@ -497,7 +589,7 @@ def destroy(options: Options, api_url: str | None, assume_yes: bool) -> None:
 @click.argument("path")
 @click.option("--data", metavar="JSON", help="JSON request body.")
 @click.option("--local", is_flag=True, help="Call `flashctl dev` on localhost instead of RunPod.")
-@click.option("--port", default=8888, show_default=True, type=click.IntRange(1, 65535))
+@_LOCAL_PORT
 @_API_URL
 @click.pass_obj
 def invoke(
@@ -551,7 +643,7 @@ def init(folder: Path, gpu: bool, name: str | None, force: bool) -> None:
 @project_options
 @click.argument("endpoint")
 @click.option("--local", is_flag=True, help="Load `flashctl dev` on localhost instead of RunPod.")
-@click.option("--port", default=8888, show_default=True, type=click.IntRange(1, 65535))
+@_LOCAL_PORT
 @click.option(
     "-c",
     "--concurrency",
@@ -652,13 +744,35 @@ def import_flash(directory: Path, output: Path | None, project: str | None, forc
     sys.exit(run_import(ImportRequest(directory, output, project, force)))
 
 
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Options).debug = True
+
+
+def _debug_after_every_command() -> None:
+    """`--debug` is accepted after the command too (`flashctl plan --debug`), as -f/-e/--var."""
+    for command in cli.commands.values():
+        command.params.append(
+            click.Option(
+                ["--debug"],
+                is_flag=True,
+                expose_value=False,
+                callback=_set_debug,
+                help="Show tracebacks (secrets stay redacted).",
+            )
+        )
+
+
+_debug_after_every_command()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; user errors become a message and an exit code, not a traceback."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    options = Options()
     try:
-        cli.main(args=argv, prog_name="flashctl", standalone_mode=False)
+        cli.main(args=argv, prog_name="flashctl", standalone_mode=False, obj=options)
     except FlashError as err:
-        if debug:
+        if options.debug:
             raise
         click.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)

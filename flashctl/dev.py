@@ -9,15 +9,19 @@ and the running server is kept.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import errno
 import importlib.util
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,7 @@ import click
 from flashctl.build import render_loaded
 from flashctl.build_files import write_tree
 from flashctl.compiler import Loaded
+from flashctl.dev_output import SourceMap, server_line
 from flashctl.errors import FlashError
 from flashctl.model import Project
 from flashctl.render import serve_command
@@ -113,17 +118,92 @@ def route_table(project: Project, options: DevOptions) -> list[str]:
     return lines
 
 
-class DevServer:
-    """One served render: a temp folder and the child process serving it."""
+def check_port(options: DevOptions) -> None:
+    """A FlashError when `options.port` cannot be listened on, before anything is started: the
+    server would fail there with a traceback of its own."""
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+        try:
+            sock.bind((options.host, options.port))
+        except OSError as err:
+            reason = "is in use" if err.errno == errno.EADDRINUSE else f"cannot be used ({err})"
+            raise FlashError(
+                f"port {options.port} on {options.host} {reason}: stop what listens there"
+                " (another `flashctl dev`?) or pass --port with a free one"
+            ) from None
 
-    def __init__(self, loaded: Loaded, options: DevOptions) -> None:
+
+class DevServer:
+    """One served render: a temp folder and the child process serving it. Its output is shown
+    with the user's paths (flashctl/dev_output.py); a failed start (or the process ending on its
+    own) is recorded in `failure`. A failure of a `fatal` server ends `flashctl dev` (see `run`);
+    any other's is shown at once, and the next change tries again."""
+
+    def __init__(self, loaded: Loaded, options: DevOptions, *, fatal: bool) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="flashctl-dev-"))
+        self.fatal = fatal
+        self.failure: str | None = None
+        self.stopping = False
         files = {**render_loaded(loaded, docs=True), **dev_files(loaded.project)}
-        write_tree(self.root / "build", files)
-        command, cwd = command_and_cwd(loaded.project, self.root / "build", options)
-        self.process = subprocess.Popen(command, cwd=cwd, env=child_env(loaded.project))
+        build = self.root / "build"
+        write_tree(build, files)
+        self.sources = SourceMap.of(
+            {build / e.key / "src": e.source_dir for e in loaded.project.endpoints}
+        )
+        self.last_errors: collections.deque[str] = collections.deque(maxlen=5)
+        command, cwd = command_and_cwd(loaded.project, build, options)
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=child_env(loaded.project),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            shown = server_line(line.rstrip("\n"), self.sources)
+            if shown.stdout is not None:
+                click.echo(shown.stdout)
+            if shown.stderr is not None:
+                click.echo(shown.stderr, err=True)
+            if shown.failure is not None:
+                self._fail(shown.failure)
+        code = self.process.wait()
+        if not self.stopping:
+            said = "".join(f"\n  {line}" for line in self.last_errors)
+            self._fail(f"the server exited with code {code}{said}")
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            line = self.sources.to_source(line.rstrip("\n"))
+            if line.strip():
+                self.last_errors.append(line)
+            click.echo(line, err=True)
+
+    def _fail(self, message: str) -> None:
+        if self.failure is not None:
+            return
+        self.failure = message
+        if not self.fatal:
+            click.echo(f"error: {message}\nwaiting for a change to try again", err=True)
+
+    def failed(self) -> bool:
+        return self.failure is not None
 
     def stop(self) -> int:
+        self.stopping = True
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -131,16 +211,24 @@ class DevServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for reader in self._readers:
+            reader.join(STOP_SECONDS)  # its last lines are shown before dev goes on
         shutil.rmtree(self.root, ignore_errors=True)
         return self.process.returncode
 
 
 def run(load: Callable[[], Loaded], file: Path, options: DevOptions) -> None:
     """Serve until Ctrl-C or SIGTERM (or the server exits); reload on changes when
-    `options.reload`. Either signal stops the server process too, so no port is left bound."""
+    `options.reload`. Either signal stops the server process too, so no port is left bound.
+
+    The first server failing to start (a handler module that raises on import, a startup hook
+    that fails) or exiting on its own is a FlashError: one message naming the user's file and
+    line, and the server stopped. After a reload, such a failure is shown and the next change
+    tries again."""
     loaded = load()
+    check_port(options)
     with _sigterm_as_interrupt():
-        current = _Current(DevServer(loaded, options))
+        current = _Current(DevServer(loaded, options, fatal=True))
         click.echo("\n".join(route_table(loaded.project, options)), err=True)
         _serve(load, file, options, loaded, current)
 
@@ -150,22 +238,25 @@ def _serve(
 ) -> None:
     try:
         if not options.reload:
-            current.server.process.wait()
-            return
-        for _changes in _watch(file, loaded.project, current):
-            try:
-                fresh = load()
-            except FlashError as err:
-                click.echo(f"not reloading: {err}", err=True)
-                continue
-            current.server.stop()
-            loaded = fresh
-            current.server = DevServer(loaded, options)
-            click.echo("reloaded", err=True)
+            while not current.is_set():
+                time.sleep(0.1)
+        else:
+            for _changes in _watch(file, loaded.project, current):
+                try:
+                    fresh = load()
+                except FlashError as err:
+                    click.echo(f"not reloading: {err}", err=True)
+                    continue
+                current.server.stop()
+                loaded = fresh
+                current.server = DevServer(loaded, options, fatal=False)
+                click.echo("reloaded", err=True)
     except KeyboardInterrupt:
         pass
     finally:
         current.server.stop()
+    if current.server.fatal and current.server.failure is not None:
+        raise FlashError(current.server.failure)
 
 
 @contextlib.contextmanager
@@ -207,10 +298,11 @@ def _watch(file: Path, project: Project, current: _Current) -> Iterator[set[Any]
 
 
 class _Current:
-    """The server being served; as watchfiles' stop event, set once that server has exited."""
+    """The server being served; as watchfiles' stop event, set once the first server has failed
+    (a failure after a reload waits for the next change instead)."""
 
     def __init__(self, server: DevServer) -> None:
         self.server = server
 
     def is_set(self) -> bool:
-        return self.server.process.poll() is not None
+        return self.server.fatal and self.server.failed()

@@ -1,14 +1,19 @@
 """The ASGI app `flashctl dev` serves when a project has several endpoints: each rendered service
 mounted under `/<endpoint>/`, each with its own startup hook and limits.
 
-Each endpoint's handler_service.py is imported in isolation: modules loaded from its `src/` are
-taken out of `sys.modules` afterwards, so two endpoints whose code both has a `users.py` do not
-share one (the functions keep their own module globals alive).
+Every endpoint's `src/` stays on `sys.path`, so a handler that imports a sibling module inside its
+body finds it; a module that is the same file in several endpoints (as when they share a
+`source:`) is one module, shared by them in dev. A top-level module that two endpoints' sources
+both have with different contents (each its own `users.py`) is loaded in isolation instead: taken
+out of `sys.modules` after each endpoint's handler_service.py is imported, so each endpoint keeps
+its own (the functions keep their module globals alive). Such a module imported inside a body is
+the last endpoint's: dev says so when it starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -21,8 +26,9 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def load_service(context: Path, name: str) -> ASGIApp:
-    """Import `<context>/handler_service.py` as module `name` and return its `app`."""
+def load_service(context: Path, name: str, isolated: frozenset[str] = frozenset()) -> ASGIApp:
+    """Import `<context>/handler_service.py` as module `name` and return its `app`; modules of
+    its `src/` named in `isolated` (top-level names) are taken out of `sys.modules` afterwards."""
     src = str(context / "src")
     before = set(sys.modules)
     spec = importlib.util.spec_from_file_location(name, context / "handler_service.py")
@@ -33,12 +39,34 @@ def load_service(context: Path, name: str) -> ASGIApp:
     spec.loader.exec_module(module)
     for added in set(sys.modules) - before:
         origin = getattr(sys.modules[added], "__file__", None) or ""
-        if origin.startswith(src):
+        if added.partition(".")[0] in isolated and origin.startswith(src):
             del sys.modules[added]
-    if src in sys.path:
-        sys.path.remove(src)
     app: ASGIApp = module.app
     return app
+
+
+def top_level_modules(src: Path) -> dict[str, str]:
+    """Each top-level module or package of `src` with a digest of its files."""
+    found: dict[str, str] = {}
+    for path in sorted(src.iterdir()) if src.is_dir() else []:
+        if path.suffix == ".py":
+            found[path.stem] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif path.is_dir() and path.name.isidentifier():
+            digest = hashlib.sha256()
+            for file in sorted(path.rglob("*.py")):
+                digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+                digest.update(file.read_bytes())
+            found[path.name] = digest.hexdigest()
+    return found
+
+
+def conflicting_modules(sources: list[Path]) -> frozenset[str]:
+    """The top-level module names that more than one of `sources` has, with different files."""
+    seen: dict[str, set[str]] = {}
+    for src in sources:
+        for module, digest in top_level_modules(src).items():
+            seen.setdefault(module, set()).add(digest)
+    return frozenset(module for module, digests in seen.items() if len(digests) > 1)
 
 
 class Mounted:
@@ -118,6 +146,17 @@ async def _not_found(scope: Scope, send: Send, prefixes: list[str]) -> None:
 
 def compose(root: Path, keys: list[str]) -> Mounted:
     """The dev app over the rendered contexts `root/<key>/`."""
-    return Mounted(
-        {key: load_service(root / key, f"_flashctl_dev_{key.replace('-', '_')}") for key in keys}
-    )
+    isolated = conflicting_modules([root / key / "src" for key in keys])
+    if isolated:
+        names = ", ".join(sorted(isolated))
+        print(
+            f"flashctl dev: endpoints have different modules of the same name ({names}); each"
+            f" endpoint's handlers get their own, but one imported inside a function gets the"
+            f" '{keys[-1]}' endpoint's",
+            file=sys.stderr,
+        )
+    apps = {}
+    for key in keys:
+        name = f"_flashctl_dev_{key.replace('-', '_')}"
+        apps[key] = load_service(root / key, name, isolated)
+    return Mounted(apps)

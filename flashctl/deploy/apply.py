@@ -1,16 +1,18 @@
 """Carrying a plan out: the API calls for each endpoint, a few endpoints at a time.
 
 Endpoints are independent, so they are applied concurrently (bounded); one failure does not stop
-the others, and every outcome is returned. Re-running after a crash is safe: the next plan lists
-by name and sees what the crashed run created, and `RunPodClient.create_endpoint` never sends a
-create twice without checking that the first one did not land.
+the others, and every outcome is returned. Ctrl-C starts no more, lets the calls in flight finish
+and says, endpoint by endpoint, what was changed. Re-running after a crash is safe: the next plan
+lists by name and sees what the crashed run created, and `RunPodClient.create_endpoint` never
+sends a create twice without checking that the first one did not land.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +63,51 @@ def carry_out(
     pending = plan.pending
     if not pending:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(pending)))) as pool:
-        futures = [pool.submit(_apply_one, client, planned, progress) for planned in pending]
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(pending))))
+    futures = [pool.submit(_apply_one, client, planned, progress) for planned in pending]
+    try:
         return [future.result() for future in futures]
+    except KeyboardInterrupt:
+        for future in futures:
+            future.cancel()  # those not started yet never will be
+        progress("interrupted: letting the calls in flight finish (Ctrl-C again: stop waiting)")
+        with contextlib.suppress(KeyboardInterrupt):
+            wait(futures)
+        raise ApplyInterrupted(interrupted_report(pending, futures)) from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ApplyInterrupted(FlashError):
+    """Ctrl-C while a plan was being carried out; the message says what was changed."""
+
+    exit_code = 130
+
+
+RERUN_IS_SAFE = (
+    "Running `flashctl apply` again is safe: it plans from what RunPod has now, so it does what"
+    " is left and never creates a name twice."
+)
+
+
+def interrupted_report(pending: Sequence[EndpointPlan], futures: Sequence[Future[Outcome]]) -> str:
+    """What an interrupted apply changed, did not change, and may have changed, endpoint by
+    endpoint."""
+    lines = ["Apply interrupted:"]
+    for planned, future in zip(pending, futures, strict=True):
+        doing = _DOING[planned.action]
+        if future.cancelled():
+            lines.append(f"  {planned.name}: not changed ({doing} was not started)")
+        elif not future.done():
+            lines.append(
+                f"  {planned.name}: unknown ({doing} was in flight; `flashctl plan` shows it)"
+            )
+        elif (outcome := future.result()).error is not None:
+            lines.append(f"  {planned.name}: not changed ({doing} failed: {outcome.error})")
+        else:
+            ident = (outcome.endpoint or {}).get("id") or planned.endpoint_id
+            lines.append(f"  {planned.name}: {_DONE[planned.action]} ({ident})")
+    return "\n".join([*lines, RERUN_IS_SAFE])
 
 
 def _apply_one(

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from flashctl.compiler import Loaded
-from flashctl.deploy.apply import Outcome, carry_out
+from flashctl.deploy.apply import ApplyInterrupted, Outcome, carry_out
 from flashctl.deploy.confirm import confirm
 from flashctl.deploy.connect import open_client, shown_url
 from flashctl.deploy.desired import declared_environments, desired_endpoints
@@ -119,8 +119,16 @@ def run_apply(
         if not plan.pending:
             print_urls(console, plan, [])
             return
-        if not confirm("Apply these changes?", assume_yes=assume_yes, command="apply"):
-            raise FlashError("Apply cancelled; nothing was changed.")
+        try:
+            agreed = confirm("Apply these changes?", assume_yes=assume_yes, command="apply")
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            agreed = False
+        if not agreed:
+            raise FlashError(
+                f"Apply cancelled: nothing was changed ({len(plan.pending)} planned change(s)"
+                " not made). Running `flashctl apply` again is safe: it plans afresh and asks"
+                " again."
+            )
         outcomes = carry_out(client, plan, console.progress)
         failed = [o for o in outcomes if o.error is not None]
         if wait and not failed:
@@ -129,7 +137,15 @@ def run_apply(
                 for o in outcomes
                 if o.endpoint is not None
             ]
-            wait_for_workers(client, targets, wait_timeout, console.progress)
+            try:
+                wait_for_workers(client, targets, wait_timeout, console.progress)
+            except KeyboardInterrupt:
+                raise ApplyInterrupted(
+                    "Apply interrupted while waiting for workers: every change was made"
+                    f" ({len(outcomes)} endpoint(s)); only the wait was cut short. `flashctl"
+                    " status` shows the workers; running `flashctl apply` again is safe (it finds"
+                    " nothing left to change)."
+                ) from None
         print_urls(console, plan, outcomes)
     if failed:
         details = "\n".join(f"  {o.planned.name}: {o.error}" for o in failed)

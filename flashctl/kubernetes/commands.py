@@ -1,6 +1,7 @@
-"""What `flashctl render|plan|apply --target kubernetes` do, below the CLI (which only gathers
-options): render to a folder atomically or compare with it, kubectl apply, dry run or not, and
-wait for the applied Deployments to roll out.
+"""What `flashctl render|plan|apply|status|destroy --target kubernetes` do, below the CLI (which
+only gathers options): render to a folder atomically or compare with it, kubectl apply, dry run or
+not, wait for the applied Deployments to roll out, show their ready replicas, and delete the
+objects this project owns.
 
 `render_to` replaces OUTPUT entirely (build_files.write_tree), so its default is a folder of its
 own (`build-kubernetes/`), never `build/`, which `flashctl render` replaces in turn.
@@ -8,15 +9,18 @@ own (`build-kubernetes/`), never `build/`, which `flashctl render` replaces in t
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flashctl import build_files
 from flashctl.errors import DeployError
 from flashctl.kubernetes import kubectl, manifests
-from flashctl.kubernetes.render import Files, render_kubernetes
+from flashctl.kubernetes.render import Files, dump_all, render_kubernetes
 from flashctl.model import Endpoint, Project
 
 DEFAULT_OUTPUT = Path("build-kubernetes")
@@ -89,3 +93,133 @@ def _not_rolled_out(
         f" `kubectl describe deployment/{name}{flag}` and `kubectl get pods{flag} -l {pods}`;"
         " if it is still rolling out, raise --wait-timeout (or pass --no-wait)."
     )
+
+
+# -- status and destroy ----------------------------------------------------------------------
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+PART_OF = "app.kubernetes.io/part-of"
+
+
+def owner_selector(project: Project) -> str:
+    """The labels every object flashctl renders for `project` carries, as a label selector."""
+    return f"{MANAGED_BY}=flashctl,{PART_OF}={project.name}"
+
+
+def is_owned(project: Project, live: dict[str, Any]) -> bool:
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get(MANAGED_BY) == "flashctl" and labels.get(PART_OF) == project.name)
+
+
+def _key(manifest: dict[str, Any]) -> tuple[str, str]:
+    return str(manifest.get("kind")), str((manifest.get("metadata") or {}).get("name"))
+
+
+def _described(live: dict[str, Any]) -> str:
+    kind, name = _key(live)
+    namespace = (live.get("metadata") or {}).get("namespace")
+    return f"{kind.lower()}/{name}" + (f" (namespace {namespace})" if namespace else "")
+
+
+@dataclass(frozen=True)
+class Teardown:
+    """What `destroy --target kubernetes` found: the live objects it may delete (this project's
+    labels), and those of a rendered name that it leaves alone."""
+
+    owned: list[dict[str, Any]]
+    foreign: list[dict[str, Any]]
+
+    def lines(self) -> list[str]:
+        return [f"  - {_described(o)}: delete" for o in self.owned]
+
+    def left_alone(self, project: Project) -> list[str]:
+        return [
+            f"{_described(o)} is not labelled as project {project.name}'s"
+            f" ({owner_selector(project)}): left alone"
+            for o in self.foreign
+        ]
+
+
+def teardown(project: Project) -> Teardown:
+    """The live objects named by a fresh render (`kubectl get -f`), split by owner."""
+    live = kubectl.get_files(render_kubernetes(project))
+    owned = [o for o in live if is_owned(project, o)]
+    return Teardown(owned, [o for o in live if not is_owned(project, o)])
+
+
+def destroy(project: Project, found: Teardown) -> str:
+    """`kubectl delete -f` on the rendered objects that `found` owns (and only if the live ones
+    still carry this project's labels: the selector is checked by kubectl too)."""
+    keep = {_key(o) for o in found.owned}
+    files = {}
+    for endpoint in project.endpoints:
+        documents = [m for m in manifests.endpoint_manifests(project, endpoint) if _key(m) in keep]
+        if documents:
+            files[f"{endpoint.key}.yaml"] = dump_all(documents)
+    return kubectl.delete_files(files, owner_selector(project))
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    endpoint: str
+    deployment: str
+    namespace: str | None
+    exists: bool
+    owned: bool
+    ready: int
+    replicas: int
+
+
+def status(project: Project) -> list[DeploymentStatus]:
+    """Each endpoint's Deployment as the cluster has it (`kubectl get -f` on the rendered
+    Deployments): ready replicas of the replicas it wants."""
+    deployments = {
+        endpoint.key: [
+            m for m in manifests.endpoint_manifests(project, endpoint) if m["kind"] == "Deployment"
+        ]
+        for endpoint in project.endpoints
+    }
+    files = {f"{key}.yaml": dump_all(found) for key, found in deployments.items()}
+    live = {
+        (o.get("metadata") or {}).get("name"): o
+        for o in kubectl.get_files(files)
+        if o.get("kind") == "Deployment"
+    }
+    rows = []
+    for endpoint in project.endpoints:
+        name = manifests.object_name(endpoint)
+        found = live.get(name)
+        state = (found or {}).get("status") or {}
+        wanted = ((found or {}).get("spec") or {}).get("replicas")
+        rows.append(
+            DeploymentStatus(
+                endpoint.key,
+                name,
+                ((found or {}).get("metadata") or {}).get("namespace")
+                or endpoint.kubernetes.namespace,
+                found is not None,
+                found is not None and is_owned(project, found),
+                int(state.get("readyReplicas") or 0),
+                int(wanted if wanted is not None else state.get("replicas") or 0),
+            )
+        )
+    return rows
+
+
+def status_text(rows: list[DeploymentStatus]) -> str:
+    """One line per endpoint: its Deployment and ready/wanted replicas, or why there are none."""
+    lines = []
+    for row in rows:
+        where = f"deployment/{row.deployment}" + (f" -n {row.namespace}" if row.namespace else "")
+        if not row.exists:
+            said = "not deployed"
+        elif not row.owned:
+            said = "not this project's (no flashctl labels for it)"
+        else:
+            said = f"ready {row.ready}/{row.replicas}"
+        lines.append(f"{row.endpoint}  {where}  {said}")
+    return "\n".join(lines) + "\n"
+
+
+def status_json(rows: list[DeploymentStatus]) -> str:
+    return json.dumps({"endpoints": [vars(row) for row in rows]}, indent=2) + "\n"

@@ -1,5 +1,6 @@
-"""The process edge of the Kubernetes target: `kubectl apply -f` on rendered manifests, and
-`kubectl rollout status` on the Deployments it applied.
+"""The process edge of the Kubernetes target: `kubectl apply -f` on rendered manifests,
+`kubectl rollout status` on the Deployments it applied, and `kubectl get -f` / `kubectl delete -f`
+for `status` and `destroy`.
 
 kubectl brings the user's own kubeconfig, context, namespace and credentials, so flashctl holds
 none. `--dry-run=client` (what `flashctl plan --target kubernetes` runs) still asks the cluster
@@ -8,12 +9,14 @@ for its API groups, so it needs a reachable cluster too, but changes nothing.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from flashctl.errors import DeployError
 
@@ -54,6 +57,32 @@ def diff_command(paths: Sequence[Path], kubectl: str = "kubectl") -> list[str]:
     ['kubectl', 'diff', '-f', 'k8s/api.yaml', '-f', 'k8s/gpu.yaml']
     """
     command = [kubectl, "diff"]
+    for path in paths:
+        command += ["-f", str(path)]
+    return command
+
+
+def get_command(paths: Sequence[Path], kubectl: str = "kubectl") -> list[str]:
+    """The command line that prints the live objects `paths` name, as JSON (none for those that
+    do not exist), e.g.
+
+    >>> get_command([Path("k8s/api.yaml")])
+    ['kubectl', 'get', '--ignore-not-found', '--output=json', '-f', 'k8s/api.yaml']
+    """
+    command = [kubectl, "get", "--ignore-not-found", "--output=json"]
+    for path in paths:
+        command += ["-f", str(path)]
+    return command
+
+
+def delete_command(paths: Sequence[Path], selector: str, kubectl: str = "kubectl") -> list[str]:
+    """The command line that deletes the objects of `paths` that carry the labels of
+    `selector`; it returns once the API has accepted each deletion, e.g.
+
+    >>> delete_command([Path("k8s/api.yaml")], "app.kubernetes.io/part-of=shop")[1:5]
+    ['delete', '--ignore-not-found', '--wait=false', '--selector=app.kubernetes.io/part-of=shop']
+    """
+    command = [kubectl, "delete", "--ignore-not-found", "--wait=false", f"--selector={selector}"]
     for path in paths:
         command += ["-f", str(path)]
     return command
@@ -124,6 +153,49 @@ def _on_files(
             path.write_bytes(data)
             paths.append(path)
         return run(paths)
+
+
+def get_files(files: Mapping[str, bytes]) -> list[dict[str, Any]]:
+    """The live objects `files` name (those that exist), as kubectl reads them."""
+    result = _on_files(files, lambda paths: _run(get_command(paths, find_kubectl())))
+    if result.returncode != 0:
+        raise failure(result, "get")
+    return objects_of(result.stdout)
+
+
+def delete_files(files: Mapping[str, bytes], selector: str) -> str:
+    """`kubectl delete -f` on `files`, only objects labelled `selector`; what kubectl said."""
+    result = _on_files(files, lambda paths: _run(delete_command(paths, selector, find_kubectl())))
+    if result.returncode != 0:
+        raise failure(result, "delete")
+    return result.stdout
+
+
+def objects_of(output: str) -> list[dict[str, Any]]:
+    """The objects in `kubectl get --output=json` output: one object, a List, several of either
+    one after the other, or nothing.
+
+    >>> listed = '{"kind": "List", "items": [{"kind": "Service"}]} {"kind": "Deployment"}'
+    >>> [o["kind"] for o in objects_of(listed)]
+    ['Service', 'Deployment']
+    """
+    decoder = json.JSONDecoder()
+    found: list[dict[str, Any]] = []
+    at = 0
+    while True:
+        while at < len(output) and output[at].isspace():
+            at += 1
+        if at == len(output):
+            return found
+        try:
+            value, at = decoder.raw_decode(output, at)
+        except ValueError as err:
+            raise DeployError(f"kubectl get printed something that is not JSON: {err}") from None
+        items = value.get("items") if isinstance(value, dict) else None
+        if isinstance(items, list):
+            found += [item for item in items if isinstance(item, dict)]
+        elif isinstance(value, dict):
+            found.append(value)
 
 
 def require_success(result: subprocess.CompletedProcess[str]) -> str:

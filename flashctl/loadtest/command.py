@@ -96,9 +96,12 @@ def run_loadtest(load_project: Callable[[], Loaded], request: LoadtestRequest) -
         printer.finish()
     summary = stats.summarize(outcome.samples, outcome.elapsed_s)
     objectives = slo.check(summary, project.slo)
-    header = report.Header(endpoint.key, method, url, load.concurrency)
+    header = report.Header(endpoint.key, method, url, load.concurrency, outcome.interrupted)
     render = report.json_text if request.fmt == "json" else report.text
     click.echo(render(header, summary, objectives), nl=False)
+    if outcome.interrupted:
+        click.echo("interrupted: the report covers the requests done until then", err=True)
+        return 130
     missed = slo.missed(objectives)
     if missed:
         listed = "; ".join(o.describe() for o in missed)

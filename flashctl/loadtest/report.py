@@ -17,6 +17,7 @@ class Header:
     method: str
     url: str
     concurrency: int
+    partial: bool = False  # interrupted (Ctrl-C): the requests done until then
 
 
 def progress_line(progress: Progress) -> str:
@@ -31,6 +32,11 @@ def progress_line(progress: Progress) -> str:
 
 def text(header: Header, summary: Summary, objectives: list[Objective]) -> str:
     lines = [
+        *(
+            ["PARTIAL: interrupted (Ctrl-C); the requests done until then"]
+            if header.partial
+            else []
+        ),
         f"{header.method} {header.url}  (endpoint {header.endpoint}, concurrency "
         f"{header.concurrency})",
         f"requests    {summary.requests} in {summary.elapsed_s:.2f} s: {summary.succeeded} "
@@ -64,6 +70,7 @@ def document(header: Header, summary: Summary, objectives: list[Objective]) -> d
         "method": header.method,
         "url": header.url,
         "concurrency": header.concurrency,
+        "partial": header.partial,
         "requests": summary.requests,
         "succeeded": summary.succeeded,
         "failed": summary.failed,

@@ -51,6 +51,7 @@ class Progress:
 class Outcome:
     samples: list[Sample]
     elapsed_s: float
+    interrupted: bool = False  # Ctrl-C: the samples so far, a partial result
 
 
 def send_one(session: requests.Session, target: Target, timeout: float) -> Sample:
@@ -134,9 +135,13 @@ def run(target: Target, load: Load, progress: Callable[[Progress], None]) -> Out
                 next_tick += 1.0
     except KeyboardInterrupt:
         stop.set()  # in-flight requests finish (bounded by their timeout); no new ones start
-        for thread in threads:
-            thread.join(load.timeout + CONNECT_TIMEOUT)
-        raise
+        try:
+            for thread in threads:
+                thread.join(load.timeout + CONNECT_TIMEOUT)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: report what is in, without the requests still in flight
+        with lock:
+            return Outcome(list(samples), time.monotonic() - started, interrupted=True)
     elapsed = time.monotonic() - started
     return Outcome(list(samples), elapsed)
 

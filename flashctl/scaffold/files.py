@@ -1,7 +1,8 @@
 """The files of a new project, as `{relative path: text}`; pure apart from reading templates.
 
 Templates live in `templates/init/` (shipped as `flashctl.templates`): `*.j2` files are rendered
-with Jinja from a small view (project name, GPU or CPU); the others are copied as they are (the
+with Jinja from a small view (project name, GPU or CPU, flashctl's version, which
+requirements-dev.txt and the pre-commit hook pin); the others are copied as they are (the
 GitHub workflow is full of `${{ ... }}`, which Jinja must not touch).
 """
 
@@ -23,9 +24,9 @@ LAYOUT = {
     "app/handlers.py": "handlers.py.j2",
     "tests/test_handlers.py": "test_handlers.py.j2",
     "tests/conftest.py": "conftest.py.j2",
-    "requirements-dev.txt": "requirements-dev.txt",
+    "requirements-dev.txt": "requirements-dev.txt.j2",
     ".gitignore": "gitignore",
-    ".pre-commit-config.yaml": "pre-commit-config.yaml",
+    ".pre-commit-config.yaml": "pre-commit-config.yaml.j2",
     ".github/workflows/flashctl.yml": "github-workflow.yml",
 }
 SCHEMA_COPY = ".flashctl/flash.schema.json"  # what flash.yaml's yaml-language-server line names
@@ -64,9 +65,10 @@ def checked_name(name: str) -> str:
 
 def scaffold_files(scaffold: Scaffold) -> dict[str, str]:
     """Every file of the new project, by POSIX path relative to its folder."""
+    from flashctl import __version__
     from flashctl.schema import schema_text
 
-    view = {"project": scaffold.project, "gpu": scaffold.gpu}
+    view = {"project": scaffold.project, "gpu": scaffold.gpu, "version": __version__}
     files = {path: _render(template, view) for path, template in LAYOUT.items()}
     files[SCHEMA_COPY] = schema_text()
     return files

@@ -161,6 +161,7 @@ def fake_kubectl(
     real_rollout: str | None = None,
     diff_exit: int = 0,
     real_diff: str | None = None,
+    get_stdout: str = "",
 ) -> Path:
     """A `kubectl` that records its arguments (one line per call) and the files it was given.
 
@@ -168,8 +169,8 @@ def fake_kubectl(
     `rollout status deployment/NAME` says NAME rolled out, except for the Deployment named
     `rollout_fails`: that one times out as kubectl does (exit 1). `diff` exits with `diff_exit`
     as kubectl does (0 no differences; 1 differences, with a diff on stdout; above 1 an error on
-    stderr). With `real_rollout` / `real_diff` (a real kubectl's path), that subcommand runs
-    that kubectl instead.
+    stderr). `get` prints `get_stdout` (the live objects, as JSON). With `real_rollout` /
+    `real_diff` (a real kubectl's path), that subcommand runs that kubectl instead.
     """
     log = folder / "calls.log"
     script = folder / "kubectl"
@@ -186,6 +187,7 @@ def fake_kubectl(
     }[min(diff_exit, 2)]
     lines += [
         f'[ "$1" = diff ] && {{ {diff_says or "true"}; exit {diff_exit}; }}',
+        f'[ "$1" = get ] && {{ printf %s {shlex.quote(get_stdout)}; exit 0; }}',
         'if [ "$1" = rollout ]; then',
         '  name="${3#deployment/}"',
         f'  if [ "$name" = {shlex.quote(rollout_fails or "")} ]; then',

@@ -7,7 +7,8 @@ in lists (with kubectl's `fieldSelector=metadata.name=...`); a watch sends no ev
 until the stub stops (at most WATCH_SECONDS), which is what `kubectl rollout status` sees of a
 Deployment that never changes. For `kubectl diff` it answers a dry-run create with the object as
 sent and a dry-run patch of a served object with that object unchanged (a cluster that already
-matches the file). It accepts no real writes; every request is recorded for the test.
+matches the file). A DELETE of a served object removes it (what `kubectl delete` does); it
+accepts no other real writes. Every request is recorded for the test.
 """
 
 from __future__ import annotations
@@ -97,14 +98,20 @@ class StubApiServer:
         return path
 
 
-def deployment(name: str, namespace: str = "default", rolled_out: bool = True) -> Manifest:
+def deployment(
+    name: str,
+    namespace: str = "default",
+    rolled_out: bool = True,
+    labels: Mapping[str, str] | None = None,
+) -> Manifest:
     """A live Deployment of one replica: fully rolled out (what `kubectl rollout status` accepts),
-    or with its new pod never available (so it waits until its --timeout)."""
+    or with its new pod never available (so it waits until its --timeout); with `labels`."""
     available = 1 if rolled_out else 0
+    metadata = {"name": name, "namespace": namespace, "generation": 2, "resourceVersion": "7"}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "generation": 2, "resourceVersion": "7"},
+        "metadata": {**metadata, "labels": dict(labels or {})},
         "spec": {"replicas": 1},
         "status": {
             "observedGeneration": 2,
@@ -135,7 +142,7 @@ def object_path(manifest: Manifest) -> str:
 @contextmanager
 def stub_apiserver(objects: Iterable[Manifest] = ()) -> Iterator[StubApiServer]:
     stub = StubApiServer(url="")
-    served: Mapping[str, Manifest] = {object_path(o): o for o in objects}
+    served: dict[str, Manifest] = {object_path(o): o for o in objects}
     stopping = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
@@ -183,7 +190,16 @@ def stub_apiserver(objects: Iterable[Manifest] = ()) -> Iterator[StubApiServer]:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self._send(200, served[url.path])
 
-        do_PUT = do_DELETE = _refuse
+        def do_DELETE(self) -> None:
+            """Deleting a served object removes it; anything else is refused."""
+            path = urlsplit(self.path).path
+            if path not in served:
+                return self._refuse()
+            stub.requests.append(("DELETE", path))
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(200, served.pop(path))
+
+        do_PUT = _refuse
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +110,39 @@ def test_client_errors_count_as_failures_by_status(run_cli, served):
     assert result.exit_code == 1, result
     report = json.loads(result.stdout)
     assert report["statuses"] == {"404": 20} and report["failed"] == 20
+
+
+def test_ctrl_c_prints_the_partial_report_marked_partial(served):
+    root, port = served
+    log = root / "dev.log"
+
+    def served_requests() -> int:
+        return log.read_text().count('"event":"request"')
+
+    before = served_requests()
+    loadtest = start_interruptible(
+        [
+            sys.executable, "-m", "flashctl", "-f", str(root / "flash.yaml"), "loadtest",
+            "users", "--local", "--port", str(port), "-d", "120", "-c", "2", "--format", "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while served_requests() < before + 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        loadtest.send_signal(signal.SIGINT)
+        stdout, stderr = loadtest.communicate(timeout=60)
+    finally:
+        if loadtest.poll() is None:
+            stop(loadtest, signal.SIGKILL)
+
+    assert loadtest.returncode == 130, stderr
+    report = json.loads(stdout)
+    assert report["partial"] is True
+    assert report["requests"] >= 10
+    assert report["statuses"] == {"200": report["requests"]}
+    assert "interrupted: the report covers the requests done until then" in stderr
+    assert "Traceback" not in stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from flashctl import __version__
 from flashctl.scaffold.files import LAYOUT, SCHEMA_COPY
 
 EXPECTED = sorted([*LAYOUT, SCHEMA_COPY])
@@ -118,3 +120,18 @@ def test_pre_commit_config_runs_flashctl_validate(run_cli, tmp_path):
     assert hook["id"] == "flashctl-validate"
     assert hook["entry"] == "flashctl validate --strict"
     assert hook["pass_filenames"] is False
+
+
+def test_the_pre_commit_hook_installs_the_pinned_flashctl_itself(run_cli, tmp_path):
+    """`language: python` with flashctl as an additional dependency: pre-commit installs it in an
+    environment of its own, so the hook works without flashctl on PATH (as check-jsonschema's
+    hooks do); the pin is the one requirements-dev.txt has."""
+    run_cli("init", str(tmp_path))
+    config = YAML(typ="safe", pure=True).load((tmp_path / ".pre-commit-config.yaml").read_text())
+
+    (hook,) = config["repos"][0]["hooks"]
+    assert hook["language"] == "python"
+    assert hook["additional_dependencies"] == [f"flashctl=={__version__}"]
+    requirements = (tmp_path / "requirements-dev.txt").read_text().splitlines()
+    assert f"flashctl=={__version__}" in requirements
+    assert re.search(hook["files"], "flash.yaml") and re.search(hook["files"], "app/handlers.py")

@@ -32,11 +32,17 @@ def test_both_hooks_are_published_and_install_flashctl_itself():
         assert hook["pass_filenames"] is False  # flashctl reads ./flash.yaml, not file names
 
 
-def test_validate_hook_runs_on_flash_yaml_and_python_changes():
-    pattern = re.compile(HOOKS["flashctl-validate"]["files"])
-    assert pattern.search("flash.yaml") and pattern.search("svc/flash.yml")
-    assert pattern.search("app/handlers.py")
-    assert not pattern.search("README.md")
+@pytest.mark.parametrize(
+    "path",
+    ["flash.yaml", "svc/flash.yml", "flash.yaml.example", "flash.prod.yaml", "app/handlers.py"],
+)
+def test_validate_hook_runs_on_flash_yaml_like_and_python_changes(path):
+    assert re.search(HOOKS["flashctl-validate"]["files"], path)
+
+
+@pytest.mark.parametrize("path", ["README.md", "flashy.yaml", "docs/flash.md", "k8s/api.yaml"])
+def test_validate_hook_skips_other_files(path):
+    assert not re.search(HOOKS["flashctl-validate"]["files"], path)
 
 
 @pytest.fixture
