@@ -68,7 +68,7 @@ def test_the_key_appears_in_no_output_file_or_log(
     saved = tmp_path / "plan.json"
     runs = [
         ("--debug", "plan", "-f", str(EXAMPLE), "--out", str(saved)),
-        ("--debug", "apply", str(saved), "--yes"),
+        ("--debug", "apply", "-f", str(EXAMPLE), str(saved), "--yes"),
         ("--debug", "plan", "-f", str(EXAMPLE), "--format", "json"),
         ("--debug", "status", "-f", str(EXAMPLE), "--format", "json"),
         ("--debug", "destroy", "-f", str(EXAMPLE), "--yes"),
