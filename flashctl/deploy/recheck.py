@@ -98,7 +98,8 @@ def _entry_refusals(
             f"endpoints of project '{project}'"
         )
     elif holder not in (project, None):
-        found.append(f"it would {action} {label}, which belongs to {whose}")
+        doing = "treat as its own" if action == NO_CHANGE else "update"
+        found.append(f"it would {doing} {label}, which belongs to {whose}")
     elif action != DELETE and (conflict := name_conflict(name, named, project)):
         found.append(conflict.strip())
     return found

@@ -247,7 +247,7 @@ def test_a_saved_plan_is_rechecked_against_the_live_owners(example):
     ]
     assert edited(endpoint_id=theirs["id"]) == [
         f"{theirs['id']} is named 'seed-cpu' on RunPod, not seed-gpu",
-        f"it would no change seed-gpu ({theirs['id']}), which belongs to project 'other'",
+        f"it would treat as its own seed-gpu ({theirs['id']}), which belongs to project 'other'",
     ]
     assert edited(action="delete") == ["it deletes seed-gpu, but it was not made with --prune"]
     assert edited(action="update in place", patch={"env": {}, "name": "x"}) == [
