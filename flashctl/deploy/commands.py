@@ -24,9 +24,10 @@ from flashctl.deploy.destroy import destroy_plan
 from flashctl.deploy.normalize import base_url, owner
 from flashctl.deploy.plan import DELETE, Plan, make_plan
 from flashctl.deploy.plan_file import dumps, read_plan, stale_reasons, write_plan
+from flashctl.deploy.recheck import refusals, with_live_urls
 from flashctl.deploy.report import plan_text
 from flashctl.deploy.wait import WaitTarget, wait_for_workers
-from flashctl.errors import DeployError, FlashError, UsageError
+from flashctl.errors import DeployError, FlashError, InputError, UsageError
 from flashctl.runpod.client import RunPodClient
 
 Load = Callable[[], Loaded]
@@ -112,7 +113,7 @@ def run_apply(
                 raise UsageError(
                     "--prune is decided when the plan is made: `flashctl plan --prune --out FILE`."
                 )
-            plan = saved_plan(client, plan_file)
+            plan = saved_plan(client, plan_file, _project_name(load))
         else:
             plan = plan_for(client, load(), prune=prune)
         console.err(plan_text(plan, Console.color("stderr")))
@@ -155,22 +156,43 @@ def run_apply(
         )
 
 
-def saved_plan(client: RunPodClient, path: Path) -> Plan:
-    """A saved plan, if RunPod still matches what it was made against (one list call)."""
+def _project_name(load: Load) -> str:
+    """This project's name for `apply PLAN`: from flash.yaml, never from the plan file."""
+    try:
+        return load().project.name
+    except InputError as err:
+        raise InputError(
+            f"{err}\n`apply PLAN` reads the project from the file to check that the plan is "
+            "its own (pass -f FILE)."
+        ) from err
+
+
+def saved_plan(client: RunPodClient, path: Path, project: str) -> Plan:
+    """A saved plan, if everything it touches is still `project`'s to touch and RunPod still
+    matches what it was made against (one list call)."""
     plan = read_plan(path)
     if plan.api_url != shown_url(client):
         raise DeployError(
             f"{path} was made against {plan.api_url}, not {shown_url(client)}; make a new plan "
             "for this API."
         )
-    reasons = stale_reasons(plan, client.list_endpoints())
+    remote = client.list_endpoints()
+    refused = refusals(plan, remote, project)
+    if refused:
+        raise DeployError(
+            f"The saved plan {path} is refused: project '{project}' may not carry it out on "
+            "RunPod as it is now:\n"
+            + "\n".join(f"  {line}" for line in refused)
+            + "\nNothing was applied; run `flashctl plan --out` again and review it."
+        )
+    reasons = stale_reasons(plan, remote)
     if reasons:
         raise DeployError(
             f"The saved plan {path} is stale: RunPod changed since it was made ("
             + "; ".join(reasons)
             + "). Nothing was applied; run `flashctl plan --out` again and review it."
         )
-    return plan
+    return with_live_urls(plan, remote)
 
 
 def print_urls(console: Console, plan: Plan, outcomes: list[Outcome]) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from flashctl.deploy.normalize import base_url, owner
+from flashctl.deploy.plan import name_conflict
 from flashctl.errors import DeployError, UsageError
 from flashctl.model import Endpoint, Project
 from flashctl.runpod.api_url import is_loopback
@@ -54,9 +55,17 @@ def local_url(project: Project, endpoint: Endpoint, port: int, path: str) -> str
 def remote_url(
     remote: Sequence[Mapping[str, Any]], endpoint: Endpoint, project: Project, path: str
 ) -> str:
-    """The route's URL on RunPod, from the listed endpoint of this name (this project's first)."""
+    """The route's URL on RunPod, from the listed endpoint of this name (this project's first,
+    then one no project owns; never another project's, as `plan.name_conflict` rules)."""
+    named = [e for e in remote if e.get("name") == endpoint.runpod_name]
+    conflict = name_conflict(endpoint.runpod_name, named, project.name)
+    if conflict is not None:
+        raise DeployError(
+            f"Not calling {endpoint.runpod_name}: {conflict.strip()}. flashctl calls only "
+            f"endpoints of project '{project.name}'."
+        )
     named = sorted(
-        (e for e in remote if e.get("name") == endpoint.runpod_name),
+        (e for e in named if owner(e) in (project.name, None)),
         key=lambda e: owner(e) != project.name,
     )
     base = base_url(named[0]) if named else None

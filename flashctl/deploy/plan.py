@@ -4,8 +4,9 @@
     [(e.name, e.action) for e in plan.endpoints]   # [("seed-gpu", "create"), ...]
 
 Identity is the RunPod name. Ownership is the `FLASHCTL_PROJECT` env of a remote endpoint:
-an endpoint of the same name owned by another project is a conflict, never touched; one owned by
-no project is adopted (its env gains FLASHCTL_PROJECT). Actions (design section 8):
+a name another project holds (and this project does not) is a conflict, never touched, even when
+an endpoint owned by no project shares it; otherwise an endpoint owned by no project is adopted
+(its env gains FLASHCTL_PROJECT), but never deleted or replaced. Actions (design section 8):
 
 - `create`: no endpoint has the name.
 - `update in place`: only workers, scaling, timeout or name differ.
@@ -62,6 +63,7 @@ class EndpointPlan:
     patch: JSONObject | None = None  # the PATCH body (updates)
     note: str = ""  # why, when it is not obvious
     workers_min: int = 0  # desired workers.min, for `apply --wait`
+    same_name: tuple[str, ...] = ()  # ids of every remote endpoint with this name, sorted
 
 
 @dataclass(frozen=True)
@@ -110,15 +112,20 @@ def make_plan(
     duplicates: list[Mapping[str, Any]] = []
     for want in desired:
         candidates = by_name.get(want.name, [])
+        conflict = name_conflict(want.name, candidates, project)
+        if conflict is not None:
+            conflicts.append(conflict)
+            continue
         managed, others = _managed(candidates, project)
-        foreign = [c for c in others if owner(c) not in (None, project)]
-        if managed is None and foreign:
+        planned = _endpoint_plan(want, managed, project, same_name=_ids(candidates))
+        if managed is not None and planned.action == REPLACE and owner(managed) != project:
             conflicts.append(
-                f"  {want.name} ({foreign[0].get('id')}) belongs to project "
-                f"'{owner(foreign[0])}' (its env {PROJECT_ENV}); rename the endpoint or the project"
+                f"  {want.name} ({managed.get('id')}) has no {PROJECT_ENV}: replacing it (the "
+                "type or GPU/CPU changed) would delete an endpoint this project does not own; "
+                "delete it yourself, or keep its type"
             )
             continue
-        endpoints.append(_endpoint_plan(want, managed, project))
+        endpoints.append(planned)
         if managed is None:
             continue
         # Names may repeat on RunPod. Duplicates this project owns go with --prune; others stay.
@@ -135,7 +142,7 @@ def make_plan(
             )
     if conflicts:
         raise OwnershipConflict(
-            "Some endpoints in the file have the names of another project's endpoints:\n"
+            "Some endpoints in the file would take over endpoints this project does not own:\n"
             + "\n".join(conflicts)
         )
 
@@ -150,12 +157,31 @@ def make_plan(
     kept: tuple[str, ...] = ()
     if prune:
         for endpoint in sorted(leaving, key=_age):
-            endpoints.append(_delete(endpoint, "left the file"))
+            endpoints.append(_delete(endpoint, "left the file", by_name))
         for endpoint in sorted(duplicates, key=_age):
-            endpoints.append(_delete(endpoint, "a duplicate of a managed endpoint"))
+            endpoints.append(_delete(endpoint, "a duplicate of a managed endpoint", by_name))
     else:
         kept = tuple(sorted({str(r.get("name")) for r in leaving}))
     return Plan(project, environment, api_url, prune, tuple(endpoints), kept, tuple(warnings))
+
+
+def name_conflict(name: str, candidates: Sequence[Mapping[str, Any]], project: str) -> str | None:
+    """Why `project` may not manage `name` (a line of the conflict message), or None if it may.
+
+    A name is another project's when an endpoint of it carries that project's FLASHCTL_PROJECT
+    and none carries this project's; an endpoint without the env beside it changes nothing.
+    """
+    if any(owner(c) == project for c in candidates):
+        return None
+    foreign = sorted((c for c in candidates if owner(c) is not None), key=_age)
+    if not foreign:
+        return None
+    unowned = sum(1 for c in candidates if owner(c) is None)
+    beside = f" (and {unowned} endpoint(s) with no {PROJECT_ENV})" if unowned else ""
+    return (
+        f"  {name} ({foreign[0].get('id')}) belongs to project '{owner(foreign[0])}' (its env "
+        f"{PROJECT_ENV}){beside}; rename the endpoint or the project"
+    )
 
 
 def in_scope(name: str, project: str, environment: str | None, others: Iterable[str]) -> bool:
@@ -172,13 +198,22 @@ def in_scope(name: str, project: str, environment: str | None, others: Iterable[
 
 
 def _endpoint_plan(
-    want: DesiredEndpoint, remote: Mapping[str, Any] | None, project: str
+    want: DesiredEndpoint,
+    remote: Mapping[str, Any] | None,
+    project: str,
+    same_name: tuple[str, ...],
 ) -> EndpointPlan:
     workers_min = int(want.body.get("workers", {}).get("min", 0))
     if remote is None:
         changes = tuple(field_changes(None, want.body))
         return EndpointPlan(
-            want.name, want.key, CREATE, changes=changes, body=want.body, workers_min=workers_min
+            want.name,
+            want.key,
+            CREATE,
+            changes=changes,
+            body=want.body,
+            workers_min=workers_min,
+            same_name=same_name,
         )
     desired_shape, remote_shape = normalize(want.body), normalize(remote)
     changes = tuple(field_changes(remote_shape, desired_shape))
@@ -190,6 +225,7 @@ def _endpoint_plan(
         "remote_fingerprint": fingerprint(remote),
         "changes": changes,
         "workers_min": workers_min,
+        "same_name": same_name,
     }
     family_changes = (desired_shape["gpu"] is None) != (remote_shape["gpu"] is None)
     if fields & REPLACE_FIELDS or family_changes:
@@ -208,23 +244,31 @@ def _endpoint_plan(
     return EndpointPlan(want.name, want.key, action, patch=patch, note=note, **common)
 
 
-def _delete(remote: Mapping[str, Any], why: str) -> EndpointPlan:
+def _delete(
+    remote: Mapping[str, Any], why: str, by_name: Mapping[str, list[Mapping[str, Any]]]
+) -> EndpointPlan:
+    name = str(remote.get("name"))
     return EndpointPlan(
-        str(remote.get("name")),
+        name,
         None,
         DELETE,
         endpoint_id=str(remote.get("id")),
         url=base_url(remote),
         remote_fingerprint=fingerprint(remote),
         note=why,
+        same_name=_ids(by_name.get(name, [])),
     )
+
+
+def _ids(endpoints: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    return tuple(sorted(str(e.get("id")) for e in endpoints))
 
 
 def _managed(
     candidates: list[Mapping[str, Any]], project: str
 ) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]:
     """The endpoint to manage among those with the name (owned first, then unowned; oldest
-    first), and the rest."""
+    first), and the rest. Call it only when `name_conflict` found none."""
     ordered = sorted(candidates, key=_age)
     for wanted_owner in (project, None):
         for candidate in ordered:

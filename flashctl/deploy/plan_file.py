@@ -1,8 +1,9 @@
 """The JSON form of a plan: `flashctl plan --format json` prints it, `--out FILE` saves it, and
-`flashctl apply FILE` carries a saved one out after checking that RunPod has not changed since.
+`flashctl apply FILE` carries a saved one out after checking that RunPod has not changed since
+and that every endpoint it touches is this project's (`recheck.py`).
 
     {
-      "format": 1,                          # bumped on incompatible changes
+      "format": 2,                          # bumped on incompatible changes
       "project": "seed", "environment": null,
       "api_url": "https://api.runpod.io",   # a saved plan is applied only against this API
       "prune": false,
@@ -16,7 +17,8 @@
          "changes": [{"path": "image", "before": "a:1", "after": "a:2"}],
          "body": null,                        # the create body (create, replace)
          "patch": {"image": "a:2"},           # the PATCH body (updates)
-         "note": "", "workers_min": 0}
+         "note": "", "workers_min": 0,
+         "same_name": ["x7k2m9q4p1v8z3"]}     # ids of all endpoints RunPod had with this name
       ],
       "kept": ["seed-old"],                 # owned endpoints that left the file (no --prune)
       "warnings": []
@@ -41,7 +43,7 @@ from flashctl.deploy.normalize import fingerprint
 from flashctl.deploy.plan import ACTIONS, CREATE, EndpointPlan, Plan
 from flashctl.errors import DeployError, InputError
 
-FORMAT = 1
+FORMAT = 2  # 2: `same_name`
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -78,6 +80,7 @@ def _endpoint_to_json(endpoint: EndpointPlan) -> dict[str, Any]:
         "patch": endpoint.patch,
         "note": endpoint.note,
         "workers_min": endpoint.workers_min,
+        "same_name": list(endpoint.same_name),
     }
 
 
@@ -133,6 +136,7 @@ def _plan_from_json(data: Mapping[str, Any]) -> Plan:
                 patch=item["patch"],
                 note=str(item.get("note", "")),
                 workers_min=int(item.get("workers_min", 0)),
+                same_name=tuple(str(i) for i in item["same_name"]),
             )
         )
     return Plan(
@@ -147,13 +151,20 @@ def _plan_from_json(data: Mapping[str, Any]) -> Plan:
 
 
 def stale_reasons(plan: Plan, remote: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Why RunPod no longer matches what `plan` was made against (empty: it still does)."""
+    """Why RunPod no longer matches what `plan` was made against (empty: it still does).
+
+    Besides the endpoint acted on, the set of endpoints sharing its name counts: one created
+    (by another project, say) or deleted since changes who owns the name and what to manage.
+    """
     by_id = {str(e.get("id")): e for e in remote}
-    names = {str(e.get("name")) for e in remote}
+    ids_by_name: dict[str, set[str]] = {}
+    for endpoint in remote:
+        ids_by_name.setdefault(str(endpoint.get("name")), set()).add(str(endpoint.get("id")))
     reasons = []
     for planned in plan.endpoints:
+        now = ids_by_name.get(planned.name, set())
         if planned.action == CREATE:
-            if planned.name in names:
+            if now:
                 reasons.append(f"{planned.name} has been created since")
             continue
         current = by_id.get(str(planned.endpoint_id))
@@ -161,4 +172,15 @@ def stale_reasons(plan: Plan, remote: Sequence[Mapping[str, Any]]) -> list[str]:
             reasons.append(f"{planned.name} ({planned.endpoint_id}) has been deleted since")
         elif fingerprint(current) != planned.remote_fingerprint:
             reasons.append(f"{planned.name} ({planned.endpoint_id}) has changed since")
-    return reasons
+        elif now != set(planned.same_name):
+            added, gone = sorted(now - set(planned.same_name)), sorted(set(planned.same_name) - now)
+            what = "; ".join(
+                part
+                for part in (
+                    f"{', '.join(added)} appeared" if added else "",
+                    f"{', '.join(gone)} went away" if gone else "",
+                )
+                if part
+            )
+            reasons.append(f"the endpoints named {planned.name} changed since ({what})")
+    return list(dict.fromkeys(reasons))  # duplicates of one name share their reason

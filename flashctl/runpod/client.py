@@ -137,14 +137,24 @@ class RunPodClient:
         """Create an endpoint and return it as RunPod describes it (201).
 
         RunPod does not enforce unique names, so a create sent twice makes two endpoints. When a
-        response is lost or is a 5xx, the list is checked for an endpoint with this name before
-        sending again, and that endpoint is returned if it is there. So call this only for a
-        name that does not exist yet (plan/apply know that from their own list).
+        response is lost or is a 5xx, the list is checked for an endpoint with this name and
+        the env sent before sending again, and that endpoint is returned if it is there. So
+        call this only for a name that does not exist yet (plan/apply know that from their own
+        list).
         """
         name = str(body.get("name", ""))
+        env = dict(body.get("env") or {})
+
+        def ours(endpoint: JSONObject) -> bool:
+            # The name alone could match another project's endpoint made meanwhile; the env
+            # (which carries the owner, FLASHCTL_PROJECT) must be the one sent.
+            found_env = endpoint.get("env") or {}
+            return endpoint.get("name") == name and all(
+                found_env.get(key) == value for key, value in env.items()
+            )
 
         def landed(deadline: float) -> JSONObject | None:
-            found = [e for e in self._list_endpoints(deadline) if e.get("name") == name]
+            found = [e for e in self._list_endpoints(deadline) if ours(e)]
             if found:
                 LOGGER.info("endpoint %r was created although its response was lost", name)
             return found[0] if found else None

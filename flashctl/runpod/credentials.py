@@ -12,6 +12,8 @@ the RunPod tools write::
 from __future__ import annotations
 
 import os
+import re
+import string
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,17 +32,64 @@ HOW_TO_SET = (
 )
 
 
+# RFC 6750's b64token: what a bearer token may hold (RunPod's keys: `rpa_` and letters, digits).
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "._~+/-")
+
+
 @dataclass(frozen=True)
 class Credentials:
-    """An API key and where it was read from; `repr()` and `str()` never include the key."""
+    """An API key and where it was read from; `repr()` and `str()` never include the key.
+
+    A key that cannot be a bearer token (a line break, a space, a non-ASCII character...) is
+    refused here, naming its source, before any header is built from it.
+    """
 
     api_key: str = field(repr=False)
     source: str  # e.g. "RUNPOD_API_KEY" or "/home/me/.runpod/config.toml ([default] api_key)"
+
+    def __post_init__(self) -> None:
+        check_api_key(self.api_key, self.source)
 
     def __repr__(self) -> str:
         return f"Credentials(source={self.source!r}, api_key=<redacted>)"
 
     __str__ = __repr__
+
+
+def check_api_key(key: str, source: str) -> None:
+    """Raise DeployError if `key` cannot be a bearer token; the message never shows the key,
+    only where it came from and what is wrong at which character:
+
+        The RunPod API key in RUNPOD_API_KEY is malformed: character 41 is a line break. ...
+    """
+    if _TOKEN.fullmatch(key):
+        return
+    bad = next((i for i, char in enumerate(key) if char not in _TOKEN_CHARS), len(key))
+    if not key:
+        what = "it is empty"
+    elif bad < len(key) and key[bad] != "=":
+        what = f"character {bad + 1} is {_kind(key[bad])}"
+    else:  # `=` is padding: only at the end
+        after = next(i for i in range(bad, len(key)) if key[i] != "=")
+        what = f"character {after + 1} follows an = sign, which may only end a key"
+    raise DeployError(
+        f"The RunPod API key in {source} is malformed: {what}. A key holds only letters, digits "
+        "and - . _ ~ + / (then = signs); copy it again from the RunPod console under Settings > "
+        "API Keys."
+    )
+
+
+def _kind(char: str) -> str:
+    if char in "\r\n":
+        return "a line break"
+    if char.isspace():
+        return "a space" if char == " " else "whitespace"
+    if not char.isascii():
+        return "a non-ASCII character"
+    if not char.isprintable():
+        return "a control character"
+    return "a character a bearer token cannot hold"
 
 
 def load_credentials(

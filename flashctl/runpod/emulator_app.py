@@ -8,9 +8,11 @@
     GET    /v2/serverless/{id}/workers    200 {"workers": [...], "summary": {...}} | 404
     GET    /v2/catalog/gpus|cpus|datacenters
 
-Every `/v2` request needs `Authorization: Bearer KEY` (401 otherwise) and may meet an injected
-fault (see `emulator_faults.py`). Errors are `application/problem+json` `{title, status, detail,
-errors?}` as RunPod sends them.
+Every `/v2` request needs `Authorization: Bearer KEY` (401 otherwise, decided before the body is
+read, and an unauthenticated body is never kept) and may meet an injected fault (see
+`emulator_faults.py`). A body over `MAX_BODY` bytes gets 413; one that is not JSON (NaN and
+Infinity included) or nests deeper than `MAX_DEPTH` gets 400. Errors are
+`application/problem+json` `{title, status, detail, errors?}` as RunPod sends them.
 
 Emulator-only hooks, unauthenticated and never faulted (RunPod has nothing like them):
 
@@ -47,12 +49,18 @@ _TITLES = {
     401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
+    413: "Content Too Large",
     422: "Unprocessable Entity",
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
 _RATE_POLICY = '"minute";q=600;w=60'
+MAX_BODY = 1024 * 1024  # bytes; RunPod's request bodies are a few KB
+MAX_DEPTH = 32  # nesting of a JSON body; RunPod's bodies nest 4 deep
+# A refused body up to this size is read and dropped, so that the client reads the answer
+# instead of a reset connection; a longer one is cut off.
+_DRAIN_LIMIT = 16 * MAX_BODY
 
 
 @dataclass
@@ -97,7 +105,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
             return body
         if errors := schema.schema_errors(body, create=True):
             return problem(422, "Request validation failed.", errors)
-        if problems := schema.create_rule_errors(body):
+        if problems := schema.create_rule_errors(body, other_workers=state.max_workers()):
             return problem(400, "; ".join(problems))
         if "templateId" in body:
             return problem(404, f"template {body['templateId']!r} not found")
@@ -117,7 +125,8 @@ def build_app(emulator: Emulator) -> ASGIApp:
             return body
         if errors := schema.schema_errors(body, create=False):
             return problem(422, "Request validation failed.", errors)
-        if problems := schema.update_rule_errors(body, endpoint):
+        others = state.max_workers(excluding=endpoint_id)
+        if problems := schema.update_rule_errors(body, endpoint, other_workers=others):
             return problem(400, "; ".join(problems))
         if "templateId" in body:
             return problem(404, f"template {body['templateId']!r} not found")
@@ -193,29 +202,38 @@ class _Gate:
             await self.app(scope, receive, send)
             return
         emulator = self.emulator
-        body = await _read_body(receive)
+        headers = Headers(scope=scope)
         template = route_template(scope["path"])
         entry: dict[str, Any] = {
             "method": scope["method"],
             "path": scope["path"],
             "template": template,
-            "user_agent": Headers(scope=scope).get("user-agent", ""),
-            "request_body": _parse(body),
+            "user_agent": headers.get("user-agent", ""),
+            "request_body": None,
             "fault": None,
         }
         if emulator.latency_ms:
             await asyncio.sleep(emulator.latency_ms / 1000)
 
-        refusal = self._authenticate(Headers(scope=scope))
+        # The key and the declared size are checked before any of the body is read.
+        refusal = self._authenticate(headers) or _too_large(headers)
+        body = b""
+        if refusal is None:
+            read = await _read_body(receive, MAX_BODY)
+            refusal = _too_large_response() if read is None else None
+            body = read or b""
+        if refusal is not None:
+            await _drain(receive, _DRAIN_LIMIT)
         fault = None if refusal else emulator.faults.next_fault(f"{scope['method']} {template}")
         entry["fault"] = fault
+        entry["request_body"] = _parse(body)
         if refusal is None and fault in ("429", "500", "503"):
             refusal = self._fault_response(fault)
         if refusal is not None:
             if refusal.status_code != 401:
                 refusal.headers["RateLimit"] = self._rate_limit(fault)
                 refusal.headers["RateLimit-Policy"] = _RATE_POLICY
-            messages = await _capture(refusal, scope, body)
+            messages = await _capture(refusal, scope, b"")
         elif fault == "drop":
             messages = []
         else:
@@ -246,7 +264,9 @@ class _Gate:
         if scheme.lower() != "bearer" or not token.strip():
             return problem(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         expected = self.emulator.api_key
-        if expected is not None and not secrets.compare_digest(token.strip(), expected):
+        # Header values arrive as latin-1 text; compare the raw bytes (any byte may come).
+        sent = token.strip().encode("latin-1")
+        if expected is not None and not secrets.compare_digest(sent, expected.encode()):
             return problem(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
         return None
 
@@ -273,21 +293,80 @@ async def _json_body(request: Request) -> Any:
     if not raw.strip():
         return problem(400, "request body is required")
     try:
-        return json.loads(raw)
+        return loads(raw)
     except ValueError as err:
         return problem(400, f"request body is not valid JSON: {err}")
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+def loads(raw: bytes) -> Any:
+    """Strict JSON: no NaN or Infinity (RunPod's parser has none), at most MAX_DEPTH deep;
+    a ValueError saying what is wrong otherwise (`nested deeper than 32 levels`)."""
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if _deeper_than(value, MAX_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _too_large(headers: Headers) -> Response | None:
+    """413 when the declared Content-Length is over MAX_BODY (a chunked body is counted)."""
+    declared = headers.get("content-length", "")
+    return _too_large_response() if declared.isdigit() and int(declared) > MAX_BODY else None
+
+
+def _too_large_response() -> Response:
+    return problem(413, f"request body is larger than {MAX_BODY} bytes")
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is longer than `limit` bytes."""
+    chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+async def _drain(receive: Receive, limit: int) -> None:
+    """Read and drop what is left of a refused body, up to `limit` bytes."""
+    size = 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 async def _capture(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
@@ -332,6 +411,6 @@ def _parse(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return loads(raw)
     except ValueError:
         return raw[:500].decode("utf-8", "replace")

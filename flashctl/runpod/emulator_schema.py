@@ -4,16 +4,25 @@ Written from RunPod's OpenAPI document (`CreateEndpointRequest`, `UpdateEndpoint
 document itself is not shipped, so these are hand-flattened copies. A body that breaks a schema
 gets RunPod's 422 ("Request validation failed." plus one line per failure); a body that is
 well-formed but breaks a rule the API checks in code (both `gpu` and `cpu`, an unknown pool,
-min > max, ...) gets RunPod's 400. The test suite checks these schemas against the document.
+min > max, more workers than the account's quota, ...) gets RunPod's 400. The test suite checks
+these schemas against the document.
+
+An integer is a JSON number without a fraction or exponent part (`2`, not `2.0` or `1e308`), as
+RunPod's typed decoder reads one; jsonschema alone would take `2.0`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 
 from flashctl.runpod import emulator_catalog as catalog
+from flashctl.runpod.emulator_state import DEFAULT_WORKERS
+
+# The emulated account's worker quota: workers.max summed over its endpoints. RunPod's "total
+# workers" limit is per account and much lower by default; raising it takes a support ticket.
+WORKER_QUOTA = 1000
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _CUDA_VERSION = {"type": "string", "pattern": r"^\d+\.\d+$"}
@@ -137,8 +146,17 @@ UPDATE_ENDPOINT_SCHEMA: dict[str, Any] = {
     },
 }
 
-_CREATE = Draft202012Validator(CREATE_ENDPOINT_SCHEMA)
-_UPDATE = Draft202012Validator(UPDATE_ENDPOINT_SCHEMA)
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+_CREATE = _Validator(CREATE_ENDPOINT_SCHEMA)
+_UPDATE = _Validator(UPDATE_ENDPOINT_SCHEMA)
 
 
 def schema_errors(body: Any, *, create: bool) -> list[str]:
@@ -148,18 +166,24 @@ def schema_errors(body: Any, *, create: bool) -> list[str]:
     return [f"{_json_path(error.absolute_path)}: {error.message}" for error in errors]
 
 
-def create_rule_errors(body: dict[str, Any]) -> list[str]:
-    """RunPod's 400s for a schema-valid create body."""
+def create_rule_errors(body: dict[str, Any], *, other_workers: int = 0) -> list[str]:
+    """RunPod's 400s for a schema-valid create body; `other_workers`: the workers.max of the
+    account's endpoints, summed."""
     problems = []
     if ("gpu" in body) == ("cpu" in body):
         problems.append("exactly one of gpu or cpu must be given")
     problems += _compute_errors(body)
-    problems += _workers_errors(body.get("workers", {}), body["type"], body["scaling"])
+    workers = body.get("workers", {})
+    problems += _workers_errors(workers, body["type"], body["scaling"])
+    problems += _quota_errors({**DEFAULT_WORKERS, **workers}["max"], other_workers)
     return problems
 
 
-def update_rule_errors(body: dict[str, Any], endpoint: dict[str, Any]) -> list[str]:
-    """RunPod's 400s for a schema-valid update of `endpoint` (its current document)."""
+def update_rule_errors(
+    body: dict[str, Any], endpoint: dict[str, Any], *, other_workers: int = 0
+) -> list[str]:
+    """RunPod's 400s for a schema-valid update of `endpoint` (its current document);
+    `other_workers`: the workers.max of the account's other endpoints, summed."""
     problems = []
     if "gpu" in body and "cpu" in body:
         problems.append("gpu and cpu cannot both be given")
@@ -173,7 +197,18 @@ def update_rule_errors(body: dict[str, Any], endpoint: dict[str, Any]) -> list[s
     problems += _compute_errors(body, endpoint.get("gpu"))
     workers = {**endpoint["workers"], **body.get("workers", {})}
     problems += _workers_errors(workers, endpoint["type"], scaling, given=body.get("workers", {}))
+    if "max" in body.get("workers", {}):
+        problems += _quota_errors(workers["max"], other_workers)
     return problems
+
+
+def _quota_errors(wanted: int, others: int) -> list[str]:
+    if wanted + others <= WORKER_QUOTA:
+        return []
+    return [
+        f"workers.max ({wanted}) is more than the account's worker quota leaves: "
+        f"{max(0, WORKER_QUOTA - others)} of {WORKER_QUOTA} (workers.max summed over endpoints)"
+    ]
 
 
 def _compute_errors(body: dict[str, Any], current_gpu: dict[str, Any] | None = None) -> list[str]:
@@ -219,7 +254,7 @@ def _workers_errors(
     given: dict[str, Any] | None = None,
 ) -> list[str]:
     problems = []
-    low, high = workers.get("min", 0), workers.get("max", 3)
+    low, high = workers.get("min", 0), workers.get("max", DEFAULT_WORKERS["max"])
     if low > high:
         problems.append(f"workers.min ({low}) is greater than workers.max ({high})")
     idle_given = "idleTimeout" in (workers if given is None else given)

@@ -2,13 +2,16 @@
 
 Endpoints are stored as the public `Endpoint` documents (server defaults filled in), so a GET
 returns exactly what was stored. Each mutation rewrites the state file atomically (temp file +
-`os.replace`), so an emulator killed at any moment restarts with the last complete state.
+`os.replace`), so an emulator killed at any moment restarts with the last complete state; the
+temp file a kill leaves (`.<state>.*.partial`, a name only this module writes) is removed at
+the next start.
 Times are wall-clock (`time.time()`) so that they stay meaningful across a restart.
 """
 
 from __future__ import annotations
 
 import copy
+import glob
 import json
 import os
 import secrets
@@ -46,6 +49,7 @@ RESTART_FIELDS = (
     "flashboot",
 )
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+_PARTIAL = ".partial"  # the suffix of a state file being written
 
 
 def new_id(length: int = 14) -> str:
@@ -87,8 +91,10 @@ class EmulatorState:
         self._clock = clock
         # id -> {"endpoint": Endpoint document, "version": int, "workers": [worker record]}
         self._records: dict[str, JSONObject] = {}
-        if path is not None and path.exists():
-            self._records = _read_state(path)
+        if path is not None:
+            _remove_partial_writes(path)
+            if path.exists():
+                self._records = _read_state(path)
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -132,6 +138,14 @@ class EmulatorState:
     def reset(self) -> None:
         self._records.clear()
         self.save()
+
+    def max_workers(self, excluding: str | None = None) -> int:
+        """workers.max summed over the endpoints (but `excluding`), for the worker quota."""
+        return sum(
+            int(record["endpoint"]["workers"]["max"])
+            for endpoint_id, record in self._records.items()
+            if endpoint_id != excluding
+        )
 
     # -- workers -----------------------------------------------------------------------------
 
@@ -185,7 +199,9 @@ class EmulatorState:
         payload = {"format": 1, "endpoints": list(self._records.values())}
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
+        handle, temp_name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=_PARTIAL, dir=directory
+        )
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as temp:
                 json.dump(payload, temp, indent=1, sort_keys=True)
@@ -198,6 +214,12 @@ class EmulatorState:
 
     def _now_iso(self) -> str:
         return _iso(self._clock())
+
+
+def _remove_partial_writes(path: Path) -> None:
+    """Delete the temp files of saves that a kill interrupted (see `save`)."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*{_PARTIAL}"):
+        leftover.unlink(missing_ok=True)
 
 
 def _read_state(path: Path) -> dict[str, JSONObject]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from flashctl.deploy import connect
 from flashctl.runpod.emulator import BackgroundEmulator
@@ -68,6 +69,27 @@ class Deploy:
 def deploy(start_emulator: Callable[..., BackgroundEmulator]) -> Deploy:  # noqa: F811 (fixture)
     emulator = start_emulator(worker_ready_delay=0.2, retry_after=0)
     return Deploy(emulator, {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": emulator.url})
+
+
+def create_raw(deploy: Deploy, name: str, env: dict[str, str]) -> dict[str, Any]:
+    """An endpoint made outside flashctl (another tool, another project)."""
+    body = {
+        "name": name,
+        "type": "LOAD_BALANCER",
+        "image": "someone/else:1",
+        "env": env,
+        "scaling": {"type": "REQUEST_COUNT", "requestCount": 1},
+        "cpu": [{"id": "cpu3c", "vcpuCount": 2}],
+    }
+    response = requests.post(
+        f"{deploy.url}/v2/serverless",
+        json=body,
+        headers={"Authorization": f"Bearer {CANARY_KEY}"},
+        timeout=5,
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
 
 
 def endpoint_yaml(key: str, image: str = "acme/app:1", workers: str = "{min: 0, max: 3}") -> str:

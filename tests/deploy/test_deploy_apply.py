@@ -138,7 +138,7 @@ def test_a_saved_plan_is_applied_when_runpod_has_not_changed(
     saved = tmp_path / "plan.json"
     assert run_cli("plan", "-f", str(path), "--out", str(saved), env=deploy.env).exit_code == 0
 
-    result = run_cli("apply", str(saved), "--yes", env=deploy.env)
+    result = run_cli("apply", "-f", str(path), str(saved), "--yes", env=deploy.env)
 
     assert result.exit_code == 0, result
     assert deploy.names() == ["shop-api"]
@@ -156,7 +156,7 @@ def test_a_stale_saved_plan_is_refused(run_cli, deploy: Deploy, write_project, t
     run_cli("apply", "-f", str(scaled), "--yes", env=deploy.env)
     before = deploy.counts()
 
-    result = run_cli("apply", str(saved), "--yes", env=deploy.env)
+    result = run_cli("apply", "-f", str(path), str(saved), "--yes", env=deploy.env)
 
     assert result.exit_code == 1, result
     assert "The saved plan" in result.stderr and "is stale" in result.stderr

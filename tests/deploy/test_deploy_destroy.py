@@ -2,28 +2,7 @@
 
 from __future__ import annotations
 
-import requests
-
-from tests.deploy.conftest import CANARY_KEY, Deploy, endpoint_yaml
-
-
-def create_raw(deploy: Deploy, name: str, env: dict[str, str]) -> None:
-    """An endpoint made outside flashctl (another tool, another project)."""
-    body = {
-        "name": name,
-        "type": "LOAD_BALANCER",
-        "image": "someone/else:1",
-        "env": env,
-        "scaling": {"type": "REQUEST_COUNT", "requestCount": 1},
-        "cpu": [{"id": "cpu3c", "vcpuCount": 2}],
-    }
-    response = requests.post(
-        f"{deploy.url}/v2/serverless",
-        json=body,
-        headers={"Authorization": f"Bearer {CANARY_KEY}"},
-        timeout=5,
-    )
-    assert response.status_code == 201, response.text
+from tests.deploy.conftest import Deploy, create_raw, endpoint_yaml
 
 
 def test_destroy_deletes_the_projects_endpoints(run_cli, deploy: Deploy, write_project):

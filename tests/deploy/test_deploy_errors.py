@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import traceback
 
 import pytest
@@ -68,7 +71,7 @@ def test_the_key_appears_in_no_output_file_or_log(
     saved = tmp_path / "plan.json"
     runs = [
         ("--debug", "plan", "-f", str(EXAMPLE), "--out", str(saved)),
-        ("--debug", "apply", str(saved), "--yes"),
+        ("--debug", "apply", "-f", str(EXAMPLE), str(saved), "--yes"),
         ("--debug", "plan", "-f", str(EXAMPLE), "--format", "json"),
         ("--debug", "status", "-f", str(EXAMPLE), "--format", "json"),
         ("--debug", "destroy", "-f", str(EXAMPLE), "--yes"),
@@ -89,3 +92,48 @@ def test_the_key_appears_in_no_output_file_or_log(
     everything = "\n".join([*seen, saved.read_text(), caplog.text])
     assert CANARY_KEY not in everything
     assert json.loads(saved.read_text())["project"] == "seed"
+
+
+# A canary split by a line break or carrying a non-Latin-1 character: neither part may show.
+MALFORMED_KEYS = {
+    "line break": (CANARY_KEY[:12] + "\n" + CANARY_KEY[12:], "character 13 is a line break"),
+    "non-latin-1": (CANARY_KEY[:12] + "\u0416" + CANARY_KEY[12:], "is a non-ASCII character"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_KEYS)
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+def test_a_malformed_key_is_refused_naming_its_source_never_itself(
+    deploy: Deploy, tmp_path, name: str, debug: bool
+):
+    key, why = MALFORMED_KEYS[name]
+    env = {**os.environ, **deploy.env, "RUNPOD_API_KEY": key, "HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "flashctl", *(["--debug"] if debug else [])]
+    before = deploy.counts()
+
+    done = subprocess.run(
+        [*command, "plan", "-f", str(EXAMPLE)], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "The RunPod API key in RUNPOD_API_KEY is malformed: character 13 is" in output
+    assert why in output
+    assert "Invalid header value" not in output
+    assert CANARY_KEY[:12] not in output and CANARY_KEY[12:] not in output
+    if not debug:
+        assert "Traceback" not in output
+    assert deploy.counts() == before  # nothing was sent
+
+
+def test_a_malformed_key_in_the_config_file_names_the_file(run_cli, deploy: Deploy, tmp_path):
+    config = tmp_path / ".runpod" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(f'[default]\napi_key = "{CANARY_KEY[:12]}\\n{CANARY_KEY[12:]}"\n')
+    env = {"FLASHCTL_API_URL": deploy.url, "HOME": str(tmp_path), "RUNPOD_API_KEY": ""}
+
+    result = run_cli("plan", "-f", str(EXAMPLE), env=env)
+
+    assert result.exit_code == 1, result
+    assert f"The RunPod API key in {config} ([default] api_key) is malformed" in result.stderr
+    assert CANARY_KEY[:12] not in result.stderr and CANARY_KEY[12:] not in result.stderr

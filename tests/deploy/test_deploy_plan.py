@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from flashctl.deploy.normalize import fingerprint, normalize
 from flashctl.deploy.patch import patch_body
 from flashctl.deploy.plan import OwnershipConflict, in_scope, make_plan
 from flashctl.deploy.plan_file import _plan_from_json, plan_to_json, stale_reasons
+from flashctl.deploy.recheck import refusals
 from flashctl.runpod.emulator_state import EmulatorState
 from tests.conftest import EXAMPLE
 
@@ -131,6 +133,26 @@ def test_another_projects_endpoint_of_the_same_name_is_a_conflict(example):
         plan(example[:1], [remote])
 
 
+def test_a_name_another_project_holds_stays_a_conflict_beside_an_unowned_endpoint(example):
+    unowned, foreign = created(example[0].body), created(example[0].body)
+    del unowned["env"]["FLASHCTL_PROJECT"]
+    foreign["env"]["FLASHCTL_PROJECT"] = "other"
+
+    with pytest.raises(OwnershipConflict, match=r"seed-gpu .* belongs to project 'other'"):
+        plan(example[:1], [unowned, foreign])
+
+
+def test_an_endpoint_no_project_owns_is_never_replaced(example):
+    remote = created(example[0].body)
+    del remote["env"]["FLASHCTL_PROJECT"]
+    remote["type"] = "QUEUE"  # the file says LOAD_BALANCER: only a replace converges
+
+    with pytest.raises(OwnershipConflict, match=r"replacing it .* would delete an endpoint"):
+        plan(example[:1], [remote])
+    owned = {**remote, "env": {**remote["env"], "FLASHCTL_PROJECT": "seed"}}
+    assert plan(example[:1], [owned]).endpoints[0].action == "replace"
+
+
 def test_duplicates_are_reported_and_pruned_only_with_prune(example):
     first, second = created(example[0].body), created(example[0].body)
     first["createdAt"], second["createdAt"] = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
@@ -191,6 +213,52 @@ def test_staleness_is_detected_per_endpoint(example):
         "seed-cpu has been created since",
     ]
     assert stale_reasons(saved, []) == [f"seed-gpu ({remote['id']}) has been deleted since"]
+
+
+def test_a_plan_is_stale_when_the_endpoints_sharing_a_name_change(example):
+    first, second = created(example[0].body), created(example[0].body)
+    first["createdAt"], second["createdAt"] = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
+    saved = plan(example[:1], [first])
+    newcomer = {**created(example[0].body), "env": {"FLASHCTL_PROJECT": "other"}}
+
+    assert stale_reasons(saved, [first, newcomer]) == [
+        f"the endpoints named seed-gpu changed since ({newcomer['id']} appeared)"
+    ]
+    both = plan(example[:1], [first, second], prune=True)
+    assert stale_reasons(both, [first]) == [
+        f"the endpoints named seed-gpu changed since ({second['id']} went away)",
+        f"seed-gpu ({second['id']}) has been deleted since",
+    ]
+
+
+def test_a_saved_plan_is_rechecked_against_the_live_owners(example):
+    mine, theirs = created(example[0].body), created(example[1].body)
+    theirs["env"]["FLASHCTL_PROJECT"] = "other"
+    saved = plan(example[:1], [mine])
+    (entry,) = saved.endpoints
+    assert refusals(saved, [mine, theirs], "seed") == []
+
+    def edited(**changes: Any) -> list[str]:
+        edited_plan = replace(saved, endpoints=(replace(entry, **changes),))
+        return refusals(edited_plan, [mine, theirs], "seed")
+
+    assert refusals(saved, [mine], "other") == [
+        "it was made for project 'seed', and the file is project 'other'"
+    ]
+    assert edited(endpoint_id=theirs["id"]) == [
+        f"{theirs['id']} is named 'seed-cpu' on RunPod, not seed-gpu",
+        f"it would treat as its own seed-gpu ({theirs['id']}), which belongs to project 'other'",
+    ]
+    assert edited(action="delete") == ["it deletes seed-gpu, but it was not made with --prune"]
+    assert edited(action="update in place", patch={"env": {}, "name": "x"}) == [
+        "the update in place of seed-gpu would rename it to 'x'",
+        "the update in place of seed-gpu would set its env without FLASHCTL_PROJECT=seed",
+    ]
+    assert edited(action="replace", body={**example[0].body, "env": {}}) == [
+        "the replace of seed-gpu would create an endpoint without FLASHCTL_PROJECT=seed"
+    ]
+    twice = replace(saved, endpoints=(entry, replace(entry, action="delete")), prune=True)
+    assert refusals(twice, [mine], "seed") == [f"it acts on {mine['id']} more than once"]
 
 
 def test_the_fingerprint_ignores_what_runpod_adds(example):

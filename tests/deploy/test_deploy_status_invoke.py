@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from flashctl.deploy import invoke
-from tests.deploy.conftest import CANARY_KEY, Deploy, endpoint_yaml
+from tests.deploy.conftest import CANARY_KEY, Deploy, create_raw, endpoint_yaml
 
 
 def test_status_shows_id_url_workers_and_health(run_cli, deploy: Deploy, write_project):
@@ -196,3 +196,26 @@ def test_invoke_on_runpod_before_apply_says_it_is_not_deployed(
 
     assert result.exit_code == 1, result
     assert "shop-api is not deployed" in result.stderr
+
+
+def test_invoke_never_calls_another_projects_endpoint_of_the_same_name(
+    run_cli, deploy: Deploy, write_project, monkeypatch
+):
+    billing = create_raw(deploy, "shop-api", {"FLASHCTL_PROJECT": "billing"})
+    path = write_project(endpoint_yaml("api"))
+    transport = _RecordingTransport()
+
+    def session() -> requests.Session:
+        made = requests.Session()
+        made.mount("https://", transport)
+        return made
+
+    monkeypatch.setattr(invoke, "new_session", session)
+
+    result = run_cli("invoke", "-f", str(path), "api", "POST", "/hello", env=deploy.env)
+
+    assert result.exit_code == 1, result
+    assert (
+        f"Not calling shop-api: shop-api ({billing['id']}) belongs to project 'billing'"
+    ) in result.stderr
+    assert transport.sent == []

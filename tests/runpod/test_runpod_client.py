@@ -162,6 +162,19 @@ def test_a_lost_create_response_does_not_create_a_duplicate(
     assert client.request_counts[("POST", "/v2/serverless")] == 1
 
 
+def test_another_projects_endpoint_of_the_same_name_is_not_taken_for_a_lost_create(
+    emulator: BackgroundEmulator, client: RunPodClient, lb_body: Body
+) -> None:
+    theirs = client.create_endpoint(lb_body("shop-api", env={"FLASHCTL_PROJECT": "billing"}))
+    script(emulator, "drop", match="POST /v2/serverless")  # lost before it was carried out
+
+    created = client.create_endpoint(lb_body("shop-api"))
+
+    assert created["id"] != theirs["id"]
+    assert created["env"]["FLASHCTL_PROJECT"] == "shop"
+    assert stored_names(emulator) == ["shop-api", "shop-api"]
+
+
 def test_a_create_is_not_resent_when_its_landing_cannot_be_checked(
     emulator: BackgroundEmulator, client: RunPodClient, lb_body: Body
 ) -> None:

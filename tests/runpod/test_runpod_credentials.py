@@ -107,3 +107,38 @@ def test_minimal_reader_for_python_3_10_handles_both_forms(
 def test_minimal_reader_rejects_an_unterminated_string() -> None:
     with pytest.raises(ValueError, match="line 1"):
         parse_minimal_toml('apikey = "abc\n')
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        (f"{KEY}\nX", "character 24 is a line break"),
+        (f"{KEY}\rX", "character 24 is a line break"),
+        (f"{KEY} X", "character 24 is a space"),
+        (f"{KEY}\x7fX", "character 24 is a control character"),
+        (f"{KEY}\u00e9", "character 24 is a non-ASCII character"),
+        (f"{KEY}\u20ac", "character 24 is a non-ASCII character"),
+        (f"{KEY}@x", "character 24 is a character a bearer token cannot hold"),
+        (f"{KEY}=x", "character 25 follows an = sign, which may only end a key"),
+    ],
+)
+def test_a_key_that_cannot_be_a_bearer_token_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch, isolated_environment: Path, key: str, why: str
+) -> None:
+    monkeypatch.setenv("RUNPOD_API_KEY", key)
+
+    with pytest.raises(DeployError) as raised:
+        load_credentials()
+
+    message = str(raised.value)
+    assert message.startswith(f"The RunPod API key in RUNPOD_API_KEY is malformed: {why}.")
+    assert KEY not in message
+
+
+def test_keys_of_every_bearer_token_character_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, isolated_environment: Path
+) -> None:
+    key = "rpa_AZaz09-._~+/=="
+    monkeypatch.setenv("RUNPOD_API_KEY", key)
+
+    assert load_credentials().api_key == key

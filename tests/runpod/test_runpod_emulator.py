@@ -357,3 +357,96 @@ def test_module_entry_point_serves_until_sigterm(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=15)
     assert process.returncode == 0, stderr.decode()
     assert f"Running on http://127.0.0.1:{port}" in stderr.decode()
+
+
+DEEP = b"[" * 1000 + b"]" * 1000
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "detail"),
+    [
+        ({}, DEEP, 401, "missing bearer token"),
+        (AUTH, DEEP, 400, "request body is not valid JSON: nested deeper than 32 levels"),
+        (AUTH, b'{"name": NaN}', 400, "request body is not valid JSON: NaN is not a JSON value"),
+        (AUTH, b'{"timeout": Infinity}', 400, "request body is not valid JSON: Infinity is not"),
+        ({"Authorization": "Bearer rpa_\u00e9\u00e8".encode()}, b"{}", 401, "invalid bearer token"),
+        ({"Authorization": "Bearer rpa_\u0416".encode()}, b"{}", 401, "invalid bearer token"),
+    ],
+    ids=["deep-no-key", "deep", "nan", "infinity", "latin-1-key", "utf-8-key"],
+)
+def test_hostile_requests_get_runpods_errors_not_a_500(
+    emulator: BackgroundEmulator, headers: dict[str, Any], body: bytes, status: int, detail: str
+) -> None:
+    response = call(emulator, "POST", "/v2/serverless", data=body, headers=headers)
+
+    assert response.status_code == status, response.text
+    assert response.json()["detail"].startswith(detail)  # ErrorResponse: checked at teardown
+
+
+@pytest.mark.parametrize("count", [2.0, 1e308, True])
+def test_a_number_that_is_not_an_integer_is_a_422_where_runpod_wants_one(
+    emulator: BackgroundEmulator, lb_body: Body, count: Any
+) -> None:
+    response = call(
+        emulator, "POST", "/v2/serverless", json=lb_body(cpu=[{"id": "cpu5c", "vcpuCount": count}])
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [f"$.cpu[0].vcpuCount: {count!r} is not of type 'integer'"]
+
+
+def test_an_unauthenticated_body_is_neither_kept_nor_parsed(emulator: BackgroundEmulator) -> None:
+    body = json.dumps({"env": {"BIG": "x" * 500_000}}).encode()
+
+    response = call(emulator, "POST", "/v2/serverless", data=body, headers={})
+
+    assert response.status_code == 401
+    (logged,) = emulator.emulator.log.snapshot()["requests"]
+    assert logged["status"] == 401 and logged["request_body"] is None
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_limit_gets_413_and_is_not_kept(
+    emulator: BackgroundEmulator, chunked: bool
+) -> None:
+    from flashctl.runpod.emulator_app import MAX_BODY
+
+    chunk = b" " * 65536
+    size = MAX_BODY + len(chunk)
+    body = (chunk for _ in range(size // len(chunk))) if chunked else b" " * size
+
+    response = call(emulator, "POST", "/v2/serverless", data=body)
+
+    assert response.status_code == 413
+    assert response.json()["detail"] == f"request body is larger than {MAX_BODY} bytes"
+    assert emulator.emulator.log.snapshot()["requests"][0]["request_body"] is None
+    assert call(emulator, "GET", "/v2/serverless").status_code == 200  # still serving
+
+
+def test_workers_beyond_the_accounts_quota_get_400(
+    emulator: BackgroundEmulator, lb_body: Body
+) -> None:
+    from flashctl.runpod.emulator_schema import WORKER_QUOTA
+
+    huge = call(
+        emulator, "POST", "/v2/serverless", json=lb_body(workers={"min": 300_000, "max": 300_000})
+    )
+    first = create(emulator, lb_body(workers={"min": 0, "max": WORKER_QUOTA - 10}))
+    second = call(emulator, "POST", "/v2/serverless", json=lb_body(workers={"max": 11}))
+    raised = call(
+        emulator,
+        "PATCH",
+        f"/v2/serverless/{first['id']}",
+        json={"workers": {"max": WORKER_QUOTA + 1}},
+    )
+
+    assert huge.status_code == 400
+    assert huge.json()["detail"] == (
+        f"workers.max (300000) is more than the account's worker quota leaves: {WORKER_QUOTA} "
+        f"of {WORKER_QUOTA} (workers.max summed over endpoints)"
+    )
+    assert second.status_code == 400 and "leaves: 10 of" in second.json()["detail"]
+    assert raised.status_code == 400 and f"leaves: {WORKER_QUOTA} of" in raised.json()["detail"]
+    assert [e["id"] for e in call(emulator, "GET", "/v2/serverless").json()["endpoints"]] == [
+        first["id"]
+    ]
