@@ -150,6 +150,9 @@ def _uvicorn_http() -> Any:
 def serve_hypercorn(app: Any, options: Options) -> None:
     from hypercorn.asyncio import serve
 
+    from . import hypercorn_http
+
+    hypercorn_http.install()
     config = _hypercorn_config(options, _graceful(app, options))
 
     async def main() -> None:

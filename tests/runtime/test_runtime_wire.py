@@ -516,7 +516,6 @@ def test_an_unknown_http_version_is_not_served(served, version):
     assert seen.answers or seen.closed
 
 
-@pytest.mark.xfail(strict=False, reason="hypercorn (h11) answers 400 to the pipelined request")
 def test_http_1_0_keep_alive_with_a_pipelined_request_answers_the_first(served):
     first = request("GET", "/ok", "Connection: keep-alive", version="1.0")
     seen = converse(served.port, first + request("GET", "/ok", version="1.0"), expect=2)
