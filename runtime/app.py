@@ -92,8 +92,8 @@ class Service:
         refused = wire.refusal(scope)
         if refused is not None:
             status, detail, close = refused
-            # Connection: close is HTTP/1's; both servers then close after the answer
-            closing = close and scope.get("http_version", "1.1").startswith("1")
+            # Connection: close (HTTP/1 only) makes both servers close after the answer
+            closing = close and scope.get("http_version") not in ("2", "3")
             return await exchange.fail(status, detail, {"Connection": "close"} if closing else None)
         path = _route_path(scope)
         method = "GET" if exchange.head_only else exchange.method
