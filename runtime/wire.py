@@ -11,11 +11,14 @@ Checking the request head here gives both servers the same rules.
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import Scope
 
 MAX_HEADERS = 100  # fields per request head, as Apache's LimitRequestFields; then 431
 MAX_HEAD_BYTES = 32 * 1024  # request line plus fields (each server enforces it, see serve.py)
 VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def refusal(scope: Scope) -> tuple[int, str, bool] | None:
@@ -51,10 +54,12 @@ def path_problem(path: str, raw: bytes | None) -> str | None:
         return "has an empty segment (//)"
     if "\\" in path:
         return "has a backslash"
-    if raw is not None and b"%" in raw:
-        lowered = raw.lower()
+    if raw is None or b"%" in raw:
+        lowered = (raw or b"").lower()
         if b"%2f" in lowered or b"%5c" in lowered:
             return "has an encoded slash or backslash"
+        if _CONTROL.search(path):  # %00, %09, %0d...: some proxies strip or cut at them
+            return "has an encoded control character"
     if "/." in path:
         segments = path.split("/")
         if "." in segments or ".." in segments:
@@ -67,7 +72,7 @@ def shadows_builtin(path: str, docs: bool) -> bool:
     below it or after a ``;``), and ``/ping`` or the docs paths in another case or with a
     trailing slash. Routes themselves match case-sensitively; these never reach a handler."""
     head = path[1:].partition("/")[0].partition(";")[0]
-    if head.lower() == "execute":
+    if head.strip().lower() == "execute":
         return True
     bare = path.partition(";")[0].rstrip("/").lower()
     return bare == "/ping" or (docs and bare in ("/docs", "/openapi.json"))

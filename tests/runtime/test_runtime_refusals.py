@@ -85,6 +85,8 @@ def call(
         ("/a/..", "has a dot segment (/./ or /../)"),
         ("/a\\b", "has a backslash"),
         ("x", "must start with /"),
+        ("/execute\x00", "has an encoded control character"),
+        ("/execute\t", "has an encoded control character"),
     ],
 )
 def test_ambiguous_paths_are_named(path, problem):
@@ -113,7 +115,18 @@ def test_dot_segments_and_encoded_slashes_are_400_not_routed(path, raw):
 
 
 @pytest.mark.parametrize(
-    "path", ["/EXECUTE", "/Execute/run", "/execute;x", "/execute/", "/PING", "/ping/", "/Docs"]
+    "path",
+    [
+        "/EXECUTE",
+        "/Execute/run",
+        "/execute ",
+        "/ execute",
+        "/execute;x",
+        "/execute/",
+        "/PING",
+        "/ping/",
+        "/Docs",
+    ],
 )
 def test_other_spellings_of_the_runtime_s_paths_are_404(path):
     status, _, body = call(path)

@@ -319,6 +319,10 @@ EXECUTE_SPELLINGS = [
     "/a/b/../../execute",
     "/%5Cexecute",
     "/\\execute",
+    "/execute%00",
+    "/execute%09",
+    "/execute%20",
+    "/%20execute",
 ]
 
 
