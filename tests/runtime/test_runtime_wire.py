@@ -33,6 +33,7 @@ KEEP_ALIVE = 1.0  # seconds: short, so the idle cases do not wait long
 
 APP = textwrap.dedent(
     """
+    import asyncio
     from typing import Any
 
     from flashctl_runtime import Route, Settings, create_app
@@ -54,6 +55,11 @@ APP = textwrap.dedent(
         return {"caught": path}
 
 
+    async def nap():
+        await asyncio.sleep(2.5)  # longer than the keep-alive timeout the corpus serves with
+        return "rested"
+
+
     def lines():
         yield {"n": 1}
         yield {"n": 2}
@@ -64,6 +70,7 @@ APP = textwrap.dedent(
             Route("GET", "/ok", ok),
             Route("POST", "/echo", echo),
             Route("GET", "/lines", lines),
+            Route("GET", "/nap", nap),
             Route("GET", "/items/{item_id:int}", item),
             Route("GET", "/{path:path}", anything),
             Route("POST", "/{path:path}", anything),
@@ -508,6 +515,34 @@ def test_an_idle_connection_is_closed(served, sent):
     with socket.create_connection(("127.0.0.1", served.port), timeout=10.0) as sock:
         sock.sendall(sent)
         assert _closed_within(sock, KEEP_ALIVE + 5.0)
+
+
+def test_the_idle_deadline_never_cuts_a_request_in_flight(served):
+    head = request("GET", "/nap")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10.0) as sock:
+        sock.sendall(head[:10])  # a head in two reads, then a handler slower than keep-alive
+        time.sleep(0.2)
+        sock.sendall(head[10:])
+        answer = b""
+        while b'"rested"' not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {answer!r}"
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_a_body_sent_after_a_pause_is_still_read(served):
+    head = request("POST", "/echo", "Content-Type: application/json", "Content-Length: 11")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10.0) as sock:
+        sock.sendall(head)
+        time.sleep(KEEP_ALIVE + 0.5)
+        sock.sendall(b'{"value":1}')
+        answer = b""
+        while b"\r\n\r\n1" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {answer!r}"
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")
 
 
 # --- 5. protocol versions --------------------------------------------------------------------
