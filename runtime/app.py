@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import logs, results
+from . import logs, results, wire
 from .bodies import (
     LimitedReceive,
     ReplayReceive,
@@ -89,6 +89,12 @@ class Service:
             logs.write(exchange.log_line(), defer=self.concurrency.in_flight > 0)
 
     async def _dispatch(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
+        refused = wire.refusal(scope)
+        if refused is not None:
+            status, detail, close = refused
+            # Connection: close (HTTP/1 only) makes both servers close after the answer
+            closing = close and scope.get("http_version") not in ("2", "3")
+            return await exchange.fail(status, detail, {"Connection": "close"} if closing else None)
         path = _route_path(scope)
         method = "GET" if exchange.head_only else exchange.method
         if path == "/ping":
@@ -97,7 +103,7 @@ class Service:
         if self.settings.docs and path in ("/openapi.json", "/docs"):
             exchange.route = path
             return await self._docs(exchange, method, path)
-        if path.startswith("/execute") and (len(path) == 8 or path[8] == "/"):
+        if wire.shadows_builtin(path, self.settings.docs):
             return await exchange.fail(404, "Not Found")  # never served, whatever routes match
         if not self.concurrency.enter():
             return await exchange.fail(503, "Too many requests in flight", {"Retry-After": "1"})
@@ -107,7 +113,15 @@ class Service:
                 wait = self.rate.retry_after(client[0] if client else "", time.monotonic())
                 if wait is not None:
                     return await exchange.fail(429, "Too many requests", {"Retry-After": str(wait)})
-            operation, params, allowed = self.router.match(method, path)
+            try:
+                operation, params, allowed = self.router.match(method, path)
+            except ValueError:  # a path parameter past its type's range (a 5,000-digit int)
+                problem = {
+                    "loc": ["path"],
+                    "msg": "Path parameter is out of range",
+                    "type": "value_error",
+                }
+                return await exchange.fail(422, [problem])
             if operation is None:
                 if allowed:
                     methods = sorted(allowed | ({"HEAD"} if "GET" in allowed else set()))

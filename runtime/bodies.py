@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -127,25 +129,74 @@ def _refuse_constant(name: str) -> Any:
 _decode = json.JSONDecoder(parse_constant=_refuse_constant).decode
 
 
+# A \ud800-\udfff escape: JSON allows it, but alone it is no character and no UTF-8 can carry it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# msgpack's timestamp extension (type -1) in its three sizes
+_TIMESTAMP_MARKS = (b"\xd6\xff", b"\xd7\xff", b"\xc7\x0c\xff")
+
+
 def _json(raw: bytes) -> Any:
     try:
-        return _decode(raw.decode())  # skips json.loads' encoding detection: JSON is UTF-8
+        value = _decode(raw.decode())  # skips json.loads' encoding detection: JSON is UTF-8
     except json.JSONDecodeError as err:
         problem = {"loc": ["body", err.pos], "msg": f"JSON decode error: {err.msg}"}
     except _NotJSON as err:
         problem = {"loc": ["body"], "msg": f"JSON decode error: {err} is not JSON (send null)"}
     except UnicodeDecodeError:
         problem = {"loc": ["body"], "msg": "JSON decode error: body is not UTF-8"}
+    except RecursionError:
+        problem = {"loc": ["body"], "msg": "JSON decode error: nested too deeply"}
+    except ValueError:  # an integer past Python's 4,300-digit conversion limit
+        problem = {"loc": ["body"], "msg": "JSON decode error: number has too many digits"}
+    else:
+        if _SURROGATE_ESCAPE.search(raw) is None or _find(value, _lone_surrogate) is None:
+            return value
+        problem = {
+            "loc": ["body"],
+            "msg": "JSON decode error: a lone surrogate (\\ud800-\\udfff) is no character",
+        }
     raise RequestValidationError([{**problem, "type": "json_invalid"}])
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    raise ValueError(f"extension type {code} is not supported")
 
 
 def _msgpack(raw: bytes) -> Any:
     try:
-        return msgpack.unpackb(raw, raw=False)
+        value = msgpack.unpackb(raw, raw=False, ext_hook=_refuse_ext)
     except Exception as err:  # msgpack raises several unrelated types for bad input
-        problem = {
-            "loc": ["body"],
-            "msg": f"msgpack decode error: {err}",
-            "type": "msgpack_invalid",
-        }
-    raise RequestValidationError([problem])
+        message = f"msgpack decode error: {err}"
+    else:
+        if not any(mark in raw for mark in _TIMESTAMP_MARKS):
+            return value
+        if _find(value, lambda item: isinstance(item, msgpack.Timestamp)) is None:
+            return value
+        message = "msgpack decode error: timestamps are not supported (send a string or number)"
+    raise RequestValidationError([{"loc": ["body"], "msg": message, "type": "msgpack_invalid"}])
+
+
+def _lone_surrogate(item: Any) -> bool:
+    if not isinstance(item, str):
+        return False
+    try:
+        item.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _find(value: Any, match: Callable[[Any], bool]) -> Any:
+    """The first item (dict keys included) of a decoded body that ``match``es, or ``None``;
+    only called when the raw bytes suggest there is one."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if match(item):
+            return item
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None

@@ -102,7 +102,7 @@ class Exchange:
         request_id = self.request_id.decode()
         try:
             body = dump_json({"detail": detail, "request_id": request_id})
-        except (TypeError, ValueError):  # a detail JSON cannot hold: say what it was
+        except (TypeError, ValueError, HTTPError):  # a detail JSON cannot hold: say what it was
             body = dump_json({"detail": str(detail), "request_id": request_id})
         encoded = [
             (name.lower().encode("latin-1", "replace"), value.encode("latin-1", "replace"))

@@ -19,6 +19,8 @@ from typing import Any
 
 import msgpack
 
+from .errors import HTTPError
+
 JSON = b"application/json"
 MSGPACK = b"application/msgpack"
 OCTET_STREAM = b"application/octet-stream"
@@ -44,6 +46,11 @@ def plain(value: Any) -> Any:
         return value.model_dump(mode="json")
     if hasattr(value, "tolist"):  # numpy arrays and scalars
         return value.tolist()
+    if isinstance(value, BINARY):  # msgpack carries bytes (as a client can send them), JSON not
+        raise HTTPError(
+            406,
+            "The response holds bytes, which JSON cannot carry: send Accept: application/msgpack",
+        )
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
@@ -61,6 +68,10 @@ def dump_json(value: Any) -> bytes:
         return _json(value).encode()
     except ValueError:  # only then pay for a second pass
         return _json(_finite(value)).encode()
+    except RecursionError:  # ~1,000 levels, as a msgpack body up to its 1,024 may hold
+        raise HTTPError(
+            406, "The response is nested too deeply for JSON: send Accept: application/msgpack"
+        ) from None
 
 
 def _finite(value: Any) -> Any:
@@ -78,8 +89,16 @@ def _finite(value: Any) -> Any:
         return value  # not JSON-able at all: the encoder says so
 
 
+def _msgpack_default(value: Any) -> Any:
+    if isinstance(value, int):  # only those past 64 bits get here, as a client may send in JSON
+        raise HTTPError(
+            406, "The response has an integer msgpack cannot carry: send Accept: application/json"
+        )
+    return plain(value)
+
+
 def dump_msgpack(value: Any) -> bytes:
-    packed: bytes = msgpack.packb(value, default=plain, use_bin_type=True)
+    packed: bytes = msgpack.packb(value, default=_msgpack_default, use_bin_type=True)
     return packed
 
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import logs
+from . import logs, wire
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,8 @@ def _hypercorn_config(options: Options, graceful: float) -> Any:
 
     config = Config()
     config.bind = [_bind(options)]
-    config.keep_alive_timeout = options.keep_alive
+    config.keep_alive_timeout = options.keep_alive  # also bounds an idle or half-sent head
+    config.h11_max_incomplete_size = wire.MAX_HEAD_BYTES  # then 431 and closed
     config.graceful_timeout = graceful
     config.backlog = 2048  # hypercorn's 100 drops connections under a load test's burst
     config.accesslog = None  # the app writes one JSON line per request itself
@@ -127,7 +128,8 @@ def _uvicorn_settings(options: Options, graceful: float) -> dict[str, Any]:
         "host": options.host,
         "port": options.port,
         "loop": "uvloop" if _available("uvloop") else "asyncio",
-        "http": "httptools" if _available("httptools") else "h11",
+        "http": _uvicorn_http(),
+        "h11_max_incomplete_event_size": wire.MAX_HEAD_BYTES,  # h11 only; see uvicorn_http
         "lifespan": "on",
         "access_log": False,  # the app writes one JSON line per request itself
         "log_level": "warning",
@@ -137,9 +139,20 @@ def _uvicorn_settings(options: Options, graceful: float) -> dict[str, Any]:
     }
 
 
+def _uvicorn_http() -> Any:
+    if not _available("httptools"):
+        return "h11"
+    from .uvicorn_http import BoundedHttpToolsProtocol
+
+    return BoundedHttpToolsProtocol
+
+
 def serve_hypercorn(app: Any, options: Options) -> None:
     from hypercorn.asyncio import serve
 
+    from . import hypercorn_http
+
+    hypercorn_http.install()
     config = _hypercorn_config(options, _graceful(app, options))
 
     async def main() -> None:
