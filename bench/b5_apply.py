@@ -26,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from flashctl.runpod.emulator import BackgroundEmulator
+from flashctl.emulator.server import BackgroundEmulator
 
 FLASHCTL = Path(sys.executable).parent / "flashctl"
 KEY = "bench-key"

@@ -299,7 +299,7 @@ def emulator(
     seed: int | None,
 ) -> None:
     """Serve a local RunPod REST v2 API for offline deploys and CI."""
-    from flashctl.runpod.emulator import serve_emulator
+    from flashctl.emulator.server import serve_emulator
 
     click.echo(f"RunPod API emulator on http://{host}:{port}/v2 (Ctrl-C stops)", err=True)
     serve_emulator(host, port, state, api_key, fail_rate, latency_ms, seed)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from flashctl import catalog
+from flashctl.emulator import catalog as emulator_catalog
 from flashctl.import_flash import catalog as import_catalog
-from flashctl.runpod import emulator_catalog
 
 DATA = Path(__file__).parent / "data" / "runpod"
 

@@ -60,7 +60,7 @@ def test_emulator_command_serves_the_api_with_bearer_auth_and_keeps_state(tmp_pa
 
 def _state_with_big_endpoints(path, count: int) -> None:
     """A state file that takes a while to rewrite, so that a kill lands mid-write."""
-    from flashctl.runpod.emulator_state import EmulatorState
+    from flashctl.emulator.state import EmulatorState
 
     state = EmulatorState()
     for number in range(count):

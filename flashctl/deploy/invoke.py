@@ -21,7 +21,7 @@ from flashctl.errors import DeployError, UsageError
 from flashctl.model import Endpoint, Project
 from flashctl.runpod.api_url import is_loopback
 from flashctl.runpod.auth import BearerAuth
-from flashctl.runpod.failures import transport_reason
+from flashctl.runpod.errors import transport_reason
 
 CONNECT_TIMEOUT = 10.0
 new_session = requests.Session  # tests swap in a session with a recording transport

@@ -21,7 +21,7 @@ import requests
 from flashctl.errors import FlashError
 from flashctl.loadtest.stats import Sample, server_time_ms
 from flashctl.loadtest.target import Target
-from flashctl.runpod.failures import transport_reason
+from flashctl.runpod.errors import transport_reason
 
 CONNECT_TIMEOUT = 10.0
 MAX_CONCURRENCY = 256

@@ -1,5 +1,5 @@
-"""Talking to RunPod: credentials, the REST v2 client and a local emulator of the API.
+"""Talking to RunPod: credentials, the REST v2 client, its retries and its errors.
 
-Nothing is imported here so that `flashctl --version` does not pay for requests or starlette;
-import the submodule you need (`flashctl.runpod.client`, `flashctl.runpod.emulator`).
+Nothing is imported here so that `flashctl --version` does not pay for requests;
+import the submodule you need (`flashctl.runpod.client`). The local RunPod is `flashctl.emulator`.
 """

@@ -31,8 +31,13 @@ from flashctl.errors import DeployError
 from flashctl.runpod.api_url import DEFAULT_API_URL, display_url, resolve_api_url
 from flashctl.runpod.auth import BearerAuth
 from flashctl.runpod.credentials import Credentials, load_credentials
-from flashctl.runpod.errors import RunPodAPIError, RunPodConnectionError
-from flashctl.runpod.failures import never_sent, read_problem, transport_reason
+from flashctl.runpod.errors import (
+    RunPodAPIError,
+    RunPodConnectionError,
+    never_sent,
+    read_problem,
+    transport_reason,
+)
 from flashctl.runpod.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 
 LOGGER = logging.getLogger("flashctl.runpod")

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from flashctl.deploy import connect
-from flashctl.runpod.emulator import BackgroundEmulator
+from flashctl.emulator.server import BackgroundEmulator
 from tests.runpod.conftest import (  # noqa: F401  (fixtures, registered by import)
     CANARY_KEY,
     FAST_RETRY,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from flashctl.runpod.emulator import BackgroundEmulator
+from flashctl.emulator.server import BackgroundEmulator
 from tests.conftest import EXAMPLE
 from tests.deploy.conftest import CANARY_KEY, Deploy, endpoint_yaml
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from flashctl.deploy import confirm
-from flashctl.runpod.emulator import BackgroundEmulator
+from flashctl.emulator.server import BackgroundEmulator
 from tests.deploy.conftest import Deploy, endpoint_yaml
 from tests.runpod.conftest import CANARY_KEY
 from tests.servers import start_interruptible

@@ -15,7 +15,7 @@ from flashctl.deploy.patch import patch_body
 from flashctl.deploy.plan import OwnershipConflict, in_scope, make_plan
 from flashctl.deploy.plan_file import _plan_from_json, plan_to_json, stale_reasons
 from flashctl.deploy.recheck import refusals
-from flashctl.runpod.emulator_state import EmulatorState
+from flashctl.emulator.state import EmulatorState
 from tests.conftest import EXAMPLE
 
 URL = "https://api.runpod.io"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from flashctl.emulator.server import BackgroundEmulator
 from flashctl.loadtest import runner
-from flashctl.runpod.emulator import BackgroundEmulator
 from tests.servers import ToLoopback, free_port
 
 KEY = "rpa_LOADTEST0123456789abcdefLOADTEST"

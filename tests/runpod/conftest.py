@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from flashctl.emulator.server import BackgroundEmulator
 from flashctl.runpod.client import RunPodClient, Timeouts
 from flashctl.runpod.credentials import Credentials
-from flashctl.runpod.emulator import BackgroundEmulator
 from flashctl.runpod.retry import RetryPolicy
 from tests.runpod_schemas import OfficialSchemas, load_official
 

@@ -12,9 +12,9 @@ import pytest
 import requests
 
 from flashctl import catalog
+from flashctl.emulator.server import BackgroundEmulator
 from flashctl.errors import DeployError
 from flashctl.runpod.client import RunPodClient, Timeouts
-from flashctl.runpod.emulator import BackgroundEmulator
 from flashctl.runpod.errors import RunPodAPIError, RunPodConnectionError
 from flashctl.runpod.retry import RetryPolicy
 

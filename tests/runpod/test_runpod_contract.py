@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from flashctl.emulator.schema import schema_errors
 from flashctl.runpod.client import RunPodClient
-from flashctl.runpod.emulator_schema import schema_errors
 
 Body = Callable[..., dict[str, Any]]
 

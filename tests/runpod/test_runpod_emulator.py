@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
+from flashctl.emulator.server import BackgroundEmulator, create_emulator
 from flashctl.errors import DeployError, UsageError
-from flashctl.runpod.emulator import BackgroundEmulator, create_emulator
 
 KEY = "rpa_CANARY0123456789abcdefCANARY"  # the key conftest's emulators require
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -334,7 +334,7 @@ def test_module_entry_point_serves_until_sigterm(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "flashctl.runpod.emulator", "--port", str(port), "--api-key", KEY],
+        [sys.executable, "-m", "flashctl.emulator.server", "--port", str(port), "--api-key", KEY],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONWARNINGS": "error"},
@@ -409,7 +409,7 @@ def test_an_unauthenticated_body_is_neither_kept_nor_parsed(emulator: Background
 def test_a_body_over_the_limit_gets_413_and_is_not_kept(
     emulator: BackgroundEmulator, chunked: bool
 ) -> None:
-    from flashctl.runpod.emulator_app import MAX_BODY
+    from flashctl.emulator.app import MAX_BODY
 
     chunk = b" " * 65536
     size = MAX_BODY + len(chunk)
@@ -426,7 +426,7 @@ def test_a_body_over_the_limit_gets_413_and_is_not_kept(
 def test_workers_beyond_the_accounts_quota_get_400(
     emulator: BackgroundEmulator, lb_body: Body
 ) -> None:
-    from flashctl.runpod.emulator_schema import WORKER_QUOTA
+    from flashctl.emulator.schema import WORKER_QUOTA
 
     huge = call(
         emulator, "POST", "/v2/serverless", json=lb_body(workers={"min": 300_000, "max": 300_000})

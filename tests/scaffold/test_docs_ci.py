@@ -19,8 +19,8 @@ import requests
 from ruamel.yaml import YAML
 
 from flashctl.cli import Options, cli
+from flashctl.emulator.server import BackgroundEmulator
 from flashctl.loadtest import runner
-from flashctl.runpod.emulator import BackgroundEmulator
 from tests.conftest import ROOT
 from tests.servers import ToLoopback, free_port, start_interruptible, stop, wait_for_status
 

@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from flashctl.emulator import catalog
 from flashctl.errors import DeployError
-from flashctl.runpod import emulator_catalog as catalog
 
 JSONObject = dict[str, Any]
 

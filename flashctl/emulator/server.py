@@ -1,13 +1,13 @@
 """A local stand-in for RunPod's REST v2 serverless API, for offline deploys, CI and tests.
 
     serve_emulator("127.0.0.1", 8765, state=Path("emulator.json"), api_key="dev-key")  # blocks
-    python -m flashctl.runpod.emulator --port 8765 --state emulator.json --api-key dev-key
+    python -m flashctl.emulator --port 8765 --state emulator.json --api-key dev-key
 
     with BackgroundEmulator(api_key="k", fail_rate=0.3, seed=7) as emulator:  # tests, benches
         client = RunPodClient(Credentials("k", "test"), emulator.url)
 
 Point flashctl at it with `FLASHCTL_API_URL=http://127.0.0.1:8765`. Routes, faults and the
-`/_emulator/*` test hooks are described in `emulator_app.py`.
+`/_emulator/*` test hooks are described in `app.py`.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
 
+from flashctl.emulator.app import Emulator, build_app
+from flashctl.emulator.faults import FaultInjector
+from flashctl.emulator.request_log import RequestLog
+from flashctl.emulator.state import EmulatorState
 from flashctl.errors import FlashError, UsageError
-from flashctl.runpod.emulator_app import Emulator, build_app
-from flashctl.runpod.emulator_faults import FaultInjector
-from flashctl.runpod.emulator_requests import RequestLog
-from flashctl.runpod.emulator_state import EmulatorState
 
-LOGGER = logging.getLogger("flashctl.runpod.emulator")
+LOGGER = logging.getLogger("flashctl.emulator.server")
 
 
 def create_emulator(
@@ -169,9 +169,9 @@ def _config(binds: list[str]) -> Config:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m flashctl.runpod.emulator`: the same options as `flashctl emulator`."""
+    """`python -m flashctl.emulator`: the same options as `flashctl emulator`."""
     parser = argparse.ArgumentParser(
-        prog="python -m flashctl.runpod.emulator", description=__doc__.split("\n")[0]
+        prog="python -m flashctl.emulator", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
@@ -201,7 +201,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

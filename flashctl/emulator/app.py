@@ -10,7 +10,7 @@
 
 Every `/v2` request needs `Authorization: Bearer KEY` (401 otherwise, decided before the body is
 read, and an unauthenticated body is never kept) and may meet an injected fault (see
-`emulator_faults.py`). A body over `MAX_BODY` bytes gets 413; one that is not JSON (NaN and
+`faults.py`). A body over `MAX_BODY` bytes gets 413; one that is not JSON (NaN and
 Infinity included) or nests deeper than `MAX_DEPTH` gets 400. Errors are
 `application/problem+json` `{title, status, detail, errors?}` as RunPod sends them.
 
@@ -38,11 +38,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flashctl.runpod import emulator_catalog as catalog
-from flashctl.runpod import emulator_schema as schema
-from flashctl.runpod.emulator_faults import FaultInjector, ScriptedFault
-from flashctl.runpod.emulator_requests import RequestLog, route_template
-from flashctl.runpod.emulator_state import EmulatorState
+from flashctl.emulator import catalog, schema
+from flashctl.emulator.faults import FaultInjector, ScriptedFault
+from flashctl.emulator.request_log import RequestLog, route_template
+from flashctl.emulator.state import EmulatorState
 
 _TITLES = {
     400: "Bad Request",

@@ -17,8 +17,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, validators
 
-from flashctl.runpod import emulator_catalog as catalog
-from flashctl.runpod.emulator_state import DEFAULT_WORKERS
+from flashctl.emulator import catalog
+from flashctl.emulator.state import DEFAULT_WORKERS
 
 # The emulated account's worker quota: workers.max summed over its endpoints. RunPod's "total
 # workers" limit is per account and much lower by default; raising it takes a support ticket.
