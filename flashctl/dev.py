@@ -26,11 +26,11 @@ from typing import Any
 import click
 
 from flashctl.build import render_loaded
-from flashctl.build_files import write_tree
 from flashctl.compiler import Loaded
 from flashctl.errors import FlashError
+from flashctl.files import write_tree
 from flashctl.model import Project
-from flashctl.render import serve_command
+from flashctl.render import MANIFEST, serve_command
 from flashctl.spec import managed_env
 
 STOP_SECONDS = 5.0
@@ -119,7 +119,7 @@ class DevServer:
     def __init__(self, loaded: Loaded, options: DevOptions) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="flashctl-dev-"))
         files = {**render_loaded(loaded, docs=True), **dev_files(loaded.project)}
-        write_tree(self.root / "build", files)
+        write_tree(self.root / "build", files, marker=MANIFEST, force=False)
         command, cwd = command_and_cwd(loaded.project, self.root / "build", options)
         self.process = subprocess.Popen(command, cwd=cwd, env=child_env(loaded.project))
 
@@ -193,7 +193,9 @@ def _watch(file: Path, project: Project, current: _Current) -> Iterator[set[Any]
     watched = [str(p) for p in sorted(paths) if p.exists()]
 
     def relevant(change: watchfiles.Change, path: str) -> bool:
-        return path.endswith((".py", ".yaml", ".yml", ".txt", ".json")) and "/build/" not in path
+        if "/build/" in path or "/.flashctl/" in path:  # render output, never a source
+            return False
+        return path.endswith((".py", ".yaml", ".yml", ".txt", ".json"))
 
     # Stop watching when the server dies so `flashctl dev` exits instead of hanging.
     yield from watchfiles.watch(
