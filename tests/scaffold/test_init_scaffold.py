@@ -106,7 +106,12 @@ def test_workflow_validates_pull_requests_and_deploys_main(run_cli, tmp_path):
     assert "flashctl validate --format github" in runs and "python -m pytest" in runs
     assert deploy["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
     deploy_runs = "\n".join(step.get("run", "") for step in deploy["steps"])
-    for command in ("flashctl render -o build", "docker build", "flashctl plan", "flashctl apply"):
+    for command in (
+        "flashctl render",
+        'docker build -t "$IMAGE:$GIT_SHA" .flashctl/build/api',
+        "flashctl plan",
+        "flashctl apply",
+    ):
         assert command in deploy_runs
 
 
