@@ -40,20 +40,24 @@ def refusal(project: Project, output: Path) -> str | None:
     own = Path(os.path.realpath(project_dir(project) / OWN_FOLDER))
     if real != own and real.is_relative_to(own):
         return None
+    if real == own:
+        return (
+            f"output folder {output} is flashctl's own folder, which holds more than one "
+            f"output; leave out -o to use {OWN_FOLDER}/{BUILD}/"
+        )
     folders = {f"the source of endpoint '{e.key}'": e.source_dir for e in project.endpoints}
     folders["the project folder"] = project_dir(project)
+    found: list[tuple[int, str, str, Path]] = []
     for what, folder in folders.items():
         protected = Path(os.path.realpath(folder))
-        if real == own:
-            relation = "is flashctl's own folder in"
-        elif real == protected:
-            relation = "is"
-        elif protected.is_relative_to(real):
-            relation = "contains"
+        if real == protected:
+            found.append((1, "is", what, folder))
         elif real.is_relative_to(protected):
-            relation = "lies inside"
-        else:
-            continue
+            found.append((2, "lies inside", what, folder))
+        elif protected.is_relative_to(real):
+            found.append((3, "contains", what, folder))
+    if found:
+        _, relation, what, folder = min(found, key=lambda item: item[0])
         return (
             f"output folder {output} {relation} {what} ({folder}); rendering there would "
             f"replace or copy your files. Leave out -o to use {OWN_FOLDER}/ in the project "
