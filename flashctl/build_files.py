@@ -127,7 +127,7 @@ class _Walk:
     def entry(self, path: str, relative: str, ancestors: frozenset[str]) -> None:
         if os.path.basename(path) == OWN_FOLDER:
             return  # flashctl's output and staging, whatever .dockerignore says
-        reason = self.rules.reason(relative)
+        reason = self.rules.reason(relative, parents=self.rules.has_exceptions)
         try:
             info = os.lstat(path)
         except OSError as err:
@@ -214,8 +214,10 @@ def _read(
         if not stat.S_ISREG(opened.st_mode) or opened.st_ino != info.st_ino:
             copy.problems.append(f"{shown}: changed while it was read")
             return None
-        try:
-            data = stream.read(limit + 1)
+        try:  # what fstat said, plus anything that grew since (bounded, in steps)
+            data = stream.read(min(opened.st_size, limit) + 1)
+            while len(data) <= limit and (more := stream.read(min(MiB, limit + 1 - len(data)))):
+                data += more
         except OSError as err:
             copy.problems.append(f"{shown}: cannot read: {err.strerror}")
             return None

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from dataclasses import dataclass
@@ -30,10 +31,12 @@ class Pattern:
     regex: re.Pattern[str]
     reason: str  # shown when it leaves a file out
 
-    def matches(self, path: str) -> bool:
-        """`path` or one of its parent folders matches."""
+    def matches(self, path: str, parents: bool = True) -> bool:
+        """`path` or (when `parents`) one of its parent folders matches."""
         if self.regex.match(path):
             return True
+        if not parents:
+            return False
         parts = path.split("/")[:-1]
         return any(self.regex.match("/".join(parts[: i + 1])) for i in range(len(parts)))
 
@@ -45,22 +48,30 @@ class Rules:
     def __add__(self, other: Rules) -> Rules:
         return Rules(self.patterns + other.patterns)
 
-    @property
+    @functools.cached_property
+    def _any(self) -> re.Pattern[str]:
+        """Matches what at least one pattern matches: most paths are decided by this alone."""
+        return re.compile("|".join(p.regex.pattern for p in self.patterns) or "(?!)", re.DOTALL)
+
+    @functools.cached_property
     def has_exceptions(self) -> bool:
         return any(p.exception for p in self.patterns)
 
     def excluded(self, path: str) -> bool:
         return self.reason(path) is not None
 
-    def reason(self, path: str) -> str | None:
+    def reason(self, path: str, parents: bool = True) -> str | None:
         """The reason of the exclusion that decides `path` (a POSIX path relative to the
-        folder), or None when it is kept."""
+        folder), or None when it is kept. `parents=False` skips matching its parent folders
+        (for a walk that already kept them, when no exception can take a path back)."""
+        if not parents and not self._any.match(path):
+            return None
         decided: Pattern | None = None
         for pattern in self.patterns:
             # An exception only matters once something matched, an exclusion only before.
             if pattern.exception != (decided is not None):
                 continue
-            if pattern.matches(path):
+            if pattern.matches(path, parents):
                 decided = None if pattern.exception else pattern
         return decided.reason if decided else None
 

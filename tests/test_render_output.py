@@ -211,6 +211,7 @@ def test_the_output_path_holds_a_whole_tree_at_every_instant(tmp_path):
     assert files.staging_folders(out) == []
 
 
+@pytest.mark.slow
 def test_a_killed_render_leaves_nothing_the_next_render_copies_or_keeps(tmp_path):
     """SIGKILL a real `flashctl render` while it writes its staging folder; the next render
     removes that leftover, and the build holds exactly what a clean render holds."""
