@@ -153,7 +153,7 @@ def remove_leftovers(target: Path) -> None:
         except OSError:
             continue  # another render is writing it
         else:
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove(folder)
         finally:
             os.close(handle)
 
@@ -172,8 +172,17 @@ def _staging(target: Path) -> Iterator[Path]:
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield staging
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
         os.close(handle)
+
+
+def _remove(path: Path) -> None:
+    """Remove what a swap left at `path`: a tree, or the file or link --force replaced."""
+    with contextlib.suppress(OSError):
+        if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+            path.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def swap(first: Path, second: Path) -> None:

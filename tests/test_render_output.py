@@ -83,6 +83,26 @@ def test_force_replaces_a_folder_flashctl_did_not_write(run_cli, tmp_path):
     assert not (out / "lib").exists() and (out / "manifest.json").is_file()
 
 
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_force_replaces_a_file_or_a_link_at_the_output_path_and_leaves_nothing_behind(
+    run_cli, tmp_path, kind
+):
+    path = make_project(tmp_path / "project")
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("mine")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        out.symlink_to(tmp_path / "elsewhere")
+    result = run_cli("render", "-f", str(path), "-o", str(out))
+    assert result.exit_code == 1 and "exists and is not a folder" in result.stderr
+    assert run_cli("render", "-f", str(path), "-o", str(out), "--force").exit_code == 0
+    assert not out.is_symlink() and (out / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out", "project", *(["elsewhere"] if kind == "link" else [])]
+    )
+
+
 def test_a_folder_flashctl_rendered_and_an_empty_folder_are_replaced(run_cli, tmp_path):
     path = make_project(tmp_path / "project")
     out = tmp_path / "out"
