@@ -146,7 +146,7 @@ class _Walk:
             real = os.path.realpath(path)
             if real in ancestors:
                 self.copy.leave_out(relative, "symbolic link loop")
-            elif reason is not None and not self.rules.has_exceptions:
+            elif reason is not None and not self.rules.may_take_back(relative):
                 self.copy.leave_out(relative + "/", reason)
             else:  # with `!` exceptions, an excluded folder's files are decided one by one
                 self.folder(path, relative + "/", ancestors | {real})

@@ -57,6 +57,17 @@ class Rules:
     def has_exceptions(self) -> bool:
         return any(p.exception for p in self.patterns)
 
+    def may_take_back(self, folder: str) -> bool:
+        """Whether an exception could match something inside the excluded `folder` (as Docker
+        decides whether to walk into it): its literal start is compatible with the folder."""
+        inside = folder + "/"
+        for pattern in self.patterns:
+            if pattern.exception:
+                literal = re.split(r"[*?\[\\]", pattern.text, maxsplit=1)[0]
+                if literal.startswith(inside) or inside.startswith(literal):
+                    return True
+        return False
+
     def excluded(self, path: str) -> bool:
         return self.reason(path) is not None
 

@@ -92,12 +92,12 @@ def replaceable(target: Path, marker: str) -> str | None:
     if not os.path.lexists(target):
         return None
     if target.is_symlink() or not target.is_dir():
-        return f"{target} exists and is not a folder"
+        return "it is not a folder"
     if not any(target.iterdir()) or owned(target, marker):
         return None
     return (
-        f"{target} is not empty and holds no {marker} written by flashctl, so it may hold "
-        "files flashctl did not write"
+        f"it is not empty and holds no {marker} written by flashctl, so it may hold files "
+        "flashctl did not write"
     )
 
 

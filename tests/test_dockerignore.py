@@ -54,3 +54,19 @@ def test_a_bom_and_blank_lines_are_ignored():
 
 def test_a_malformed_class_is_taken_literally_rather_than_failing():
     assert parse("[abc").excluded("[abc")
+
+
+@pytest.mark.parametrize(
+    ("patterns", "folder", "walked"),
+    [
+        ("data\n!data/labels.txt", "data", True),
+        ("data\n!data/labels.txt", ".git", False),
+        ("data\n!data/sub/*.txt", "data/sub", True),
+        ("**/.git\n!**/keep", ".git", True),
+        ("data", "data", False),
+    ],
+)
+def test_an_excluded_folder_is_walked_only_if_an_exception_may_match_inside(
+    patterns, folder, walked
+):
+    assert parse(patterns).may_take_back(folder) is walked

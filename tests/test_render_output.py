@@ -95,7 +95,7 @@ def test_force_replaces_a_file_or_a_link_at_the_output_path_and_leaves_nothing_b
         (tmp_path / "elsewhere").mkdir()
         out.symlink_to(tmp_path / "elsewhere")
     result = run_cli("render", "-f", str(path), "-o", str(out))
-    assert result.exit_code == 1 and "exists and is not a folder" in result.stderr
+    assert result.exit_code == 1 and "it is not a folder" in result.stderr
     assert run_cli("render", "-f", str(path), "-o", str(out), "--force").exit_code == 0
     assert not out.is_symlink() and (out / "manifest.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
