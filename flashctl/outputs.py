@@ -37,7 +37,7 @@ def default_output(project: Project, name: str) -> Path:
 def refusal(project: Project, output: Path) -> str | None:
     """Why `output` must never be written, or None when it may be (whatever --force says)."""
     real = Path(os.path.realpath(output))
-    own = Path(os.path.realpath(project_dir(project) / OWN_FOLDER))
+    own = Path(os.path.realpath(project_dir(project))) / OWN_FOLDER  # never through a link
     if real != own and real.is_relative_to(own):
         return None
     if real == own:

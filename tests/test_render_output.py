@@ -182,6 +182,16 @@ def test_an_output_over_the_project_or_a_source_is_refused(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
 
 
+def test_a_dot_flashctl_link_does_not_widen_what_may_be_written(run_cli, tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    path = make_project(project)
+    (project / ".flashctl").symlink_to("/")
+    monkeypatch.chdir(project)
+    result = run_cli("render", "-f", str(path), "-o", "app", "--force")
+    assert result.exit_code == 1 and "is the source of endpoint 'api'" in result.stderr
+    assert snapshot(project / "app") == {"handlers.py": b"def hello():\n    return 'hi'\n"}
+
+
 def test_the_default_folder_inside_a_source_of_dot_is_allowed_and_never_copied(run_cli, tmp_path):
     path = make_project(tmp_path, source=".")
     for _ in range(2):
