@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,23 @@ def test_pre_commit_config_runs_flashctl_validate(run_cli, tmp_path):
     assert hook["id"] == "flashctl-validate"
     assert hook["entry"] == "flashctl validate --strict"
     assert hook["pass_filenames"] is False
+
+
+def test_gitignore_leaves_out_the_render_output_and_secrets_but_keeps_the_schema_copy(
+    run_cli, tmp_path
+):
+    git = shutil.which("git")
+    if git is None:
+        pytest.fail("git not found on PATH")
+    assert run_cli("init", str(tmp_path)).exit_code == 0
+    subprocess.run([git, "init", "-q", str(tmp_path)], check=True, timeout=30)
+    paths = [".flashctl/build/api/Dockerfile", ".flashctl/kubernetes/api.yaml", ".env"]
+    paths += [".env.production", ".flashctl/flash.schema.json", "app/handlers.py"]
+    result = subprocess.run(
+        [git, "-C", str(tmp_path), "check-ignore", "--no-index", *paths],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.stdout.split() == paths[:4]
