@@ -33,6 +33,7 @@ CREDENTIALS = "credentials"
 _HYGIENE = (
     ".git .hg __pycache__ .venv venv .mypy_cache .pytest_cache .ruff_cache .hypothesis .tox"
     " node_modules build dist *.pyc *.pyo *.egg-info .DS_Store .flashctl"
+    " .build.rendering-* .build.old-*"  # what renders of flashctl 0.1 killed mid-way left
 )
 _CREDENTIALS = (
     ".env .env.* .envrc id_rsa id_dsa id_ecdsa id_ed25519 id_ecdsa_sk id_ed25519_sk *.pem *.key"

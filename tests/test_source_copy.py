@@ -60,6 +60,15 @@ def test_a_credential_file_is_left_out_and_listed(run_cli, tmp_path, name):
         assert "left out of api: " in result.stderr and "(credentials)" in result.stderr
 
 
+def test_staging_folders_left_by_older_renders_are_not_copied(tmp_path):
+    (tmp_path / "app.py").write_text("X = 1\n")
+    for name in (".build.rendering-abc123", ".build.old-4242"):
+        (tmp_path / name / "api").mkdir(parents=True)
+        (tmp_path / name / "api" / "Dockerfile").write_text("FROM scratch\n")
+    copy = source_files(tmp_path)
+    assert sorted(copy.files) == ["app.py"] and copy.left_out == []
+
+
 def test_public_ssh_keys_and_look_alike_names_are_copied(tmp_path):
     for name in ("id_rsa.pub", "id_utils.py", "environment.py", "keys.py", "env/settings.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
