@@ -32,9 +32,10 @@ import contenders
 from b3_compile import clear_caches, generate  # the same project and cold start as B3
 
 from flashctl import build_files, collector
+from flashctl import files as files_module
 from flashctl.build import render_loaded
 from flashctl.compiler import load_valid_project
-from flashctl.render import render_project
+from flashctl.render import MANIFEST, render_project
 
 TARGET_SECONDS = 1.0
 TARGET_RATIO = 2.2
@@ -64,10 +65,10 @@ def stages(path: Path, out: Path, write: bool = False) -> dict[str, float]:
     began = time.perf_counter()
     loaded = load_valid_project(path, variables={}, environment=None)
     validated = time.perf_counter()
-    files = render_loaded(loaded, out)
+    files = render_loaded(loaded)
     rendered = time.perf_counter()
     project = loaded.project
-    contents = {e.key: build_files.source_files(e.source_dir, [out]) for e in project.endpoints}
+    contents = {e.key: build_files.source_files(e.source_dir).files for e in project.endpoints}
     runtime = build_files.runtime_files()
     began_pure = time.perf_counter()
     with collector.paused():  # as render_loaded runs it
@@ -75,7 +76,7 @@ def stages(path: Path, out: Path, write: bool = False) -> dict[str, float]:
     pure = time.perf_counter() - began_pure
     began_write = time.perf_counter()
     if write:
-        build_files.write_tree(out, files)
+        files_module.write_tree(out, files, marker=MANIFEST, force=False)
     written = time.perf_counter() - began_write
     return {
         "validate": validated - began,

@@ -142,8 +142,8 @@ def render_variant(workdir: Path, server: str) -> Path:
     source = json.dumps(str(ROOT / "examples" / "seed"))
     path.write_text(VARIANT.format(source=source, server=server), encoding="utf-8")
     loaded = load_valid_project(path, variables={}, environment=None)
-    render_to(loaded, folder / "build")
-    return folder / "build" / "cpu"
+    render_to(loaded, folder / ".flashctl" / "build")
+    return folder / ".flashctl" / "build" / "cpu"
 
 
 def dockerfile_command(context: Path) -> list[str]:

@@ -2,37 +2,74 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from flashctl import build_files, collector
+from flashctl import build_files, collector, files, outputs
+from flashctl.build_files import DEFAULT_LIMITS, Limits
 from flashctl.compiler import Loaded
-from flashctl.render import Files, render_project
+from flashctl.errors import RenderError
+from flashctl.render import MANIFEST, Files, render_project
 
 
-def render_loaded(loaded: Loaded, output: Path | None = None, *, docs: bool | None = None) -> Files:
-    """All files of the build for a valid project; `output` (if inside a source) is not copied."""
+@dataclass(frozen=True)
+class Build:
+    """Every file of the build, and per endpoint what its source copy left out and why."""
+
+    files: Files
+    left_out: dict[str, list[tuple[str, str]]]
+
+
+def build_loaded(
+    loaded: Loaded, *, docs: bool | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Build:
+    """The build of a valid project, or a RenderError listing every file that stops it."""
     project = loaded.project
-    skip = [output] if output is not None else []
-    sources = {e.key: build_files.source_files(e.source_dir, skip) for e in project.endpoints}
+    copies = {e.key: build_files.source_files(e.source_dir, limits) for e in project.endpoints}
+    problems = [p for copy in copies.values() for p in copy.problems]
+    if problems:
+        raise RenderError("cannot copy the source:\n  " + "\n  ".join(problems))
     with collector.paused():  # see flashctl/collector.py: B3 with rendering
-        return render_project(
+        rendered = render_project(
             project,
             runtime_files=build_files.runtime_files(),
-            source_files=sources,
+            source_files={key: copy.files for key, copy in copies.items()},
             input_digest=build_files.input_digest(
                 loaded.text, loaded.variables, project.environment
             ),
             docs=docs,
         )
+    return Build(rendered, {key: copy.left_out for key, copy in copies.items() if copy.left_out})
 
 
-def render_to(loaded: Loaded, output: Path) -> Files:
-    files = render_loaded(loaded, output)
-    build_files.write_tree(output, files)
-    return files
+def render_loaded(loaded: Loaded, *, docs: bool | None = None) -> Files:
+    """All files of the build for a valid project."""
+    return build_loaded(loaded, docs=docs).files
 
 
-def check_rendered(loaded: Loaded, output: Path) -> list[str]:
+def default_output(loaded: Loaded) -> Path:
+    return outputs.default_output(loaded.project, outputs.BUILD)
+
+
+def checked_output(loaded: Loaded, output: Path) -> None:
+    """A RenderError when `output` is a folder render must never write (see outputs.py)."""
+    reason = outputs.refusal(loaded.project, output)
+    if reason is not None:
+        raise RenderError(f"Refusing to render: {reason}")
+
+
+def render_to(
+    loaded: Loaded, output: Path, *, force: bool = False, limits: Limits = DEFAULT_LIMITS
+) -> Build:
+    """Render and write `output` (see files.write_tree: never over a folder flashctl did not
+    write unless `force`, never over the project)."""
+    checked_output(loaded, output)
+    build = build_loaded(loaded, limits=limits)
+    files.write_tree(output, build.files, marker=MANIFEST, force=force)
+    return build
+
+
+def check_rendered(loaded: Loaded, output: Path, *, limits: Limits = DEFAULT_LIMITS) -> list[str]:
     """What differs between a fresh render and `output` (empty when up to date)."""
-    files = render_loaded(loaded, output)
-    return build_files.differences(files, build_files.read_tree(output))
+    build = build_loaded(loaded, limits=limits)
+    return build_files.differences(build.files, build_files.read_tree(output))

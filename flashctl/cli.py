@@ -161,6 +161,17 @@ def validate(options: Options, fmt: str, strict: bool) -> None:
         sys.exit(1)
 
 
+def _size_option(value: str | None) -> int | None:
+    from flashctl.units import parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from err
+
+
 @cli.command()
 @project_options
 @click.option(
@@ -168,10 +179,27 @@ def validate(options: Options, fmt: str, strict: bool) -> None:
     "--output",
     type=click.Path(path_type=Path),
     default=None,
-    help="Output folder, replaced atomically (default: build, or build-kubernetes with"
-    " --target kubernetes).",
+    help="Output folder, replaced atomically (default: .flashctl/build, or .flashctl/kubernetes"
+    " with --target kubernetes, beside flash.yaml); never the project or a source folder.",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUTPUT differs.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace OUTPUT even if it holds files flashctl did not write (no manifest of its own).",
+)
+@click.option(
+    "--max-file-size",
+    metavar="SIZE",
+    callback=lambda ctx, param, value: _size_option(value),
+    help="Largest source file copied into a build context (default 100MiB).",
+)
+@click.option(
+    "--max-context-size",
+    metavar="SIZE",
+    callback=lambda ctx, param, value: _size_option(value),
+    help="Most bytes copied from one endpoint's source (default 500MiB).",
+)
 @click.option(
     "--target",
     type=click.Choice(["runpod", "kubernetes"]),
@@ -180,34 +208,53 @@ def validate(options: Options, fmt: str, strict: bool) -> None:
     help="runpod: Docker build contexts; kubernetes: manifests for `kubectl apply -f`.",
 )
 @click.pass_obj
-def render(options: Options, output: Path | None, check: bool, target: str) -> None:
+def render(
+    options: Options,
+    output: Path | None,
+    check: bool,
+    force: bool,
+    max_file_size: int | None,
+    max_context_size: int | None,
+    target: str,
+) -> None:
     """Write one Docker build context per endpoint, plus manifest.json (or, with --target
-    kubernetes, one multi-document YAML file per endpoint)."""
-    if target == "kubernetes":
-        return _render_kubernetes(options, output, check)
-    from flashctl.build import check_rendered, render_to
+    kubernetes, one multi-document YAML file per endpoint).
 
-    output = output or Path("build")
+    Credential files (.env, keys, .ssh/, .aws/, ...) and what the source's .dockerignore names
+    are left out of the build contexts and listed; a `!pattern` in .dockerignore takes one back.
+    """
+    if target == "kubernetes":
+        return _render_kubernetes(options, output, check, force)
+    from flashctl import build
+    from flashctl.build_files import DEFAULT_LIMITS, Limits
+
     loaded = options.load()
+    limits = Limits(
+        max_file_size or DEFAULT_LIMITS.file, max_context_size or DEFAULT_LIMITS.context
+    )
+    output = output or build.default_output(loaded)
     if check:
-        changes = check_rendered(loaded, output)
+        changes = build.check_rendered(loaded, output, limits=limits)
         if changes:
             click.echo("\n".join(changes))
             click.echo(f"{output} is out of date: run `flashctl render -o {output}`", err=True)
             sys.exit(1)
         click.echo(f"{output} is up to date")
         return
-    files = render_to(loaded, output)
+    result = build.render_to(loaded, output, force=force, limits=limits)
+    for key, left_out in result.left_out.items():
+        listed = ", ".join(f"{path} ({reason})" for path, reason in left_out)
+        click.echo(f"left out of {key}: {listed}", err=True)
     for endpoint in loaded.project.endpoints:
         click.echo(f"{output / endpoint.key}/  ({endpoint.runpod_name})")
-    click.echo(f"wrote {len(files)} files to {output}", err=True)
+    click.echo(f"wrote {len(result.files)} files to {output}", err=True)
 
 
-def _render_kubernetes(options: Options, output: Path | None, check: bool) -> None:
+def _render_kubernetes(options: Options, output: Path | None, check: bool, force: bool) -> None:
     from flashctl.kubernetes import commands as kubernetes
 
-    output = output or kubernetes.DEFAULT_OUTPUT
     project = options.load().project
+    output = output or kubernetes.default_output(project)
     if check:
         changes = kubernetes.check_rendered(project, output)
         if changes:
@@ -219,7 +266,7 @@ def _render_kubernetes(options: Options, output: Path | None, check: bool) -> No
             sys.exit(1)
         click.echo(f"{output} is up to date")
         return
-    files = kubernetes.render_to(project, output)
+    files = kubernetes.render_to(project, output, force=force)
     for name in files:
         click.echo(output / name)
     click.echo(f"wrote {len(files)} files to {output}; apply: kubectl apply -f {output}", err=True)

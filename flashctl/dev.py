@@ -30,12 +30,12 @@ from typing import Any
 import click
 
 from flashctl.build import render_loaded
-from flashctl.build_files import write_tree
 from flashctl.compiler import Loaded
 from flashctl.dev_output import SourceMap, server_line
 from flashctl.errors import FlashError
+from flashctl.files import write_tree
 from flashctl.model import Project
-from flashctl.render import serve_command
+from flashctl.render import MANIFEST, serve_command
 from flashctl.spec import managed_env
 
 STOP_SECONDS = 5.0
@@ -147,7 +147,7 @@ class DevServer:
         self.stopping = False
         files = {**render_loaded(loaded, docs=True), **dev_files(loaded.project)}
         build = self.root / "build"
-        write_tree(build, files)
+        write_tree(build, files, marker=MANIFEST, force=False)
         self.sources = SourceMap.of(
             {build / e.key / "src": e.source_dir for e in loaded.project.endpoints}
         )
@@ -284,7 +284,9 @@ def _watch(file: Path, project: Project, current: _Current) -> Iterator[set[Any]
     watched = [str(p) for p in sorted(paths) if p.exists()]
 
     def relevant(change: watchfiles.Change, path: str) -> bool:
-        return path.endswith((".py", ".yaml", ".yml", ".txt", ".json")) and "/build/" not in path
+        if "/build/" in path or "/.flashctl/" in path:  # render output, never a source
+            return False
+        return path.endswith((".py", ".yaml", ".yml", ".txt", ".json"))
 
     # Stop watching when the server dies so `flashctl dev` exits instead of hanging.
     yield from watchfiles.watch(

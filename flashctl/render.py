@@ -16,10 +16,12 @@ from importlib import resources
 from typing import Any
 
 from flashctl import __version__
+from flashctl.files import MARKER_FIELD, MARKER_VALUE
 from flashctl.model import Endpoint, Project
 from flashctl.spec import create_body
 
 Files = dict[str, bytes]
+MANIFEST = "manifest.json"  # its marker field tells the next render the folder is flashctl's
 
 RUNTIME_PACKAGE = "flashctl_runtime"
 # Ranges the runtime is tested with (CI installs the newest in range).
@@ -96,7 +98,7 @@ def render_project(
             project, endpoint, runtime_files, source_files[endpoint.key], docs=docs
         )
         files.update({f"{endpoint.key}/{path}": data for path, data in context.items()})
-    files["manifest.json"] = _manifest(project, files, input_digest)
+    files[MANIFEST] = _manifest(project, files, input_digest)
     return dict(sorted(files.items()))
 
 
@@ -191,6 +193,7 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
 
 def _manifest(project: Project, files: Files, input_digest: str) -> bytes:
     manifest = {
+        MARKER_FIELD: MARKER_VALUE,
         "flashctl": __version__,
         "project": project.name,
         "environment": project.environment,

@@ -28,10 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.python import asgi
 
-from flashctl import build_files
 from flashctl.build import render_loaded
 from flashctl.compiler import load_valid_project
 from flashctl.dev_app import load_service
+from flashctl.files import write_tree
+from flashctl.render import MANIFEST
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "flash.yaml.example"
 ENDPOINTS = ("gpu", "cpu", "users")
@@ -42,7 +43,8 @@ MAX_EXAMPLES = 15  # per operation and generation mode (30 per operation): about
 def rendered_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     loaded = load_valid_project(EXAMPLE, variables={}, environment=None)
     out = tmp_path_factory.mktemp("fuzz") / "build"
-    build_files.write_tree(out, render_loaded(loaded, out, docs=True))  # as `flashctl dev` does
+    files = render_loaded(loaded, docs=True)  # as `flashctl dev` does
+    write_tree(out, files, marker=MANIFEST, force=False)
     return out
 
 

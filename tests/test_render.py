@@ -159,14 +159,14 @@ def test_check_passes_when_up_to_date_and_lists_what_differs(run_cli, tmp_path):
 
 def test_no_secret_or_api_key_value_reaches_a_rendered_file(run_cli, tmp_path):
     path = example_copy(tmp_path)
-    out = tmp_path / "build"
+    out = tmp_path / ".flashctl" / "build"
     env = {"RUNPOD_API_KEY": CANARY, "HF_TOKEN": CANARY, "hf_token": CANARY}
-    assert run_cli("render", "-f", str(path), "-o", str(out), env=env).exit_code == 0
+    assert run_cli("render", "-f", str(path), env=env).exit_code == 0
     for relative, data in tree(out).items():
         assert CANARY.encode() not in data, relative
 
 
-def test_output_inside_the_source_is_not_copied_into_itself(run_cli, tmp_path):
+def test_the_default_output_in_the_source_is_not_copied_into_itself(run_cli, tmp_path):
     (tmp_path / "app.py").write_text("def hello():\n    return 'hi'\n")
     (tmp_path / "flash.yaml").write_text(
         "version: 1\nproject: p\nendpoints:\n  api:\n"
@@ -174,13 +174,10 @@ def test_output_inside_the_source_is_not_copied_into_itself(run_cli, tmp_path):
         "    routes: [{method: GET, path: /hello, handler: 'app:hello'}]\n"
     )
     for _ in range(2):
-        assert (
-            run_cli(
-                "render", "-f", str(tmp_path / "flash.yaml"), "-o", str(tmp_path / "out")
-            ).exit_code
-            == 0
-        )
-    assert not any(p.startswith("api/src/out") for p in tree(tmp_path / "out"))
+        assert run_cli("render", "-f", str(tmp_path / "flash.yaml")).exit_code == 0
+    files = tree(tmp_path / ".flashctl" / "build")
+    assert "api/src/app.py" in files
+    assert not any(p.startswith("api/src/.flashctl") for p in files)
 
 
 def test_rendered_dockerfiles_pass_hadolint(tmp_path):

@@ -20,13 +20,13 @@ class DesiredEndpoint:
 def desired_endpoints(project: Project) -> tuple[DesiredEndpoint, ...]:
     """Every endpoint's create body; an InputError names each endpoint that has no image.
 
-    RunPod runs an image, so deploying needs the one CI built from `build/<endpoint>`.
+    RunPod runs an image, so deploying needs the one CI built from `.flashctl/build/<endpoint>`.
     """
     missing = [endpoint.key for endpoint in project.endpoints if not endpoint.image]
     if missing:
         lines = [
             f"  endpoint '{key}' has no image: set `endpoints.{key}.image` in {project.file}"
-            f" (e.g. ghcr.io/you/{project.name}-{key}:1.0, built from build/{key})"
+            f" (e.g. ghcr.io/you/{project.name}-{key}:1.0, built from .flashctl/build/{key})"
             for key in missing
         ]
         raise InputError("Cannot deploy without an image:\n" + "\n".join(lines))

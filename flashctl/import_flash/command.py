@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from flashctl.errors import FlashError, UsageError
+from flashctl.files import write_file
 from flashctl.import_flash.scan import scan_project
 from flashctl.import_flash.translate import translate
 from flashctl.import_flash.yaml_text import yaml_text
@@ -53,7 +54,7 @@ def run_import(request: ImportRequest) -> int:
     if to_stdout:
         click.echo(text, nl=False)
     else:
-        _write(output, text)
+        write_file(output, text.encode("utf-8"))
         click.echo(str(output))
     routes = sum(len(e["routes"]) for e in endpoints.values())
     click.echo(
@@ -79,13 +80,3 @@ def _validate(path: Path) -> int:
         return 1
     click.echo(f"{path} validates.", err=True)
     return 0
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as err:
-        raise FlashError(f"Could not write {path}: {err.strerror}.") from err

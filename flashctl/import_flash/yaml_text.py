@@ -13,7 +13,8 @@ HEADER = """\
 Imported from a runpod-flash project by `flashctl import-flash`. Next:
   flashctl validate && flashctl dev
 Each endpoint gets its RunPod name <project>-<endpoint>; the old runpod-flash endpoints are left
-as they are. The image: lines are placeholders: CI builds each image from build/<endpoint>.
+as they are. The image: lines are placeholders: CI builds each image from
+.flashctl/build/<endpoint>.
 The modules still import runpod_flash for their decorators: add runpod-flash to dependencies, or
 remove the decorators (flash.yaml needs none)."""
 

@@ -3,12 +3,15 @@ only gathers options): render to a folder atomically or compare with it, kubectl
 not, wait for the applied Deployments to roll out, show their ready replicas, and delete the
 objects this project owns.
 
-`render_to` replaces OUTPUT entirely (build_files.write_tree), so its default is a folder of its
-own (`build-kubernetes/`), never `build/`, which `flashctl render` replaces in turn.
+`render_to` replaces OUTPUT entirely (files.write_tree), so its default is a folder of its own
+(`.flashctl/kubernetes/`), beside `render`'s `.flashctl/build/`. Beside the manifests it writes
+`MARKER` (a JSON file without a .json/.yaml extension, which `kubectl apply -f DIR` skips), so the
+next render knows the folder is its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -17,25 +20,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flashctl import build_files
-from flashctl.errors import DeployError
+from flashctl import __version__, build_files, files, outputs
+from flashctl.errors import DeployError, RenderError
 from flashctl.kubernetes import kubectl, manifests
 from flashctl.kubernetes.render import Files, dump_all, render_kubernetes
 from flashctl.model import Endpoint, Project
 
-DEFAULT_OUTPUT = Path("build-kubernetes")
+MARKER = ".flashctl-manifest"
 
 
-def render_to(project: Project, output: Path) -> Files:
-    """Write `<endpoint>.yaml` per endpoint into `output`, all or nothing."""
-    files = render_kubernetes(project)
-    build_files.write_tree(output, files)
-    return files
+def default_output(project: Project) -> Path:
+    return outputs.default_output(project, outputs.KUBERNETES)
+
+
+def rendered_files(project: Project) -> Files:
+    """The manifests and the marker file, as written to a folder."""
+    manifests_ = render_kubernetes(project)
+    marker = {
+        files.MARKER_FIELD: files.MARKER_VALUE,
+        "flashctl": __version__,
+        "project": project.name,
+        "files": {path: hashlib.sha256(data).hexdigest() for path, data in manifests_.items()},
+    }
+    text = json.dumps(marker, indent=2, sort_keys=True) + "\n"
+    return {**manifests_, MARKER: text.encode("utf-8")}
+
+
+def render_to(project: Project, output: Path, *, force: bool = False) -> Files:
+    """Write `<endpoint>.yaml` per endpoint into `output`, all or nothing; never over the project
+    nor over a folder flashctl did not write (unless `force`)."""
+    reason = outputs.refusal(project, output)
+    if reason is not None:
+        raise RenderError(f"Refusing to render: {reason}")
+    written = rendered_files(project)
+    files.write_tree(output, written, marker=MARKER, force=force)
+    return {path: data for path, data in written.items() if path != MARKER}
 
 
 def check_rendered(project: Project, output: Path) -> list[str]:
     """What differs between a fresh render and `output` (empty when up to date)."""
-    return build_files.differences(render_kubernetes(project), build_files.read_tree(output))
+    return build_files.differences(rendered_files(project), build_files.read_tree(output))
 
 
 def plan(project: Project) -> str:

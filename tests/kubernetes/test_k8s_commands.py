@@ -14,7 +14,12 @@ from tests.kubernetes.conftest import CPU, fake_kubectl, load_example
 def test_render_writes_one_yaml_file_per_endpoint_and_nothing_else(tmp_path):
     out = tmp_path / "k8s"
     files = commands.render_to(load_example(), out)
-    assert sorted(p.name for p in out.iterdir()) == ["cpu.yaml", "gpu.yaml", "users.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".flashctl-manifest",  # not read by `kubectl apply -f` (neither .yaml nor .json)
+        "cpu.yaml",
+        "gpu.yaml",
+        "users.yaml",
+    ]
     assert all((out / name).read_bytes() == data for name, data in files.items())
 
 

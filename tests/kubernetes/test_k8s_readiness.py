@@ -89,7 +89,7 @@ def test_the_readiness_probe_fails_until_the_startup_hook_finishes(tmp_path):
     (tmp_path / "app.py").write_text(HANDLERS)
     (tmp_path / "flash.yaml").write_text(textwrap.dedent(PROJECT.format(port=port, gate=gate)))
     loaded = load_valid_project(tmp_path / "flash.yaml", variables={}, environment=None)
-    render_to(loaded, tmp_path / "build")  # the image's contents
+    render_to(loaded, tmp_path / ".flashctl" / "build")  # the image's contents
     objects = by_kind(render_kubernetes(loaded.project)["api.yaml"])  # how the pod runs it
     pod = objects["Deployment"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -105,7 +105,7 @@ def test_the_readiness_probe_fails_until_the_startup_hook_finishes(tmp_path):
         container["livenessProbe"],
     )
 
-    context = tmp_path / "build" / "api"
+    context = tmp_path / ".flashctl" / "build" / "api"
     command = image_cmd(context / "Dockerfile")
     assert command[0] == "python"
     command[0] = sys.executable  # the image's python is this venv's here

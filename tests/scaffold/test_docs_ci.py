@@ -87,12 +87,13 @@ def test_ci_doc_covers_every_step_of_the_pipeline():
     for needed in (
         "flashctl validate --format github",
         "flashctl validate --format sarif > flashctl.sarif",
-        "flashctl render -o build",
+        "flashctl render",
         "flashctl plan --detailed-exitcode --out plan.json",
         "flashctl apply plan.json --yes",
         "flashctl loadtest api",
     ):
         assert any(needed in line for line in lines), needed
+    assert CI_DOC.read_text().count("for context in .flashctl/build/*/; do") == 2
     sections = blocks_by_section(CI_DOC.read_text())
     for section in ("GitHub Actions", "GitLab CI"):
         subcommands = {c.subcommand for text in sections[section] for c in commands_in(text)}
@@ -192,6 +193,6 @@ def test_documented_pipelines_run_in_order_against_the_emulator(
     loadtest = json.loads((project / "loadtest.json").read_text())
     assert loadtest["requests"] == 200 and loadtest["slo"]["met"] is True
     assert loadtest["url"] == endpoint["requestUrls"]["base"] + "/predict"
-    assert json.loads((project / "build" / "api" / "endpoint.json").read_text())["image"] == (
-        "ghcr.io/acme/hello:3f2c9a1"
-    )
+    assert json.loads((project / ".flashctl" / "build" / "api" / "endpoint.json").read_text())[
+        "image"
+    ] == ("ghcr.io/acme/hello:3f2c9a1")

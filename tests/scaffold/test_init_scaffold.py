@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,7 +109,12 @@ def test_workflow_validates_pull_requests_and_deploys_main(run_cli, tmp_path):
     assert "flashctl validate --format github" in runs and "python -m pytest" in runs
     assert deploy["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
     deploy_runs = "\n".join(step.get("run", "") for step in deploy["steps"])
-    for command in ("flashctl render -o build", "docker build", "flashctl plan", "flashctl apply"):
+    for command in (
+        "flashctl render",
+        'docker build -t "$IMAGE:$GIT_SHA" .flashctl/build/api',
+        "flashctl plan",
+        "flashctl apply",
+    ):
         assert command in deploy_runs
 
 
@@ -135,3 +141,23 @@ def test_the_pre_commit_hook_installs_the_pinned_flashctl_itself(run_cli, tmp_pa
     requirements = (tmp_path / "requirements-dev.txt").read_text().splitlines()
     assert f"flashctl=={__version__}" in requirements
     assert re.search(hook["files"], "flash.yaml") and re.search(hook["files"], "app/handlers.py")
+
+
+def test_gitignore_leaves_out_the_render_output_and_secrets_but_keeps_the_schema_copy(
+    run_cli, tmp_path
+):
+    git = shutil.which("git")
+    if git is None:
+        pytest.fail("git not found on PATH")
+    assert run_cli("init", str(tmp_path)).exit_code == 0
+    subprocess.run([git, "init", "-q", str(tmp_path)], check=True, timeout=30)
+    paths = [".flashctl/build/api/Dockerfile", ".flashctl/kubernetes/api.yaml", ".env"]
+    paths += [".env.production", ".flashctl/flash.schema.json", "app/handlers.py"]
+    result = subprocess.run(
+        [git, "-C", str(tmp_path), "check-ignore", "--no-index", *paths],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.stdout.split() == paths[:4]
