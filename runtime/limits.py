@@ -13,6 +13,9 @@ class ConcurrencyLimit:
         self.limit = limit
         self.in_flight = 0
 
+    def full(self) -> bool:
+        return self.in_flight >= self.limit
+
     def enter(self) -> bool:
         if self.in_flight >= self.limit:
             return False

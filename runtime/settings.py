@@ -13,6 +13,7 @@ class Settings:
     version: str = "0.1.0"
     request_timeout: float | None = 30.0  # seconds per handler call, then 504
     max_body: int = 30 * 1024 * 1024  # bytes, then 413 (RunPod caps payloads at 30 MB)
+    body_timeout: float | None = 30.0  # seconds to receive a whole request body, then 408
     max_concurrency: int = 64  # in-flight requests per process, then 503
     rate_limit: tuple[int, float] | None = None  # (requests, per seconds) per client IP, then 429
     docs: bool = False  # serve /openapi.json and /docs
@@ -22,6 +23,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.max_body < 0:
             raise ValueError(f"Settings 'max_body' has value {self.max_body!r}. Must be >= 0.")
+        if self.body_timeout is not None and self.body_timeout <= 0:
+            raise ValueError(
+                f"Settings 'body_timeout' has value {self.body_timeout!r}. Must be > 0 or None."
+            )
         if self.max_concurrency < 1:
             raise ValueError(
                 f"Settings 'max_concurrency' has value {self.max_concurrency!r}. Must be >= 1."
