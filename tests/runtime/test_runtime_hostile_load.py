@@ -4,6 +4,8 @@ connections, SIGTERM with pipelined and new requests; both servers, raw sockets.
 from __future__ import annotations
 
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -232,3 +234,41 @@ def test_short_keep_alive_connections_closed_by_the_client_do_not_grow_the_proce
     per_connection = (rss_kib(served.process.pid) - before) * 1024 / count
     # hypercorn kept each ~6-13 KB until its keep-alive timer ran out, and never gave it back
     assert per_connection < 1500, f"{per_connection:.0f} bytes per connection"
+
+
+# --- drain -----------------------------------------------------------------------------------
+
+
+def new_connection_after_sigterm(port: int) -> str:
+    """What a client connecting now gets: ``refused``, ``reset`` or the status it was answered
+    with; ``unanswered`` when nothing came back within 3 s (the connection was accepted into a
+    queue nobody reads)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+            sock.sendall(get("/ping"))
+            answer = sock.recv(65536)
+    except ConnectionRefusedError:
+        return "refused"
+    except ConnectionResetError:
+        return "reset"
+    except TimeoutError:
+        return "unanswered"
+    return str(status_of(answer)) if answer else "closed"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("server", SERVERS)
+def test_after_sigterm_ping_says_503_and_no_connection_waits_unanswered(start, server, workers):
+    served = start(server, "--workers", workers, SLOW_SECONDS="4")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=15) as pipelined:
+        # /ping waits behind /slow on the same connection, so it is read after SIGTERM
+        pipelined.sendall(get("/slow", close=False) + get("/ping"))
+        time.sleep(0.5)
+        served.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert new_connection_after_sigterm(served.port) in ("refused", "reset", "503")
+        answer = read_until_closed(pipelined, timeout=15)
+    statuses = [int(status) for status in re.findall(rb"HTTP/1.1 (\d{3}) ", answer)]
+    assert statuses[0] == 200 and statuses[1:] in ([], [503]), answer
+    assert served.process.wait(15) == 0, served.output()
+    assert '"draining"' in served.output()
