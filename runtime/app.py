@@ -32,7 +32,7 @@ from .bodies import (
 from .deadlines import Deadlines
 from .errors import BodyTooLarge, ClientDisconnected, HTTPError, RequestValidationError
 from .exchange import Exchange
-from .limits import ConcurrencyLimit, RateLimit
+from .limits import ConcurrencyLimit, RateLimit, client_address
 from .operations import Operation, compile_route, invoke, kind_of
 from .ping import Health
 from .routes import Route, Router
@@ -100,8 +100,8 @@ class Service:
         if path.startswith("/execute") and (len(path) == 8 or path[8] == "/"):
             return await exchange.fail(404, "Not Found")  # never served, whatever routes match
         if self.rate is not None:
-            client = scope.get("client")
-            wait = self.rate.retry_after(client[0] if client else "", time.monotonic())
+            client = client_address(scope, self.settings.trusted_proxies)
+            wait = self.rate.retry_after(client, time.monotonic())
             if wait is not None:
                 return await exchange.fail(429, "Too many requests", {"Retry-After": str(wait)})
         operation, params, allowed = self.router.match(method, path)

@@ -135,6 +135,8 @@ def _uvicorn_settings(options: Options, graceful: float) -> dict[str, Any]:
         "timeout_keep_alive": int(options.keep_alive),
         "timeout_graceful_shutdown": int(graceful),
         "backlog": 2048,  # uvicorn's default too; said here as hypercorn's is
+        # X-Forwarded-For is read by the app (Settings.trusted_proxies), as under hypercorn
+        "proxy_headers": False,
     }
 
 

@@ -16,6 +16,7 @@ class Settings:
     body_timeout: float | None = 30.0  # seconds to receive a whole request body, then 408
     max_concurrency: int = 64  # in-flight requests per process, then 503
     rate_limit: tuple[int, float] | None = None  # (requests, per seconds) per client IP, then 429
+    trusted_proxies: int = 0  # proxies whose X-Forwarded-For entries name the client (RunPod: 1)
     docs: bool = False  # serve /openapi.json and /docs
     startup: Callable[[], Any] | Callable[[], Awaitable[Any]] | None = None
     drain_timeout: float = 30.0  # seconds in-flight requests get after SIGTERM
@@ -30,6 +31,10 @@ class Settings:
         if self.max_concurrency < 1:
             raise ValueError(
                 f"Settings 'max_concurrency' has value {self.max_concurrency!r}. Must be >= 1."
+            )
+        if self.trusted_proxies < 0:
+            raise ValueError(
+                f"Settings 'trusted_proxies' has value {self.trusted_proxies!r}. Must be >= 0."
             )
         if self.rate_limit is not None:
             requests, per = self.rate_limit

@@ -45,6 +45,10 @@ APP = textwrap.dedent(
     extra = {}
     if "BODY_TIMEOUT" in os.environ:
         extra["body_timeout"] = float(os.environ["BODY_TIMEOUT"])
+    if "RATE_LIMIT" in os.environ:
+        extra["rate_limit"] = (int(os.environ["RATE_LIMIT"]), 60.0)
+    if "TRUSTED_PROXIES" in os.environ:
+        extra["trusted_proxies"] = int(os.environ["TRUSTED_PROXIES"])
 
     app = create_app(
         [Route("POST", "/echo", echo), Route("GET", "/ok", ok), Route("GET", "/slow", slow)],
@@ -203,6 +207,38 @@ def test_slow_bodies_get_408_and_do_not_hold_the_slots_ready_requests_need(start
         for sock in slow:
             sock.close()
     assert status_of(exchange(served.port, get("/ok"))) == 200
+
+
+# --- rate limit keys -------------------------------------------------------------------------
+
+
+def forwarded_for(port: int, addresses: list[str]) -> list[int]:
+    return [
+        status_of(
+            exchange(
+                port,
+                b"GET /ok HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: %s\r\n"
+                b"Connection: close\r\n\r\n" % address.encode(),
+            )
+        )
+        for address in addresses
+    ]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_spoofed_x_forwarded_for_does_not_escape_the_rate_limit(start, server):
+    served = start(server, RATE_LIMIT="2")  # no trusted proxy: the header is the client's
+    assert forwarded_for(served.port, ["1.1.1.1", "2.2.2.2", "3.3.3.3"]) == [200, 200, 429]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket(start, server):
+    served = start(server, RATE_LIMIT="1", TRUSTED_PROXIES="1")
+    assert forwarded_for(served.port, ["1.1.1.1", "2.2.2.2", "6.6.6.6, 1.1.1.1"]) == [
+        200,
+        200,
+        429,
+    ]
 
 
 # --- memory ----------------------------------------------------------------------------------
