@@ -5,7 +5,8 @@
 With one worker the app is served in this process: hypercorn's supervisor plus one child
 would import everything twice and double the cold start. SIGTERM (or Ctrl-C) drains: the
 listener closes, ``/ping`` answers 503, in-flight requests get ``--graceful-timeout`` seconds
-(default: the app's ``Settings.drain_timeout``), then the process exits 0.
+(default: the app's ``Settings.drain_timeout``), then the process exits 0. With ``--workers N``
+each of N processes does the same on one shared socket (see ``serve_workers``).
 
 Hypercorn runs on uvloop when it is installed. Measured on the 2-core development machine
 (shared, so noisy: medians of 5 interleaved runs of wrk -t1 -c32 -d3s on a POST JSON route, and
