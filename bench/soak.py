@@ -5,8 +5,11 @@
 For each server, the example's `cpu` endpoint is rendered and run as its container would (see
 contenders.py), with its stdout (one JSON log line per request) going to a file, then
 `wrk -t2 -c64 -d60s` POSTs `/transform`. RSS (VmRSS of /proc/PID/status) is sampled every second.
-Passes when wrk saw no error (non-2xx/3xx responses, connect/read/write errors, timeouts), every
-request log line says 200, and the RSS at the end is within 10% of the RSS at 10 s.
+Then 5,000 short keep-alive connections (two `GET /ping` each, closed by the client), with the
+RSS before and after. Passes when wrk saw no error (non-2xx/3xx responses, connect/read/write
+errors, timeouts), every request log line says 200, the RSS at the end is within 10% of the RSS at
+10 s, and the short connections grew the RSS by less than 2,000 bytes each (hypercorn used to keep
+~13 KB per closed connection until its keep-alive timer ran out).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import socket
 import sys
 import tempfile
 import threading
@@ -23,6 +27,8 @@ from pathlib import Path
 import contenders
 
 RSS_TOLERANCE = 0.10
+SHORT_CONNECTIONS = 5_000
+SHORT_CONNECTION_BYTES = 2_000  # RSS growth allowed per short connection
 
 
 def sample_rss(pid: int, stop: threading.Event, samples: list[tuple[float, float]]) -> None:
@@ -51,6 +57,21 @@ def logged_statuses(path: Path) -> collections.Counter[int]:
     return statuses
 
 
+def short_connections(port: int, count: int) -> None:
+    """``count`` connections, each two keep-alive ``GET /ping`` then closed by the client."""
+    request = b"GET /ping HTTP/1.1\r\nHost: soak\r\n\r\n"
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            for _ in range(2):
+                sock.sendall(request)
+                answer = b""
+                while not answer.endswith(b"}"):
+                    data = sock.recv(65536)
+                    if not data:
+                        raise RuntimeError(f"connection closed after {answer[:100]!r}")
+                    answer += data
+
+
 def soak(contender: contenders.Contender, seconds: int, connections: int, log: Path) -> dict:
     samples: list[tuple[float, float]] = []
     with log.open("wb") as out, contenders.serving(contender, out) as (process, port):
@@ -63,6 +84,13 @@ def soak(contender: contenders.Contender, seconds: int, connections: int, log: P
             stop.set()
             sampler.join(5)
         rss_end = contenders.rss_mib(process.pid)
+        short_connections(port, 200)  # warm up
+        time.sleep(0.5)
+        before_short = contenders.rss_mib(process.pid)
+        short_connections(port, SHORT_CONNECTIONS)
+        time.sleep(1.0)
+        per_short = (contenders.rss_mib(process.pid) - before_short) * 1024 * 1024
+        per_short /= SHORT_CONNECTIONS
     at_10 = min(samples, key=lambda s: abs(s[0] - 10.0))[1] if samples else float("nan")
     statuses = logged_statuses(log)
     drift = (rss_end - at_10) / at_10
@@ -82,7 +110,11 @@ def soak(contender: contenders.Contender, seconds: int, connections: int, log: P
         "rss_end": rss_end,
         "rss_max": max((s[1] for s in samples), default=float("nan")),
         "drift": drift,
-        "ok": errors == 0 and bad_lines == 0 and abs(drift) <= RSS_TOLERANCE,
+        "short_connection_bytes": per_short,
+        "ok": errors == 0
+        and bad_lines == 0
+        and abs(drift) <= RSS_TOLERANCE
+        and per_short < SHORT_CONNECTION_BYTES,
     }
 
 
@@ -106,15 +138,16 @@ def main() -> int:
     print(f"Soak {started} at {contenders.revision()}: `{command}`\n")
     print(
         "| service | requests | req/s | p50 ms | p99 ms | max ms | wrk errors | log lines | non-2xx"
-        " | RSS at 10 s MiB | RSS at end MiB | drift | verdict |"
+        " | RSS at 10 s MiB | RSS at end MiB | drift | B/short conn | verdict |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         print(
             f"| {r['name']} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f}"
             f" | {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {r['wrk_errors']}"
             f" | {sum(r['logged'].values()):,} | {r['logged_non_2xx']}"
             f" | {r['rss_10s']:.1f} | {r['rss_end']:.1f} | {r['drift']:+.1%}"
+            f" | {r['short_connection_bytes']:,.0f}"
             f" | {'PASS' if r['ok'] else 'FAIL'} |"
         )
     results_dir = Path(__file__).resolve().parent / "results"

@@ -79,7 +79,9 @@ class RuntimeSettings(NamedTuple):
     workers: int
     request_timeout: float
     max_body: int
+    body_timeout: float
     max_concurrency: int
+    trusted_proxies: int
     rate_limit: RateLimit | None
     startup: str | None
     docs: bool
@@ -240,7 +242,9 @@ def _endpoint(
             workers=runtime["workers"],
             request_timeout=float(runtime["request_timeout"]),
             max_body=parse_size(runtime["max_body"]),
+            body_timeout=float(runtime["body_timeout"]),
             max_concurrency=runtime["max_concurrency"],
+            trusted_proxies=runtime["trusted_proxies"],
             rate_limit=RateLimit(rate["requests"], RATE_WINDOWS[rate["per"]]) if rate else None,
             startup=runtime["startup"],
             docs=runtime["docs"],

@@ -32,7 +32,7 @@ from .bodies import (
 from .deadlines import Deadlines
 from .errors import BodyTooLarge, ClientDisconnected, HTTPError, RequestValidationError
 from .exchange import Exchange
-from .limits import ConcurrencyLimit, RateLimit
+from .limits import ConcurrencyLimit, RateLimit, client_address
 from .operations import Operation, compile_route, invoke, kind_of
 from .ping import Health
 from .routes import Route, Router
@@ -105,37 +105,61 @@ class Service:
             return await self._docs(exchange, method, path)
         if wire.shadows_builtin(path, self.settings.docs):
             return await exchange.fail(404, "Not Found")  # never served, whatever routes match
+        if self.rate is not None:
+            client = client_address(scope, self.settings.trusted_proxies)
+            wait = self.rate.retry_after(client, time.monotonic())
+            if wait is not None:
+                return await exchange.fail(429, "Too many requests", {"Retry-After": str(wait)})
+        try:
+            operation, params, allowed = self.router.match(method, path)
+        except ValueError:  # a path parameter past its type's range (a 5,000-digit int)
+            problem = {
+                "loc": ["path"],
+                "msg": "Path parameter is out of range",
+                "type": "value_error",
+            }
+            return await exchange.fail(422, [problem])
+        if operation is None:
+            if allowed:
+                methods = sorted(allowed | ({"HEAD"} if "GET" in allowed else set()))
+                return await exchange.fail(405, "Method Not Allowed", {"Allow": ", ".join(methods)})
+            return await exchange.fail(404, "Not Found")
+        exchange.route = operation.template
+        refusal = self.health.refusal()
+        if refusal is not None:
+            return await exchange.fail(503, refusal, {"Retry-After": "1"})
+        if self.concurrency.full():  # refused before its body is read
+            return await exchange.fail(503, "Too many requests in flight", {"Retry-After": "1"})
+        # The body is read before a slot is taken, under its own deadline: clients still
+        # sending theirs (slowly, maybe on purpose) do not hold the slots ready requests need.
+        try:
+            raw = await self._receive_body(operation, receive, exchange)
+        except Exception as err:
+            return await self._failed(exchange, err, user_code=False)
         if not self.concurrency.enter():
             return await exchange.fail(503, "Too many requests in flight", {"Retry-After": "1"})
         try:
-            if self.rate is not None:
-                client = scope.get("client")
-                wait = self.rate.retry_after(client[0] if client else "", time.monotonic())
-                if wait is not None:
-                    return await exchange.fail(429, "Too many requests", {"Retry-After": str(wait)})
-            try:
-                operation, params, allowed = self.router.match(method, path)
-            except ValueError:  # a path parameter past its type's range (a 5,000-digit int)
-                problem = {
-                    "loc": ["path"],
-                    "msg": "Path parameter is out of range",
-                    "type": "value_error",
-                }
-                return await exchange.fail(422, [problem])
-            if operation is None:
-                if allowed:
-                    methods = sorted(allowed | ({"HEAD"} if "GET" in allowed else set()))
-                    return await exchange.fail(
-                        405, "Method Not Allowed", {"Allow": ", ".join(methods)}
-                    )
-                return await exchange.fail(404, "Not Found")
-            exchange.route = operation.template
-            refusal = self.health.refusal()
-            if refusal is not None:
-                return await exchange.fail(503, refusal, {"Retry-After": "1"})
-            await self._serve(operation, params, scope, receive, exchange)
+            await self._serve(operation, params, scope, receive, exchange, raw)
         finally:
             self.concurrency.leave()
+
+    async def _receive_body(
+        self, operation: Operation, receive: Receive, exchange: Exchange
+    ) -> bytes | None:
+        """The whole body for handlers that take it decoded or as bytes (``None`` for the
+        others, which read it through their ``Request``), within ``body_timeout`` (else 408)."""
+        limit = operation.max_body
+        length = declared_length(exchange.content_length)
+        if length is not None and length > limit:
+            raise BodyTooLarge(limit)  # refused before a byte of it is read
+        binding = operation.binding
+        if not (binding.reads_body or binding.raw is not None):
+            return None
+        timeout = self.settings.body_timeout
+        reading = read_body(receive, limit)
+        raw = await (reading if timeout is None else self.deadlines.within(timeout, reading, 408))
+        exchange.bytes_in = len(raw)
+        return raw
 
     async def _serve(
         self,
@@ -144,9 +168,10 @@ class Service:
         scope: Scope,
         receive: Receive,
         exchange: Exchange,
+        raw: bytes | None,
     ) -> None:
         try:
-            result = await self._call(operation, params, scope, receive, exchange)
+            result = await self._call(operation, params, scope, receive, exchange, raw)
         except Exception as err:
             return await self._failed(exchange, err, user_code=True)
         except asyncio.CancelledError:
@@ -170,18 +195,13 @@ class Service:
         scope: Scope,
         receive: Receive,
         exchange: Exchange,
+        raw: bytes | None,
     ) -> Any:
         binding = operation.binding
         limit = operation.max_body
-        length = declared_length(exchange.content_length)
-        if length is not None and length > limit:
-            raise BodyTooLarge(limit)  # refused before a byte of it is read
-        raw = body = None
-        if binding.reads_body or binding.raw is not None:
-            raw = await read_body(receive, limit)
-            exchange.bytes_in = len(raw)
-            if binding.reads_body:
-                body = decode_object(raw, media_type(exchange.content_type))
+        body = None
+        if raw is not None and binding.reads_body:
+            body = decode_object(raw, media_type(exchange.content_type))
         request = limited = None
         if binding.request is not None:
             if raw is not None:

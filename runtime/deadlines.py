@@ -26,8 +26,9 @@ class Deadlines:
         self._expired: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
 
-    async def within(self, seconds: float, awaitable: Awaitable[T]) -> T:
-        """``await awaitable``, or 504 once ``seconds`` have passed (cancelling it)."""
+    async def within(self, seconds: float, awaitable: Awaitable[T], status: int = 504) -> T:
+        """``await awaitable``, or 504 once ``seconds`` have passed (cancelling it); with
+        ``status=408`` the awaitable is reading the request body, and the connection closes."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
@@ -40,7 +41,7 @@ class Deadlines:
             return await awaitable
         except asyncio.CancelledError:
             if task in self._expired and _uncancel(task) == 0:  # ours alone, not the server's
-                raise HTTPError(504, f"Request did not finish within {seconds:g} s") from None
+                raise _expired(status, seconds) from None
             raise
         finally:
             self._due.pop(task, None)
@@ -56,6 +57,13 @@ class Deadlines:
                 self._expired.add(task)
                 task.cancel()
         self._timer = loop.call_later(self.tick, self._check) if self._due else None
+
+
+def _expired(status: int, seconds: float) -> HTTPError:
+    if status == 408:  # the rest of the body may still come: the connection cannot be reused
+        detail = f"Request body did not arrive within {seconds:g} s"
+        return HTTPError(408, detail, {"Connection": "close"})
+    return HTTPError(status, f"Request did not finish within {seconds:g} s")
 
 
 def _uncancel(task: asyncio.Task[Any]) -> int:

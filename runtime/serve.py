@@ -5,7 +5,8 @@
 With one worker the app is served in this process: hypercorn's supervisor plus one child
 would import everything twice and double the cold start. SIGTERM (or Ctrl-C) drains: the
 listener closes, ``/ping`` answers 503, in-flight requests get ``--graceful-timeout`` seconds
-(default: the app's ``Settings.drain_timeout``), then the process exits 0.
+(default: the app's ``Settings.drain_timeout``), then the process exits 0. With ``--workers N``
+each of N processes does the same on one shared socket (see ``serve_workers``).
 
 Hypercorn runs on uvloop when it is installed. Measured on the 2-core development machine
 (shared, so noisy: medians of 5 interleaved runs of wrk -t1 -c32 -d3s on a POST JSON route, and
@@ -25,6 +26,7 @@ import importlib
 import importlib.util
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -136,7 +138,35 @@ def _uvicorn_settings(options: Options, graceful: float) -> dict[str, Any]:
         "timeout_keep_alive": int(options.keep_alive),
         "timeout_graceful_shutdown": int(graceful),
         "backlog": 2048,  # uvicorn's default too; said here as hypercorn's is
+        # X-Forwarded-For is read by the app (Settings.trusted_proxies), as under hypercorn
+        "proxy_headers": False,
     }
+
+
+def _end_closed_connections_at_once() -> None:
+    """Hypercorn (0.18) keeps a connection the client closed while idle for ``keep_alive``
+    seconds: on EOF its reader returns, but the keep-alive timer still runs in the connection's
+    task group, which waits for it before the connection is torn down. Its ~13 KB of objects
+    live that long, so RSS climbs to (connections a second x keep_alive x 13 KB) and the
+    allocator does not give it back (5,000 short connections: 35 -> 102 MB). Stop the timer as
+    soon as the reader has seen EOF. Upstream: pgjones/hypercorn#119 (memory that grows with
+    requests, suspected tasks held); see also #235 on the idle wait at EOF."""
+    from hypercorn.asyncio.tcp_server import TCPServer
+
+    read_data = getattr(TCPServer, "_read_data", None)
+    if read_data is None or getattr(read_data, "ends_idle_timer", False):
+        return  # another hypercorn: leave it as it is
+
+    async def _read_data(self: Any) -> None:
+        try:
+            await read_data(self)
+        finally:
+            idle = getattr(self, "idle_task", None)
+            if idle is not None:
+                await idle.stop()
+
+    _read_data.ends_idle_timer = True  # type: ignore[attr-defined]
+    TCPServer._read_data = _read_data  # type: ignore[method-assign]
 
 
 def _uvicorn_http() -> Any:
@@ -147,13 +177,17 @@ def _uvicorn_http() -> Any:
     return BoundedHttpToolsProtocol
 
 
-def serve_hypercorn(app: Any, options: Options) -> None:
+def serve_hypercorn(app: Any, options: Options, sock: socket.socket | None = None) -> None:
     from hypercorn.asyncio import serve
 
     from . import hypercorn_http
 
     hypercorn_http.install()
+    _end_closed_connections_at_once()
     config = _hypercorn_config(options, _graceful(app, options))
+    if sock is not None:  # a worker: the supervisor's listening socket
+        config.bind = [f"fd://{sock.fileno()}"]
+        config.workers = 1
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -175,7 +209,7 @@ def serve_hypercorn(app: Any, options: Options) -> None:
         asyncio.run(main())
 
 
-def serve_uvicorn(app: Any, options: Options) -> None:
+def serve_uvicorn(app: Any, options: Options, sock: socket.socket | None = None) -> None:
     import uvicorn
 
     drain = _drainer(app)
@@ -194,22 +228,88 @@ def serve_uvicorn(app: Any, options: Options) -> None:
     # would kill the process by SIGTERM after a clean drain, so the exit status would not be 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
-    DrainingServer(config).run()
+    DrainingServer(config).run(sockets=None if sock is None else [sock])
 
 
-def serve_workers(options: Options) -> None:
-    """Several processes: the server's own supervisor imports the app in each worker."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # spawned workers inherit sys.path
+def serve_workers(options: Options) -> int:
+    """``--workers N``: N processes accept on one listening socket, each serving the app as the
+    one-process mode does, so each drains on SIGTERM (``/ping`` 503 on open connections).
+
+    This process only supervises. On SIGTERM or SIGINT it closes its copy of the socket and
+    passes SIGTERM on; once the workers have closed theirs, new connections are refused rather
+    than queued where nobody will accept them (uvicorn's and hypercorn's supervisors keep the
+    socket open until their workers have exited). A worker that exits unasked (a failed
+    import, a crash) stops the others and the process exits 1: the orchestrator restarts it.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    listener = _listen(options)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_worker, args=(options, listener), name=f"worker-{index}")
+        for index in range(options.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    failed = False
+    while not stopping.is_set() and not failed:
+        wait([worker.sentinel for worker in workers], timeout=0.2)
+        failed = any(worker.exitcode is not None for worker in workers)
+    listener.close()
+    for worker in workers:
+        if worker.exitcode is None:
+            worker.terminate()  # SIGTERM: the worker drains
+    for worker in workers:
+        worker.join()
+    codes = [worker.exitcode for worker in workers]
+    if failed or any(codes):
+        logs.emit("workers_failed", level="error", exit_codes=codes)
+        return 1
+    return 0
+
+
+def _listen(options: Options) -> socket.socket:
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((options.host, options.port))
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _worker(options: Options, listener: socket.socket) -> None:
+    sys.exit(serve_one(options, listener))
+
+
+def serve_one(options: Options, listener: socket.socket | None = None) -> int:
+    """Import the app and serve it in this process until SIGTERM; the exit status."""
+    try:
+        app = load(options.app)
+    except Exception as err:  # the service's own import failed: say so as a log line
+        logs.emit(
+            "startup_failed",
+            level="error",
+            error=type(err).__name__,
+            traceback="".join(traceback.format_exception(err)),
+        )
+        return 1
     if options.server == "uvicorn":
-        import uvicorn
-
-        settings = _uvicorn_settings(options, options.graceful_timeout or 30.0)
-        uvicorn.run(options.app, workers=options.workers, **settings)
-        return
-    from hypercorn.run import run
-
-    run(_hypercorn_config(options, options.graceful_timeout or 30.0))
+        serve_uvicorn(app, options, listener)
+    else:
+        serve_hypercorn(app, options, listener)
+    stuck = _stuck_threads(grace=1.0)
+    logs.emit("exit", pid=os.getpid(), stuck_threads=stuck)
+    if stuck:
+        # Python joins every non-daemon thread at exit; a handler blocked past the drain would
+        # keep the process alive until the orchestrator kills it, so leave without waiting.
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -222,31 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         pid=os.getpid(),
     )
     if options.workers > 1:
-        serve_workers(options)
+        status = serve_workers(options)
         logs.emit("exit", pid=os.getpid())
-        return 0
-    try:
-        app = load(options.app)
-    except Exception as err:  # the service's own import failed: say so as a log line
-        logs.emit(
-            "startup_failed",
-            level="error",
-            error=type(err).__name__,
-            traceback="".join(traceback.format_exception(err)),
-        )
-        return 1
-    if options.server == "uvicorn":
-        serve_uvicorn(app, options)
-    else:
-        serve_hypercorn(app, options)
-    stuck = _stuck_threads(grace=1.0)
-    logs.emit("exit", pid=os.getpid(), stuck_threads=stuck)
-    if stuck:
-        # Python joins every non-daemon thread at exit; a handler blocked past the drain would
-        # keep the process alive until the orchestrator kills it, so leave without waiting.
-        sys.stderr.flush()
-        os._exit(0)
-    return 0
+        return status
+    return serve_one(options)
 
 
 def _stuck_threads(grace: float) -> int:

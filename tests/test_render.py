@@ -197,3 +197,21 @@ def test_rendered_dockerfiles_pass_hadolint(tmp_path):
             check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_runtime_body_timeout_and_trusted_proxies_reach_the_service_settings(tmp_path):
+    path = example_copy(tmp_path)
+    text = path.read_text()
+    assert "      max_concurrency: 64\n" in text
+    path.write_text(
+        text.replace(
+            "      max_concurrency: 64\n",
+            "      max_concurrency: 64\n      body_timeout: 5\n      trusted_proxies: 0\n",
+            1,
+        )
+    )
+    files = render_loaded(load(path))
+    changed = files["gpu/handler_service.py"].decode()
+    assert "    body_timeout=5.0,\n" in changed and "    trusted_proxies=0,\n" in changed
+    default = files["cpu/handler_service.py"].decode()  # RunPod's load balancer: one proxy
+    assert "    body_timeout=30.0,\n" in default and "    trusted_proxies=1,\n" in default

@@ -68,3 +68,51 @@ def test_rate_limit_forgets_idle_clients_past_its_size():
     for n in range(11):
         limit.retry_after(f"c{n}", now=float(n))
     assert len(limit._buckets) < 11
+
+
+def test_rate_limit_keeps_at_most_max_clients_forgetting_the_one_seen_longest_ago():
+    limit = RateLimit(1, 60.0)
+    limit.max_clients = 10
+    for n in range(10):
+        assert limit.retry_after(f"c{n}", now=0.0) is None
+    assert limit.retry_after("c0", now=1.0) == 59  # c0 is now the most recent
+    for n in range(10, 25):  # none of them idle: all within the window
+        limit.retry_after(f"c{n}", now=2.0)
+    assert len(limit._buckets) == 10
+    assert limit.retry_after("c1", now=3.0) is None  # forgotten: a full bucket again
+    assert limit.retry_after("c24", now=3.0) == 59  # remembered
+
+
+def _spoofing(client, addresses, **headers):
+    return [
+        client.get("/a", headers={"X-Forwarded-For": address, **headers}).status_code
+        for address in addresses
+    ]
+
+
+def test_x_forwarded_for_is_ignored_without_trusted_proxies(serve):
+    client = serve(Route("GET", "/a", lambda: "a"), rate_limit=(2, 60.0))
+    assert _spoofing(client, ["1.1.1.1", "2.2.2.2", "3.3.3.3"]) == [200, 200, 429]
+
+
+def test_behind_one_proxy_the_rightmost_x_forwarded_for_entry_is_the_client(serve):
+    client = serve(Route("GET", "/a", lambda: "a"), rate_limit=(2, 60.0), trusted_proxies=1)
+    # two clients behind the same proxy address have a bucket each
+    assert _spoofing(client, ["1.1.1.1", "1.1.1.1", "2.2.2.2", "2.2.2.2"]) == [200] * 4
+    # values the client prepends itself do not give it a new bucket
+    assert _spoofing(client, ["9.9.9.9, 1.1.1.1", "8.8.8.8,1.1.1.1"]) == [429, 429]
+    # two header lines are one list
+    response = client.get(
+        "/a", headers=[("X-Forwarded-For", "7.7.7.7"), ("X-Forwarded-For", "2.2.2.2")]
+    )
+    assert response.status_code == 429
+
+
+def test_with_two_trusted_proxies_the_second_entry_from_the_right_counts(serve):
+    client = serve(Route("GET", "/a", lambda: "a"), rate_limit=(1, 60.0), trusted_proxies=2)
+    assert _spoofing(client, ["6.6.6.6, 1.1.1.1, 10.0.0.5", "5.5.5.5, 1.1.1.1, 10.0.0.6"]) == [
+        200,
+        429,
+    ]
+    # fewer entries than proxies: the header cannot be trusted, the peer address counts
+    assert _spoofing(client, ["3.3.3.3", "4.4.4.4"]) == [200, 429]
