@@ -7,9 +7,11 @@ from pathlib import Path
 
 from flashctl import build_files, collector, files, outputs
 from flashctl.build_files import DEFAULT_LIMITS, Limits
-from flashctl.compiler import Loaded
-from flashctl.errors import RenderError
+from flashctl.compiler import Load, Loaded
+from flashctl.console import Console
+from flashctl.errors import ExitCode, RenderError
 from flashctl.render import MANIFEST, Files, render_project
+from flashctl.targets import RenderRequest
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,34 @@ def check_rendered(loaded: Loaded, output: Path, *, limits: Limits = DEFAULT_LIM
     """What differs between a fresh render and `output` (empty when up to date)."""
     build = build_loaded(loaded, limits=limits)
     return build_files.differences(build.files, build_files.read_tree(output))
+
+
+def run_render(load: Load, console: Console, request: RenderRequest) -> ExitCode:
+    """`flashctl render`: write the build contexts, or with `check` compare them (exit 1)."""
+    loaded = load()
+    limits = Limits(
+        request.max_file_size or DEFAULT_LIMITS.file,
+        request.max_context_size or DEFAULT_LIMITS.context,
+    )
+    output = request.output or default_output(loaded)
+    if request.check:
+        changes = check_rendered(loaded, output, limits=limits)
+        return report_check(console, output, changes, f"flashctl render -o {output}")
+    result = render_to(loaded, output, force=request.force, limits=limits)
+    for key, left_out in result.left_out.items():
+        listed = ", ".join(f"{path} ({reason})" for path, reason in left_out)
+        console.progress(f"left out of {key}: {listed}")
+    for endpoint in loaded.project.endpoints:
+        console.out(f"{output / endpoint.key}/  ({endpoint.runpod_name})\n")
+    console.progress(f"wrote {len(result.files)} files to {output}")
+    return ExitCode.OK
+
+
+def report_check(console: Console, output: Path, changes: list[str], fix: str) -> ExitCode:
+    """The one `render --check` verdict, for every target: the differences, then exit 1."""
+    if changes:
+        console.out("\n".join(changes) + "\n")
+        console.progress(f"{output} is out of date: run `{fix}`")
+        return ExitCode.FAILED
+    console.out(f"{output} is up to date\n")
+    return ExitCode.OK

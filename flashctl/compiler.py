@@ -8,7 +8,7 @@ I/O edge that reads flash.yaml. Problems are collected from every stage that can
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -164,6 +164,11 @@ class Loaded(NamedTuple):
     project: Project
     text: str
     variables: dict[str, str]
+
+
+# What every command's flow is handed: loading is deferred, so a flow that fails on its options
+# first never compiles the file.
+Load = Callable[[], Loaded]
 
 
 def load_valid_project(

@@ -6,11 +6,27 @@ bug and keeps its traceback. Third-party errors are wrapped once, where they ent
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit code flashctl gives. Each command's flow returns one; `cli.main` exits once.
+
+    CHANGES shares 2 with USAGE on purpose, as terraform's and kubectl diff's conventions do:
+    `plan --detailed-exitcode` says "changes pending" with it.
+    """
+
+    OK = 0
+    FAILED = 1  # the input or the deployment failed (a FlashError)
+    USAGE = 2  # the command line is wrong
+    CHANGES = 2  # `plan --detailed-exitcode`: changes pending
+    INTERRUPTED = 130  # Ctrl-C, after saying what was and was not done
+
 
 class FlashError(Exception):
     """A failure the user can act on. `str(err)` is the whole message; no traceback is shown."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -23,7 +39,7 @@ class FlashError(Exception):
 class UsageError(FlashError):
     """The command line itself is wrong (bad option value, missing file argument)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class InputError(FlashError):

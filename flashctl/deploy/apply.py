@@ -25,7 +25,7 @@ from flashctl.deploy.plan import (
     EndpointPlan,
     Plan,
 )
-from flashctl.errors import FlashError
+from flashctl.errors import ExitCode, FlashError
 from flashctl.runpod.client import RunPodClient
 
 CONCURRENCY = 4  # RunPod rate-limits per account; a handful in flight is plenty
@@ -81,7 +81,7 @@ def carry_out(
 class ApplyInterrupted(FlashError):
     """Ctrl-C while a plan was being carried out; the message says what was changed."""
 
-    exit_code = 130
+    exit_code = ExitCode.INTERRUPTED
 
 
 RERUN_IS_SAFE = (

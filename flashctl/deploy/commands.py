@@ -6,16 +6,13 @@ and plans being applied to stderr. Errors are FlashErrors; the CLI turns them in
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from flashctl.compiler import Loaded
+from flashctl.compiler import Load, Loaded
+from flashctl.console import Console
 from flashctl.deploy.apply import ApplyInterrupted, Outcome, carry_out
 from flashctl.deploy.confirm import confirm
 from flashctl.deploy.connect import open_client, shown_url
@@ -27,33 +24,9 @@ from flashctl.deploy.plan_file import dumps, read_plan, stale_reasons, write_pla
 from flashctl.deploy.recheck import refusals, with_live_urls
 from flashctl.deploy.report import plan_text
 from flashctl.deploy.wait import WaitTarget, wait_for_workers
-from flashctl.errors import DeployError, FlashError, InputError, UsageError
+from flashctl.errors import DeployError, ExitCode, FlashError, InputError, UsageError
 from flashctl.runpod.client import RunPodClient
-
-Load = Callable[[], Loaded]
-
-
-@dataclass
-class Console:
-    """Where output goes; progress lines may come from several threads at once."""
-
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def out(self, text: str) -> None:
-        click.echo(text, nl=False)
-
-    def err(self, text: str) -> None:
-        click.echo(text, nl=False, err=True)
-
-    def progress(self, line: str) -> None:
-        with self._lock:
-            click.echo(line, err=True)
-
-    @staticmethod
-    def color(stream: str) -> bool:
-        """Colour only on a terminal and never with NO_COLOR (design section 5)."""
-        handle = sys.stdout if stream == "stdout" else sys.stderr
-        return handle.isatty() and "NO_COLOR" not in os.environ
+from flashctl.targets import ApplyRequest, DestroyRequest, PlanRequest, StatusRequest
 
 
 def plan_for(client: RunPodClient, loaded: Loaded, *, prune: bool) -> Plan:
@@ -75,51 +48,36 @@ def plan_for(client: RunPodClient, loaded: Loaded, *, prune: bool) -> Plan:
     )
 
 
-def run_plan(
-    load: Load,
-    console: Console,
-    *,
-    api_url: str | None,
-    fmt: str,
-    out: Path | None,
-    prune: bool,
-    detailed_exitcode: bool,
-) -> int:
+def run_plan(load: Load, console: Console, request: PlanRequest) -> ExitCode:
     """Print (and with `out`, save) the plan; the exit code `--detailed-exitcode` asks for."""
     loaded = load()
-    with open_client(api_url) as client:
-        plan = plan_for(client, loaded, prune=prune)
-    if out is not None:
-        write_plan(out, plan)
-        console.progress(f"saved the plan to {out}; `flashctl apply {out}` carries it out")
-    console.out(dumps(plan) if fmt == "json" else plan_text(plan, Console.color("stdout")))
-    return 2 if detailed_exitcode and plan.pending else 0
+    with open_client(request.api_url) as client:
+        plan = plan_for(client, loaded, prune=request.prune)
+    if request.out is not None:
+        write_plan(request.out, plan)
+        console.progress(
+            f"saved the plan to {request.out}; `flashctl apply {request.out}` carries it out"
+        )
+    text = dumps(plan) if request.fmt == "json" else plan_text(plan, Console.color("stdout"))
+    console.out(text)
+    return ExitCode.CHANGES if request.detailed_exitcode and plan.pending else ExitCode.OK
 
 
-def run_apply(
-    load: Load,
-    console: Console,
-    *,
-    api_url: str | None,
-    plan_file: Path | None,
-    assume_yes: bool,
-    wait: bool,
-    wait_timeout: float,
-    prune: bool,
-) -> None:
-    with open_client(api_url) as client:
+def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
+    plan_file, assume_yes, wait = request.plan_file, request.assume_yes, request.wait
+    with open_client(request.api_url) as client:
         if plan_file is not None:
-            if prune:
+            if request.prune:
                 raise UsageError(
                     "--prune is decided when the plan is made: `flashctl plan --prune --out FILE`."
                 )
             plan = saved_plan(client, plan_file, _project_name(load))
         else:
-            plan = plan_for(client, load(), prune=prune)
+            plan = plan_for(client, load(), prune=request.prune)
         console.err(plan_text(plan, Console.color("stderr")))
         if not plan.pending:
             print_urls(console, plan, [])
-            return
+            return ExitCode.OK
         try:
             agreed = confirm("Apply these changes?", assume_yes=assume_yes, command="apply")
         except (click.exceptions.Abort, KeyboardInterrupt):
@@ -139,7 +97,7 @@ def run_apply(
                 if o.endpoint is not None
             ]
             try:
-                wait_for_workers(client, targets, wait_timeout, console.progress)
+                wait_for_workers(client, targets, request.wait_timeout, console.progress)
             except KeyboardInterrupt:
                 raise ApplyInterrupted(
                     "Apply interrupted while waiting for workers: every change was made"
@@ -154,6 +112,7 @@ def run_apply(
             f"Apply failed for {len(failed)} of {len(outcomes)} endpoint(s); the others were "
             f"applied, and running `flashctl apply` again continues from here:\n{details}"
         )
+    return ExitCode.OK
 
 
 def _project_name(load: Load) -> str:
@@ -209,19 +168,19 @@ def print_urls(console: Console, plan: Plan, outcomes: list[Outcome]) -> None:
             console.out(f"{planned.name} {url}\n")
 
 
-def run_destroy(load: Load, console: Console, *, api_url: str | None, assume_yes: bool) -> None:
+def run_destroy(load: Load, console: Console, request: DestroyRequest) -> ExitCode:
     project = load().project
-    with open_client(api_url) as client:
+    with open_client(request.api_url) as client:
         plan, skipped = destroy_plan(project, client.list_endpoints(), shown_url(client))
         for line in skipped:
             console.progress(line)
         if not plan.endpoints:
             console.progress(f"Nothing to destroy: project {project.name} owns none of these.")
-            return
+            return ExitCode.OK
         for planned in plan.endpoints:
             console.err(f"  - {planned.name} ({planned.endpoint_id}): delete\n")
         question = f"Delete {len(plan.endpoints)} endpoint(s) of project {project.name}?"
-        if not confirm(question, assume_yes=assume_yes, command="destroy"):
+        if not confirm(question, assume_yes=request.assume_yes, command="destroy"):
             raise FlashError("Destroy cancelled; nothing was deleted.")
         outcomes = carry_out(client, plan, console.progress)
     failed = [o for o in outcomes if o.error is not None]
@@ -231,15 +190,17 @@ def run_destroy(load: Load, console: Console, *, api_url: str | None, assume_yes
     if failed:
         details = "\n".join(f"  {o.planned.name}: {o.error}" for o in failed)
         raise DeployError(f"Destroy failed for {len(failed)} endpoint(s):\n{details}")
+    return ExitCode.OK
 
 
-def run_status(load: Load, console: Console, *, api_url: str | None, fmt: str) -> None:
+def run_status(load: Load, console: Console, request: StatusRequest) -> ExitCode:
     from flashctl.deploy.status import collect_status, status_json, status_text
 
     project = load().project
-    with open_client(api_url) as client:
+    with open_client(request.api_url) as client:
         rows = collect_status(client, project)
-    console.out(status_json(rows, project) if fmt == "json" else status_text(rows))
+    console.out(status_json(rows, project) if request.fmt == "json" else status_text(rows))
+    return ExitCode.OK
 
 
 @dataclass(frozen=True)
@@ -250,11 +211,10 @@ class InvokeRequest:
     data: str | None
     local: bool
     port: int
+    api_url: str | None
 
 
-def run_invoke(
-    load: Load, console: Console, request: InvokeRequest, *, api_url: str | None
-) -> None:
+def run_invoke(load: Load, console: Console, request: InvokeRequest) -> ExitCode:
     from flashctl.deploy import invoke
     from flashctl.spec import endpoint_timeout_ms
 
@@ -266,13 +226,14 @@ def run_invoke(
         url = invoke.local_url(project, endpoint, request.port, request.path)
         reply = invoke.send(request.method, url, payload, api_key=None, read_timeout=read_timeout)
     else:
-        with open_client(api_url) as client:
+        with open_client(request.api_url) as client:
             remote = client.list_endpoints()
             key = client.credentials.api_key
         url = invoke.remote_url(remote, endpoint, project, request.path)
         reply = invoke.send(request.method, url, payload, api_key=key, read_timeout=read_timeout)
     body = reply.body
     if body:
-        click.echo(body if body.endswith(b"\n") else body + b"\n", nl=False)
+        console.out(body if body.endswith(b"\n") else body + b"\n")
     if not 200 <= reply.status < 300:
         raise DeployError(f"{request.method.upper()} {url} answered {reply.status} {reply.reason}")
+    return ExitCode.OK

@@ -1,14 +1,10 @@
-"""The RunPod client the deploy commands use, and their `--debug` request log.
+"""The RunPod client the deploy commands use.
 
 `CLIENT_OPTIONS` are passed to every client made here; tests set a fast retry policy in it.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flashctl.runpod.api_url import display_url
@@ -24,33 +20,3 @@ def open_client(api_url: str | None) -> RunPodClient:
 
 def shown_url(client: RunPodClient) -> str:
     return display_url(client.base_url)
-
-
-@contextmanager
-def debug_log(enabled: bool) -> Iterator[None]:
-    """With `enabled`, each request's method, URL, status and time go to stderr for the
-    duration (the client's log; it redacts the key)."""
-    if not enabled:
-        yield
-        return
-    logger = logging.getLogger("flashctl")
-    handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
-class _StderrHandler(logging.Handler):
-    """Writes to whatever sys.stderr is at the time (click's test runner swaps it)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except Exception:
-            self.handleError(record)

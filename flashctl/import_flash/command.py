@@ -6,9 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
-
-from flashctl.errors import FlashError, UsageError
+from flashctl.console import Console
+from flashctl.errors import ExitCode, FlashError, UsageError
 from flashctl.files import write_file
 from flashctl.import_flash.scan import scan_project
 from flashctl.import_flash.translate import translate
@@ -23,7 +22,7 @@ class ImportRequest:
     force: bool
 
 
-def run_import(request: ImportRequest) -> int:
+def run_import(request: ImportRequest, console: Console) -> ExitCode:
     """Write the flash.yaml; exit 1 when nothing could be translated or the result does not
     validate (it is written anyway, to be fixed by hand)."""
     from flashctl.scaffold.files import checked_name, project_name
@@ -45,38 +44,37 @@ def run_import(request: ImportRequest) -> int:
     endpoints = translation.document["endpoints"]
     if not endpoints:
         for note in translation.notes:
-            click.echo(f"  {note}", err=True)
+            console.progress(f"  {note}")
         raise FlashError(
             f"No runpod-flash endpoint with routes found in {directory} "
             f"({scan.files} Python files read): nothing to write."
         )
     text = yaml_text(translation, directory.as_posix())
     if to_stdout:
-        click.echo(text, nl=False)
+        console.out(text)
     else:
         write_file(output, text.encode("utf-8"))
-        click.echo(str(output))
+        console.out(f"{output}\n")
     routes = sum(len(e["routes"]) for e in endpoints.values())
-    click.echo(
+    console.progress(
         f"translated {len(endpoints)} endpoint(s), {routes} route(s) from {scan.files} files; "
-        f"{len(translation.notes)} item(s) not translated:",
-        err=True,
+        f"{len(translation.notes)} item(s) not translated:"
     )
     for note in translation.notes:
-        click.echo(f"  - {note}", err=True)
+        console.progress(f"  - {note}")
     if to_stdout:
-        return 0
-    return _validate(output)
+        return ExitCode.OK
+    return _validate(output, console)
 
 
-def _validate(path: Path) -> int:
+def _validate(path: Path, console: Console) -> ExitCode:
     from flashctl.compiler import compile_file
     from flashctl.report import FORMATS
 
     result = compile_file(path, variables=dict(os.environ), environment=None)
     if result.errors:
-        click.echo(f"{path} does not validate yet:", err=True)
-        click.echo(FORMATS["text"]([result], False), nl=False, err=True)
-        return 1
-    click.echo(f"{path} validates.", err=True)
-    return 0
+        console.progress(f"{path} does not validate yet:")
+        console.err(FORMATS["text"]([result], False))
+        return ExitCode.FAILED
+    console.progress(f"{path} validates.")
+    return ExitCode.OK

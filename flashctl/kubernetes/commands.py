@@ -21,10 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from flashctl import __version__, build_files, files, outputs
-from flashctl.errors import DeployError, RenderError
+from flashctl.compiler import Load
+from flashctl.console import Console
+from flashctl.errors import DeployError, ExitCode, FlashError, RenderError, UsageError
 from flashctl.kubernetes import kubectl, manifests
 from flashctl.kubernetes.render import Files, dump_all, render_kubernetes
 from flashctl.model import Endpoint, Project
+from flashctl.targets import (
+    ApplyRequest,
+    DestroyRequest,
+    PlanRequest,
+    RenderRequest,
+    StatusRequest,
+)
 
 MARKER = ".flashctl-manifest"
 
@@ -247,3 +256,99 @@ def status_text(rows: list[DeploymentStatus]) -> str:
 
 def status_json(rows: list[DeploymentStatus]) -> str:
     return json.dumps({"endpoints": [vars(row) for row in rows]}, indent=2) + "\n"
+
+
+# -- the flows `flashctl COMMAND --target kubernetes` runs (see flashctl/targets.py) --------------
+
+
+def run_render(load: Load, console: Console, request: RenderRequest) -> ExitCode:
+    from flashctl.build import report_check
+
+    project = load().project
+    output = request.output or default_output(project)
+    if request.check:
+        fix = f"flashctl render --target kubernetes -o {output}"
+        return report_check(console, output, check_rendered(project, output), fix)
+    written = render_to(project, output, force=request.force)
+    for name in written:
+        console.out(f"{output / name}\n")
+    console.progress(f"wrote {len(written)} files to {output}; apply: kubectl apply -f {output}")
+    return ExitCode.OK
+
+
+def run_plan(load: Load, console: Console, request: PlanRequest) -> ExitCode:
+    if request.out is not None or request.prune or request.fmt != "text":
+        raise UsageError(
+            "--out, --prune and --format json are for RunPod; `plan --target kubernetes`"
+            " runs `kubectl apply --dry-run=client` (--detailed-exitcode works with it)"
+        )
+    project = load().project
+    console.out(plan(project))
+    if not request.detailed_exitcode:
+        return ExitCode.OK
+    diff = differences(project)
+    if diff is None:
+        return ExitCode.OK
+    console.out(diff)
+    return ExitCode.CHANGES
+
+
+def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
+    from flashctl.deploy.apply import ApplyInterrupted
+    from flashctl.deploy.confirm import confirm
+
+    if request.plan_file is not None or request.prune:
+        raise UsageError("a saved PLAN and --prune are for RunPod, not --target kubernetes")
+    project = load().project
+    if not request.assume_yes:
+        console.err(plan(project))
+        if not confirm("Apply these objects with kubectl?", assume_yes=False, command="apply"):
+            raise FlashError(
+                "Apply cancelled: nothing was changed. Running `flashctl apply --target"
+                " kubernetes` again is safe: it asks again."
+            )
+    try:
+        console.out(apply(project))
+    except KeyboardInterrupt:
+        raise ApplyInterrupted(
+            "Apply interrupted: kubectl may have applied some of the objects and not others."
+            " Running `flashctl apply --target kubernetes` again is safe: kubectl apply makes"
+            " the cluster match the files whatever it has now."
+        ) from None
+    if not request.wait:
+        return ExitCode.OK
+    console.progress(f"waiting up to {request.wait_timeout:g} s for the Deployments to roll out")
+    try:
+        for said in rollouts(project, request.wait_timeout):
+            console.out(said)
+    except KeyboardInterrupt:
+        raise ApplyInterrupted(
+            "Apply interrupted while waiting for the rollouts: every object was applied;"
+            " only the wait was cut short. `flashctl status --target kubernetes` shows"
+            " the Deployments."
+        ) from None
+    return ExitCode.OK
+
+
+def run_status(load: Load, console: Console, request: StatusRequest) -> ExitCode:
+    rows = status(load().project)
+    console.out(status_json(rows) if request.fmt == "json" else status_text(rows))
+    return ExitCode.OK
+
+
+def run_destroy(load: Load, console: Console, request: DestroyRequest) -> ExitCode:
+    from flashctl.deploy.confirm import confirm
+
+    project = load().project
+    found = teardown(project)
+    for line in found.left_alone(project):
+        console.progress(line)
+    if not found.owned:
+        console.progress(f"Nothing to destroy: no object of project {project.name} exists.")
+        return ExitCode.OK
+    console.progress("\n".join(found.lines()))
+    question = f"Delete {len(found.owned)} object(s) of project {project.name} with kubectl?"
+    if not confirm(question, assume_yes=request.assume_yes, command="destroy"):
+        raise FlashError("Destroy cancelled; nothing was deleted.")
+    console.out(destroy(project, found))
+    return ExitCode.OK

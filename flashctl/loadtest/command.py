@@ -6,10 +6,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import click
-
 from flashctl.compiler import Loaded
-from flashctl.errors import UsageError
+from flashctl.console import Console
+from flashctl.errors import ExitCode, UsageError
 from flashctl.loadtest import report, runner, slo, stats, target
 
 DEFAULT_REQUESTS = 100
@@ -33,7 +32,8 @@ class LoadtestRequest:
 class ProgressPrinter:
     """The progress line on stderr: redrawn in place on a terminal, every 5 s otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Console) -> None:
+        self.console = console
         self.tty = sys.stderr.isatty()
         self.ticks = 0
         self.drawn = False
@@ -42,14 +42,14 @@ class ProgressPrinter:
         self.ticks += 1
         line = report.progress_line(progress)
         if self.tty:
-            click.echo("\r" + line.ljust(79), nl=False, err=True)
+            self.console.err("\r" + line.ljust(79))
             self.drawn = True
         elif self.ticks % 5 == 0:
-            click.echo(line, err=True)
+            self.console.progress(line)
 
     def finish(self) -> None:
         if self.drawn:
-            click.echo("", err=True)
+            self.console.progress("")
 
 
 def load_of(request: LoadtestRequest) -> runner.Load:
@@ -61,7 +61,9 @@ def load_of(request: LoadtestRequest) -> runner.Load:
     return runner.Load(request.concurrency, requests, request.duration, timeout=0.0)
 
 
-def run_loadtest(load_project: Callable[[], Loaded], request: LoadtestRequest) -> int:
+def run_loadtest(
+    load_project: Callable[[], Loaded], request: LoadtestRequest, console: Console
+) -> ExitCode:
     """Run the load test; the exit code is 1 when an objective of `slo:` is missed."""
     from flashctl.deploy.invoke import find_endpoint
     from flashctl.spec import endpoint_timeout_ms
@@ -71,7 +73,7 @@ def run_loadtest(load_project: Callable[[], Loaded], request: LoadtestRequest) -
     endpoint = find_endpoint(project, request.endpoint)
     method, path = target.pick_route(endpoint, request.route)
     if not target.declared(endpoint, method, path):
-        click.echo(f"warning: no route of '{endpoint.key}' serves {method} {path}", err=True)
+        console.progress(f"warning: no route of '{endpoint.key}' serves {method} {path}")
     body, params = target.request_parts(method, request.data)
     timeout = request.timeout or endpoint_timeout_ms(endpoint) / 1000 + 10
     load = runner.Load(load.concurrency, load.requests, load.duration, timeout)
@@ -81,15 +83,14 @@ def run_loadtest(load_project: Callable[[], Loaded], request: LoadtestRequest) -
     else:
         url, key = target.remote_target(project, endpoint, path, request.api_url)
     goal = f"{load.requests} requests" if load.requests else f"{load.duration:g} s"
-    click.echo(
+    console.progress(
         f"loadtest: {method} {url}, {goal} at concurrency {load.concurrency} "
-        "(after 1 warm-up request, not counted)",
-        err=True,
+        "(after 1 warm-up request, not counted)"
     )
     to_send = target.Target(method, url, body, params, key)
     hint = f" Is `flashctl dev --port {request.port}` running?" if request.local else ""
     runner.warm_up(to_send, timeout, hint)
-    printer = ProgressPrinter()
+    printer = ProgressPrinter(console)
     try:
         outcome = runner.run(to_send, load, printer)
     finally:
@@ -98,13 +99,13 @@ def run_loadtest(load_project: Callable[[], Loaded], request: LoadtestRequest) -
     objectives = slo.check(summary, project.slo)
     header = report.Header(endpoint.key, method, url, load.concurrency, outcome.interrupted)
     render = report.json_text if request.fmt == "json" else report.text
-    click.echo(render(header, summary, objectives), nl=False)
+    console.out(render(header, summary, objectives))
     if outcome.interrupted:
-        click.echo("interrupted: the report covers the requests done until then", err=True)
-        return 130
+        console.progress("interrupted: the report covers the requests done until then")
+        return ExitCode.INTERRUPTED
     missed = slo.missed(objectives)
     if missed:
         listed = "; ".join(o.describe() for o in missed)
-        click.echo(f"SLO missed ({project.file} slo:): {listed}", err=True)
-        return 1
-    return 0
+        console.progress(f"SLO missed ({project.file} slo:): {listed}")
+        return ExitCode.FAILED
+    return ExitCode.OK

@@ -1,0 +1,176 @@
+"""Commands that deploy: plan, apply, status, destroy (to RunPod or, with --target, Kubernetes)
+and invoke. Each gathers its options into a request for the target's flow (flashctl/targets.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from flashctl.cli.group import cli
+from flashctl.cli.options import API_URL, LOCAL_PORT, TARGET, Options, project_options
+from flashctl.errors import ExitCode
+
+
+@cli.command()
+@project_options
+@API_URL
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format (json: see flashctl/deploy/plan_file.py).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Save the plan (with each endpoint's remote fingerprint) for `flashctl apply FILE`.",
+)
+@click.option("--prune", is_flag=True, help="Plan to delete owned endpoints that left the file.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error."
+)
+@TARGET
+@click.pass_obj
+def plan(
+    options: Options,
+    api_url: str | None,
+    fmt: str,
+    out: Path | None,
+    prune: bool,
+    detailed_exitcode: bool,
+    target: str,
+) -> ExitCode:
+    """Show what apply would change on RunPod, field by field (with --target kubernetes:
+    `kubectl apply --dry-run=client` on the rendered manifests, and with --detailed-exitcode
+    `kubectl diff` too, for its diff and its verdict)."""
+    from flashctl.targets import PlanRequest
+
+    request = PlanRequest(api_url, fmt, out, prune, detailed_exitcode)
+    return options.run_target(target, "plan", request)
+
+
+@cli.command()
+@project_options
+@click.argument("plan_file", metavar="[PLAN]", required=False, type=click.Path(path_type=Path))
+@API_URL
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Apply without asking.")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until changed endpoints have workers.min ready workers (kubernetes: until every"
+    " Deployment has rolled out).",
+)
+@click.option(
+    "--wait-timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="SECONDS",
+    help="Give up waiting after this long (exit 1).",
+)
+@click.option("--prune", is_flag=True, help="Delete owned endpoints that left the file.")
+@TARGET
+@click.pass_obj
+def apply(
+    options: Options,
+    plan_file: Path | None,
+    api_url: str | None,
+    assume_yes: bool,
+    wait: bool,
+    wait_timeout: float,
+    prune: bool,
+    target: str,
+) -> ExitCode:
+    """Make RunPod match the file (or carry out a saved PLAN); print each endpoint's URL.
+    With --target kubernetes: `kubectl apply` on the rendered manifests, then (unless
+    --no-wait) `kubectl rollout status` on each Deployment.
+
+    Asks first on a terminal; without one, --yes is required (else exit 2).
+    """
+    from flashctl.targets import ApplyRequest
+
+    request = ApplyRequest(api_url, plan_file, assume_yes, wait, wait_timeout, prune)
+    return options.run_target(target, "apply", request)
+
+
+@cli.command()
+@project_options
+@API_URL
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["runpod", "kubernetes"]),
+    default="runpod",
+    show_default=True,
+    help="runpod: the RunPod API; kubernetes: `kubectl get` on each endpoint's Deployment"
+    " (kubectl's current context and namespace).",
+)
+@click.pass_obj
+def status(options: Options, api_url: str | None, fmt: str, target: str) -> ExitCode:
+    """Each endpoint's id, URL, workers (ready/min/max) and health (with --target kubernetes:
+    each endpoint's Deployment and its ready replicas)."""
+    from flashctl.targets import StatusRequest
+
+    return options.run_target(target, "status", StatusRequest(api_url, fmt))
+
+
+@cli.command()
+@project_options
+@API_URL
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Delete without asking.")
+@click.option(
+    "--target",
+    type=click.Choice(["runpod", "kubernetes"]),
+    default="runpod",
+    show_default=True,
+    help="runpod: the RunPod API; kubernetes: `kubectl delete -f` on the rendered objects that"
+    " carry this project's labels (kubectl's current context and namespace).",
+)
+@click.pass_obj
+def destroy(options: Options, api_url: str | None, assume_yes: bool, target: str) -> ExitCode:
+    """Delete the file's endpoints that this project owns (never another project's); with
+    --target kubernetes, the objects `render --target kubernetes` makes that the cluster has
+    with this project's labels."""
+    from flashctl.targets import DestroyRequest
+
+    return options.run_target(target, "destroy", DestroyRequest(api_url, assume_yes))
+
+
+@cli.command()
+@project_options
+@click.argument("endpoint")
+@click.argument("method")
+@click.argument("path")
+@click.option("--data", metavar="JSON", help="JSON request body.")
+@click.option("--local", is_flag=True, help="Call `flashctl dev` on localhost instead of RunPod.")
+@LOCAL_PORT
+@API_URL
+@click.pass_obj
+def invoke(
+    options: Options,
+    endpoint: str,
+    method: str,
+    path: str,
+    data: str | None,
+    local: bool,
+    port: int,
+    api_url: str | None,
+) -> ExitCode:
+    """Call METHOD PATH on ENDPOINT and print the response body (exit 1 unless 2xx)."""
+    from flashctl.console import Console, debug_log
+    from flashctl.deploy.commands import InvokeRequest, run_invoke
+
+    request = InvokeRequest(endpoint, method, path, data, local, port, api_url)
+    with debug_log(options.debug):
+        return run_invoke(options.load, Console(), request)

@@ -1,0 +1,145 @@
+"""What every command shares: the global options, gathered into one plain `Options`, and the
+option declarations several commands repeat (so each is written once)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flashctl.console import Console
+from flashctl.errors import ExitCode
+
+if TYPE_CHECKING:
+    from flashctl.compiler import Loaded
+
+
+@dataclass
+class Options:
+    """Global options shared by every command."""
+
+    file: Path = Path("flash.yaml")
+    environment: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    debug: bool = False
+
+    def resolved_variables(self) -> dict[str, str]:
+        """`--var` values over the process environment."""
+        return {**os.environ, **self.variables}
+
+    def load(self) -> Loaded:
+        """The valid project of `--file`, or an InputError listing its problems."""
+        from flashctl.compiler import load_valid_project
+
+        return load_valid_project(
+            self.file, variables=self.resolved_variables(), environment=self.environment
+        )
+
+    def run_target(self, target: str, command: str, request: Any) -> ExitCode:
+        """Run `command`'s flow for `target` (flashctl/targets.py), with the --debug log."""
+        from flashctl.console import debug_log
+        from flashctl.targets import flow
+
+        with debug_log(self.debug):
+            return flow(target, command)(self.load, Console(), request)
+
+
+def parse_vars(values: tuple[str, ...]) -> dict[str, str]:
+    parsed = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--var")
+        parsed[name] = value
+    return parsed
+
+
+def project_options(command: Any) -> Any:
+    """-f/-e/--var accepted after the command too (`flashctl validate -f x.yaml`); they override
+    the same options given before it."""
+
+    def merge(ctx: click.Context, param: click.Parameter, value: object) -> object:
+        options: Options = ctx.ensure_object(Options)
+        if param.name == "file" and value is not None:
+            options.file = value  # type: ignore[assignment]
+        elif param.name == "environment" and value is not None:
+            options.environment = value  # type: ignore[assignment]
+        elif param.name == "variables" and value:
+            options.variables.update(parse_vars(value))  # type: ignore[arg-type]
+        return value
+
+    decorators = [
+        click.option(
+            "-f",
+            "--file",
+            "file",
+            type=click.Path(path_type=Path),
+            expose_value=False,
+            callback=merge,
+            help="The project file (default ./flash.yaml).",
+        ),
+        click.option(
+            "-e",
+            "--env",
+            "environment",
+            expose_value=False,
+            callback=merge,
+            help="Environment overlay to apply.",
+        ),
+        click.option(
+            "--var",
+            "variables",
+            multiple=True,
+            metavar="KEY=VALUE",
+            expose_value=False,
+            callback=merge,
+            help="Value for ${KEY}; repeatable.",
+        ),
+    ]
+    for decorator in decorators:
+        command = decorator(command)
+    return command
+
+
+def size_option(value: str | None) -> int | None:
+    from flashctl.units import parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from err
+
+
+def target_option(help: str) -> Any:
+    return click.option(
+        "--target",
+        type=click.Choice(["runpod", "kubernetes"]),
+        default="runpod",
+        show_default=True,
+        help=help,
+    )
+
+
+TARGET = target_option(
+    "runpod: the RunPod API; kubernetes: kubectl apply on freshly rendered manifests"
+    " (kubectl's current context and namespace)."
+)
+
+LOCAL_PORT = click.option(
+    "--port",
+    default=8888,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The port of `flashctl dev` (with --local).",
+)
+
+API_URL = click.option(
+    "--api-url",
+    metavar="URL",
+    help="RunPod API base URL (default: FLASHCTL_API_URL, else https://api.runpod.io).",
+)

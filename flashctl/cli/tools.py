@@ -1,0 +1,184 @@
+"""Commands around the pipeline: the local RunPod emulator, and from zero to CI: init, loadtest,
+import-flash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from flashctl.cli.group import cli
+from flashctl.cli.options import API_URL, LOCAL_PORT, Options, project_options
+from flashctl.errors import ExitCode
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
+@click.option("--state", type=click.Path(path_type=Path), help="JSON file kept across restarts.")
+@click.option(
+    "--api-key",
+    envvar="FLASHCTL_EMULATOR_API_KEY",
+    help="Bearer key to require (default: any key).",
+)
+@click.option(
+    "--fail-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of requests answered with 429/500/503 or a dropped connection.",
+)
+@click.option(
+    "--latency-ms",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Delay added to every answer, in milliseconds.",
+)
+@click.option("--seed", type=int, help="Seed for reproducible faults.")
+def emulator(
+    host: str,
+    port: int,
+    state: Path | None,
+    api_key: str | None,
+    fail_rate: float,
+    latency_ms: float,
+    seed: int | None,
+) -> ExitCode:
+    """Serve a local RunPod REST v2 API for offline deploys and CI."""
+    from flashctl.emulator.server import serve_emulator
+
+    click.echo(f"RunPod API emulator on http://{host}:{port}/v2 (Ctrl-C stops)", err=True)
+    serve_emulator(host, port, state, api_key, fail_rate, latency_ms, seed)
+    return ExitCode.OK
+
+
+@cli.command()
+@click.argument(
+    "folder", metavar="[DIR]", default=".", type=click.Path(path_type=Path, file_okay=False)
+)
+@click.option(
+    "--gpu/--cpu", "gpu", default=False, show_default=True, help="GPU or CPU workers (default CPU)."
+)
+@click.option("--name", help="Project name (default: made from the folder's name).")
+@click.option("--force", is_flag=True, help="Replace files that exist already.")
+def init(folder: Path, gpu: bool, name: str | None, force: bool) -> ExitCode:
+    """Scaffold a project in DIR: flash.yaml, a handler module and its test, a GitHub Actions
+    workflow and a pre-commit config. Existing files are kept (exit 1) unless --force."""
+    from flashctl.console import Console
+    from flashctl.scaffold.command import ScaffoldRequest, run_init
+
+    return run_init(ScaffoldRequest(folder, gpu, name, force), Console())
+
+
+@cli.command()
+@project_options
+@click.argument("endpoint")
+@click.option("--local", is_flag=True, help="Load `flashctl dev` on localhost instead of RunPod.")
+@LOCAL_PORT
+@click.option(
+    "-c",
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Requests in flight at once.",
+)
+@click.option(
+    "-n",
+    "--requests",
+    "request_count",
+    type=click.IntRange(1, 1_000_000),
+    help="Requests to send (default 100).",
+)
+@click.option(
+    "-d",
+    "--duration",
+    type=click.FloatRange(0.1, 3600),
+    metavar="SECONDS",
+    help="Send for this long instead of a count.",
+)
+@click.option(
+    "--route",
+    metavar="'METHOD /path'",
+    help="Route to load (default: the endpoint's first route without path parameters).",
+)
+@click.option("--data", metavar="JSON", help="JSON body (query parameters for GET/DELETE).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 3600),
+    metavar="SECONDS",
+    help="Wait this long for each response (default: the route's timeout + 10 s).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format of the report on stdout.",
+)
+@API_URL
+@click.pass_obj
+def loadtest(
+    options: Options,
+    endpoint: str,
+    local: bool,
+    port: int,
+    concurrency: int,
+    request_count: int | None,
+    duration: float | None,
+    route: str | None,
+    data: str | None,
+    timeout: float | None,
+    fmt: str,
+    api_url: str | None,
+) -> ExitCode:
+    """Load one route of ENDPOINT; report p50/p95/p99 latency and server time, throughput and
+    errors by status; exit 1 when an objective of the file's `slo:` block is missed."""
+    from flashctl.console import Console, debug_log
+    from flashctl.loadtest.command import LoadtestRequest, run_loadtest
+
+    request = LoadtestRequest(
+        endpoint,
+        local,
+        port,
+        concurrency,
+        request_count,
+        duration,
+        route,
+        data,
+        fmt,
+        api_url,
+        timeout,
+    )
+    with debug_log(options.debug):
+        return run_loadtest(options.load, request, Console())
+
+
+@cli.command("import-flash")
+@click.argument("directory", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="Where to write (default DIR/flash.yaml; - for stdout).",
+)
+@click.option("--project", help="Project name (default: made from DIR's name).")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+def import_flash(
+    directory: Path, output: Path | None, project: str | None, force: bool
+) -> ExitCode:
+    """Write a flash.yaml for a runpod-flash / tetra-rp project in DIR, read by parsing (never
+    importing) its modules; list what could not be translated. Exit 1 if the result does not
+    validate yet."""
+    from flashctl.console import Console
+    from flashctl.import_flash.command import ImportRequest, run_import
+
+    return run_import(ImportRequest(directory, output, project, force), Console())
