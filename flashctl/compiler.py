@@ -75,10 +75,13 @@ def _compile(
             )
         )
         return Compiled(file, None, tuple(sorted(problems)), document)
-    problems += interpolate(document, variables)
+    unresolved = interpolate(document, variables)
+    problems += unresolved
     effective = apply_overlays(document, environment if _has_env(document, environment) else None)
+    # A value still holding a `${VAR}` it could not resolve is reported once, as that.
+    where = {(p.line, p.column) for p in unresolved}
     schema_problems = check_schema(effective)
-    problems += schema_problems
+    problems += [p for p in schema_problems if (p.line, p.column) not in where]
     project: Project | None = None
     every_path = check_schema(effective, dedupe=False) if schema_problems else []
     if all(_inside_endpoint_settings(p.path) for p in every_path):

@@ -18,6 +18,9 @@ _REFERENCE = re.compile(
     r"\$\$\{|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}|\$\{(?P<bad>[^}]*)\}?"
 )
 
+# Undecodable bytes in the environment or argv arrive as lone surrogates (Python's surrogateescape).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def interpolate(document: Document, variables: Mapping[str, str]) -> list[Problem]:
     """Replace references in every string value of `document` in place; return the problems.
@@ -71,6 +74,13 @@ def _substitute(
             return match.group(0)
         found = variables.get(name)
         op, arg = match.group("op"), match.group("arg") or ""
+        if found is not None and _SURROGATE.search(found):
+            problems.append(
+                document.problem(
+                    path, "undefined-variable", f"variable {name} is not UTF-8 text: set it again"
+                )
+            )
+            return match.group(0)
         if found is not None and (found != "" or op is None):
             return found
         if op == ":-":

@@ -10,6 +10,7 @@ YAML 1.2 rules apply, so `on`/`off`/`yes` are strings, as the file format expect
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -20,6 +21,7 @@ from ruamel.yaml.resolver import VersionedResolver
 from flashctl.document import Document, Mark
 from flashctl.problems import JsonPath, Problem
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MERGE_TAG = "tag:yaml.org,2002:merge"
 NULL = "tag:yaml.org,2002:null"
 MAX_NODES = 1_000_000  # ~50x a 200-endpoint x 20-route file; aliases can multiply a small file
@@ -101,7 +103,7 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
         return None, [Problem(file, 1, 1, "yaml-syntax", f"YAML syntax error: {first}")]
     if root is None:
         return None, [Problem(file, 1, 1, "schema", "the file is empty: start with `version: 1`")]
-    builder = _Builder(file)
+    builder = _Builder(file, escapes="\\u" in text or "\\U" in text)
     try:
         data = builder.build(root, ())
     except _TooLarge as err:
@@ -119,8 +121,9 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
 class _Builder:
     """Turns a composed node graph into plain values, recording positions and duplicate keys."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, escapes: bool = False) -> None:
         self.file = file
+        self.escapes = escapes  # `\\u` escapes in the text: a string may hold a lone surrogate
         self.positions: dict[JsonPath, Mark] = {}
         self.problems: list[Problem] = []
         self.active: set[int] = set()  # nodes being built: an alias back to one is a cycle
@@ -165,7 +168,18 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return _scalar(node)
+        value = _scalar(node)
+        if self.escapes and isinstance(value, str) and _SURROGATE.search(value):
+            self._surrogate(start, path)
+        return value
+
+    def _surrogate(self, mark: Any, path: JsonPath) -> None:
+        message = (
+            "a \\u escape here is half of a surrogate pair, not a character, and cannot be"
+            " written to any file: write the character itself or its \\U0001XXXX escape"
+        )
+        line, column = mark.line + 1, mark.column + 1
+        self.problems.append(Problem(self.file, line, column, "yaml-syntax", message, path=path))
 
     def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -176,6 +190,8 @@ class _Builder:
             if key_node.tag == MERGE_TAG:
                 continue
             key = _key_text(key_node)
+            if self.escapes and _SURROGATE.search(key):
+                self._surrogate(key_node.start_mark, (*path, key))
             if key in seen:
                 first = seen[key].start_mark.line + 1
                 line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1

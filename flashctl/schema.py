@@ -55,10 +55,23 @@ def _predicate() -> Callable[[Any], bool]:
 
 @functools.cache
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
-
     # Local $refs inlined: the same checks, without a registry lookup per endpoint and route.
-    return Draft202012Validator(inlined_schema())
+    return validator_class()(inlined_schema())
+
+
+@functools.cache
+def validator_class() -> Any:
+    """jsonschema's Draft 2020-12 validator, reading `pattern` as ECMA-262 does (the predicate
+    does the same; see `schema_predicate.ecma_regex`): `^[a-z]+$` refuses `"demo\\n"`."""
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    from flashctl.schema_predicate import ecma_regex
+
+    def pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string") and not ecma_regex(pattern).search(instance):
+            yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+    return validators.extend(Draft202012Validator, {"pattern": pattern})
 
 
 @functools.cache

@@ -7,13 +7,17 @@ imported only to explain a document the predicate rejects.
 
 It must never accept what jsonschema rejects. So it interprets only the keywords listed in
 `_KEYWORDS`, exactly as jsonschema's Draft 2020-12 validator does (types, `enum` equality that
-tells `true` from `1`, `pattern` by `re.search`); any other keyword makes `compile_predicate`
-raise `Unsupported`, and the caller then asks jsonschema every time. Tests compare the two on the
-corpus, on mutated documents and on keyword edge cases.
+tells `true` from `1`); any other keyword makes `compile_predicate` raise `Unsupported`, and the
+caller then asks jsonschema every time. `pattern` is the exception where both part from stock
+jsonschema: JSON Schema patterns are ECMA-262, where `$` ends the string, but stock jsonschema
+runs them through Python's `re.search`, where `$` also matches before a final newline (so
+`"demo\n"` would pass `^[a-z]+$`). Both sides read patterns through `ecma_regex` instead.
+Tests compare the two on the corpus, on mutated documents and on keyword edge cases.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -128,8 +132,40 @@ def _const(value: Any, schema: dict[str, Any]) -> Predicate:
 # ------------------------------------------------------------------- strings, numbers, sizes
 
 
+@functools.lru_cache(maxsize=256)
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """`pattern` read as ECMA-262 reads it: `$` only at the very end (Python's `\\Z`), `\\d` only
+    ASCII digits. Searched, not matched, as JSON Schema says.
+
+    >>> bool(ecma_regex("^[a-z]+$").search("demo\\n")), bool(re.search("^[a-z]+$", "demo\\n"))
+    (False, True)
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            if escaped == "d":
+                out.append("0-9" if in_class else "[0-9]")
+            else:
+                out.append(char + escaped)
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+        i += 1
+    return re.compile("".join(out))
+
+
 def _pattern(value: Any, schema: dict[str, Any]) -> Predicate:
-    search = re.compile(value).search
+    search = ecma_regex(value).search
     return lambda instance: not isinstance(instance, str) or search(instance) is not None
 
 
