@@ -250,3 +250,23 @@ def test_an_unreadable_project_file_is_an_input_error_with_exit_1(run_cli, tmp_p
         assert result.exit_code == 1, result
         assert "cannot be read: Permission denied" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_source_that_leads_out_of_the_project_is_refused_at_source(run_cli, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "app.py").write_text("def a():\n    return 1\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "code").symlink_to(outside)
+    text = BROKEN.replace("PTACH", "POST").replace("/ping", "/b")
+    for source in ("../elsewhere", str(outside), "code"):
+        path = project / "flash.yaml"
+        path.write_text(text.replace("    compute:", f"    source: {source}\n    compute:", 1))
+        result = run_cli("validate", "-f", str(path))
+        assert result.exit_code == 1, result
+        assert f"{path}:5:13: error: source" in result.stdout, result
+        assert "[source]" in result.stdout
+        rendered = run_cli("render", "-f", str(path), "-o", str(tmp_path / "out"))
+        assert rendered.exit_code == 1, rendered
+        assert not (tmp_path / "out").exists()
