@@ -245,25 +245,48 @@ def input_digest(text: str, variables: Mapping[str, str], environment: str | Non
     return digest.hexdigest()
 
 
-def read_tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` by relative POSIX path (for `render --check`)."""
+def read_tree(root: Path) -> dict[str, bytes | str]:
+    """Every entry under `root` by relative POSIX path (for `render --check`): the bytes of each
+    regular file, and for what render never writes (a symbolic link, an executable file, an
+    empty folder, a special file) a few words saying what it is instead. Links are not followed.
+    """
     if not root.is_dir():
         return {}
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
+    tree: dict[str, bytes | str] = {}
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder)
+        for name in dirs:
+            if (here / name).is_symlink():
+                names.append(name)  # os.walk lists a link to a folder as a folder
+        dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+        if here != root and not dirs and not names:
+            tree[here.relative_to(root).as_posix() + "/"] = "an empty folder"
+        for name in names:
+            path = here / name
+            relative = path.relative_to(root).as_posix()
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                tree[relative] = "a symbolic link, not a file"
+            elif not stat.S_ISREG(mode):
+                tree[relative] = "a special file, not a regular one"
+            elif mode & 0o111:
+                tree[relative] = f"mode {stat.S_IMODE(mode):o}: rendered files are not executable"
+            else:
+                tree[relative] = path.read_bytes()
+    return dict(sorted(tree.items()))
 
 
-def differences(expected: Mapping[str, bytes], actual: Mapping[str, bytes]) -> list[str]:
-    """Lines like `changed: api/Dockerfile`, sorted by path."""
+def differences(expected: Mapping[str, bytes], actual: Mapping[str, bytes | str]) -> list[str]:
+    """Lines like `changed: api/Dockerfile`, sorted by path; an entry that is not a plain file
+    says what it is (`changed: api/Dockerfile (a symbolic link, not a file)`)."""
     lines = []
     for path in sorted(set(expected) | set(actual)):
-        if path not in actual:
+        found = actual.get(path)
+        why = f" ({found})" if isinstance(found, str) else ""
+        if found is None:
             lines.append(f"missing: {path}")
         elif path not in expected:
-            lines.append(f"extra:   {path}")
-        elif expected[path] != actual[path]:
-            lines.append(f"changed: {path}")
+            lines.append(f"extra:   {path}{why}")
+        elif expected[path] != found:
+            lines.append(f"changed: {path}{why}")
     return lines

@@ -75,10 +75,13 @@ def _compile(
             )
         )
         return Compiled(file, None, tuple(sorted(problems)), document)
-    problems += interpolate(document, variables)
+    unresolved = interpolate(document, variables)
+    problems += unresolved
     effective = apply_overlays(document, environment if _has_env(document, environment) else None)
+    # A value still holding a `${VAR}` it could not resolve is reported once, as that.
+    where = {(p.line, p.column) for p in unresolved}
     schema_problems = check_schema(effective)
-    problems += schema_problems
+    problems += [p for p in schema_problems if (p.line, p.column) not in where]
     project: Project | None = None
     every_path = check_schema(effective, dedupe=False) if schema_problems else []
     if all(_inside_endpoint_settings(p.path) for p in every_path):
@@ -125,18 +128,30 @@ def _has_env(document: Document, environment: str | None) -> bool:
     return environment is not None and isinstance(envs, dict) and environment in envs
 
 
+class NotText(InputError):
+    """flash.yaml holds bytes that are not UTF-8: a problem at a position, like a syntax error."""
+
+    def __init__(self, path: Path, line: int, column: int, reason: str) -> None:
+        self.line, self.column = line, column
+        self.reason = f"not UTF-8 text: {reason}; save the file as UTF-8"
+        super().__init__(f"{path}:{line}:{column}: {self.reason}")
+
+
 def read_project_file(path: Path) -> str:
     """The text of flash.yaml, or an InputError that says what to do."""
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise NotText(path, line, column, f"{err.reason} (byte {err.start})") from None
     except FileNotFoundError:
         raise InputError(
             f"{path}: no such file; create one with `flashctl init` or pass -f FILE"
         ) from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory; pass the flash.yaml inside it") from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
         raise InputError(f"{path}: cannot be read: {err.strerror}") from None
 
@@ -149,8 +164,13 @@ def compile_file(
 ) -> Compiled:
     """Read and compile `path`; `variables` default to the process environment."""
     values = dict(os.environ if variables is None else variables)
+    try:
+        text = read_project_file(path)
+    except NotText as err:  # a problem in the file, reported like any other (any --format)
+        problem = Problem(str(path), err.line, err.column, "yaml-syntax", err.reason)
+        return Compiled(str(path), None, (problem,), None)
     return compile_text(
-        read_project_file(path),
+        text,
         str(path),
         base_dir=path.parent,
         variables=values,

@@ -10,6 +10,7 @@ YAML 1.2 rules apply, so `on`/`off`/`yes` are strings, as the file format expect
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -20,9 +21,11 @@ from ruamel.yaml.resolver import VersionedResolver
 from flashctl.document import Document, Mark
 from flashctl.problems import JsonPath, Problem
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MERGE_TAG = "tag:yaml.org,2002:merge"
 NULL = "tag:yaml.org,2002:null"
 MAX_NODES = 1_000_000  # ~50x a 200-endpoint x 20-route file; aliases can multiply a small file
+MAX_DEPTH = 100  # flash.yaml nests about 8 deep; composers recurse per level (C: segfault ~20k)
 
 
 def _compose(text: str) -> Node | None:
@@ -77,6 +80,48 @@ class _TooLarge(Exception):
         self.mark = mark
 
 
+class _TooDeep(_TooLarge):
+    pass
+
+
+_TOO_DEEP = (
+    f"nested more than {MAX_DEPTH} levels deep (flash.yaml needs about 8): flatten the structure"
+)
+
+
+def _too_deep(text: str) -> Any:
+    """The mark of the first collection nested deeper than MAX_DEPTH, or None.
+
+    ruamel composes recursively, one call per level: the pure-Python composer hits the
+    recursion limit within a few hundred levels and the C one overflows the stack (a crash, not
+    an exception) at some tens of thousands, so depth is measured on the event stream, which
+    both parsers produce without recursion. That costs a second pass over the text, made only
+    when the text could nest that deep at all: every level opens a bracket, or is indented or
+    `- `-prefixed on a line of its own, so brackets plus twice the longest line bound the depth.
+    """
+    longest = max(map(len, text.splitlines()), default=0)
+    if text.count("[") + text.count("{") + 2 * longest + 2 <= MAX_DEPTH:
+        return None
+    import importlib.util
+
+    # As in `_compose`: the C parser first; what it refuses, the pure one reads.
+    for pure in (importlib.util.find_spec("_ruamel_yaml") is None, True):
+        depth = 0
+        try:
+            for event in _yaml("safe", pure=pure).parse(text):
+                name = type(event).__name__
+                if name in ("MappingStartEvent", "SequenceStartEvent"):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        return event.start_mark
+                elif name in ("MappingEndEvent", "SequenceEndEvent"):
+                    depth -= 1
+            return None
+        except YAMLError:
+            continue
+    return None  # composing reports the syntax error, where it is
+
+
 def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     """Parse `text`; return the document (None if it cannot be parsed) and the problems found.
 
@@ -84,8 +129,13 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     >>> doc.data, doc.positions[("project",)].line, problems
     ({'version': 1, 'project': 'demo'}, 2, [])
     """
+    deep = _too_deep(text)
+    if deep is not None:
+        return None, [Problem(file, deep.line + 1, deep.column + 1, "yaml-syntax", _TOO_DEEP)]
     try:
         root = _compose(text)
+    except RecursionError:  # not expected after the depth check: a problem, never a traceback
+        return None, [Problem(file, 1, 1, "yaml-syntax", _TOO_DEEP)]
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -101,7 +151,7 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
         return None, [Problem(file, 1, 1, "yaml-syntax", f"YAML syntax error: {first}")]
     if root is None:
         return None, [Problem(file, 1, 1, "schema", "the file is empty: start with `version: 1`")]
-    builder = _Builder(file)
+    builder = _Builder(file, escapes="\\u" in text or "\\U" in text)
     try:
         data = builder.build(root, ())
     except _TooLarge as err:
@@ -110,6 +160,8 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
             f"the document expands to more than {MAX_NODES:,} values through aliases:"
             " write it out or use fewer nested aliases"
         )
+        if isinstance(err, _TooDeep):
+            message = _TOO_DEEP + " (aliases count at the depth where they are used)"
         return None, [Problem(file, line, column, "yaml-syntax", message)]
     if any(p.rule == "yaml-syntax" for p in builder.problems):
         return None, builder.problems  # a recursive structure has no meaning to check further
@@ -119,8 +171,9 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Problem]]:
 class _Builder:
     """Turns a composed node graph into plain values, recording positions and duplicate keys."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, escapes: bool = False) -> None:
         self.file = file
+        self.escapes = escapes  # `\\u` escapes in the text: a string may hold a lone surrogate
         self.positions: dict[JsonPath, Mark] = {}
         self.problems: list[Problem] = []
         self.active: set[int] = set()  # nodes being built: an alias back to one is a cycle
@@ -141,6 +194,8 @@ class _Builder:
         self.built += 1
         if self.built > MAX_NODES:
             raise _TooLarge(start)
+        if len(path) > MAX_DEPTH:  # aliases nest what they name wherever they are used
+            raise _TooDeep(start)
         self.active.add(id(node))
         try:
             return self._build(node, path, key, start)
@@ -165,7 +220,18 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return _scalar(node)
+        value = _scalar(node)
+        if self.escapes and isinstance(value, str) and _SURROGATE.search(value):
+            self._surrogate(start, path)
+        return value
+
+    def _surrogate(self, mark: Any, path: JsonPath) -> None:
+        message = (
+            "a \\u escape here is half of a surrogate pair, not a character, and cannot be"
+            " written to any file: write the character itself or its \\U0001XXXX escape"
+        )
+        line, column = mark.line + 1, mark.column + 1
+        self.problems.append(Problem(self.file, line, column, "yaml-syntax", message, path=path))
 
     def _mapping(self, node: MappingNode, path: JsonPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -176,6 +242,8 @@ class _Builder:
             if key_node.tag == MERGE_TAG:
                 continue
             key = _key_text(key_node)
+            if self.escapes and _SURROGATE.search(key):
+                self._surrogate(key_node.start_mark, (*path, key))
             if key in seen:
                 first = seen[key].start_mark.line + 1
                 line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1

@@ -6,8 +6,8 @@ import re
 from typing import NamedTuple
 
 CONVERTERS = ("str", "int", "float", "path", "uuid")
-_PARAM = re.compile(r"^\{(?P<name>[^}:]*)(?::(?P<converter>[^}]*))?\}$")
-_STATIC = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")
+_PARAM = re.compile(r"^\{(?P<name>[^}:]*)(?::(?P<converter>[^}]*))?\}\Z")
+_STATIC = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+\Z")
 
 
 class Param(NamedTuple):

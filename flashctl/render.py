@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from flashctl import __version__
+from flashctl.errors import RenderError
 from flashctl.files import MARKER_FIELD, MARKER_VALUE
 from flashctl.model import Endpoint, Project
 from flashctl.spec import create_body
@@ -48,7 +49,19 @@ def _environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # Python, Dockerfile and text, never HTML
+        finalize=one_line,
     )
+
+
+def one_line(value: Any) -> Any:
+    """Every value a template writes stays on its line: the templates write line-based formats
+    (Dockerfile, requirements.txt, Python) with no escaping of their own, so a line break or
+    other control character in a value would become an instruction of its own. `validate` keeps
+    such values out of flash.yaml (schema patterns); this is the guard behind it."""
+    text = str(value)
+    if not text.isprintable():
+        raise RenderError(f"cannot render {text!r}: a generated file would get a line from it")
+    return value
 
 
 def _template_source(name: str) -> str:

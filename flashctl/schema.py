@@ -11,6 +11,7 @@ import copy
 import difflib
 import functools
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,30 @@ def _predicate() -> Callable[[Any], bool]:
 
 @functools.cache
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
-
     # Local $refs inlined: the same checks, without a registry lookup per endpoint and route.
-    return Draft202012Validator(inlined_schema())
+    return validator_class()(inlined_schema())
+
+
+@functools.cache
+def validator_class() -> Any:
+    """jsonschema's Draft 2020-12 validator, reading `pattern` as ECMA-262 does (`^[a-z]+$`
+    refuses `"demo\\n"`), `integer` as written so (not 8000.0) and `number` as finite; the
+    predicate reads them the same way (see `schema_predicate`)."""
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    from flashctl.schema_predicate import ecma_regex, is_finite_number, is_whole_number
+
+    def pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string") and not ecma_regex(pattern).search(instance):
+            yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+    types = Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {
+            "number": lambda checker, instance: is_finite_number(instance),
+            "integer": lambda checker, instance: is_whole_number(instance),
+        }
+    )
+    return validators.extend(Draft202012Validator, {"pattern": pattern}, type_checker=types)
 
 
 @functools.cache
@@ -142,10 +163,14 @@ def _describe(error: Any) -> str:
     shown = json.dumps(value) if not isinstance(value, (dict, list)) else type(value).__name__
     if len(shown) > 60:
         shown = shown[:57] + "..."
+    if isinstance(value, float) and not math.isfinite(value) and kind in TYPE_KEYWORDS:
+        return f"{_yaml_float(value)} is not a finite number (YAML reads 1e400 as .inf)"
     if kind == "type":
         expected = schema["type"]
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         hint = ' (quote it: "3.10" is not 3.1)' if isinstance(value, float) else ""
+        if isinstance(value, float) and "string" not in expected and value.is_integer():
+            hint = f" (write {int(value)})"
         got = _type_name(value)
         if value is not None and not isinstance(value, (dict, list)):
             got += f" {shown}"  # a scalar's value helps; "null null" or "list list" does not
@@ -164,6 +189,13 @@ def _describe(error: Any) -> str:
     if kind in ("minItems", "minProperties") and not value:
         return "must not be empty"
     return str(error.message)
+
+
+TYPE_KEYWORDS = ("type", "anyOf", "oneOf")
+
+
+def _yaml_float(value: float) -> str:
+    return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
 
 
 def _type_name(value: Any) -> str:

@@ -7,13 +7,19 @@ imported only to explain a document the predicate rejects.
 
 It must never accept what jsonschema rejects. So it interprets only the keywords listed in
 `_KEYWORDS`, exactly as jsonschema's Draft 2020-12 validator does (types, `enum` equality that
-tells `true` from `1`, `pattern` by `re.search`); any other keyword makes `compile_predicate`
-raise `Unsupported`, and the caller then asks jsonschema every time. Tests compare the two on the
-corpus, on mutated documents and on keyword edge cases.
+tells `true` from `1`); any other keyword makes `compile_predicate` raise `Unsupported`, and the
+caller then asks jsonschema every time. Three readings part from stock jsonschema, on both sides
+alike (`flashctl.schema.validator_class`): JSON Schema patterns are ECMA-262, where `$` ends the
+string, but stock jsonschema runs them through Python's `re.search`, where `$` also matches
+before a final newline (so `"demo\n"` would pass `^[a-z]+$`): both read patterns through
+`ecma_regex`. An `integer` is written as one (not `8000.0`), and a `number` is finite.
+Tests compare the two on the corpus, on mutated documents and on keyword edge cases.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -69,10 +75,15 @@ def _is_number(instance: Any) -> bool:
     return isinstance(instance, (int, float)) and not isinstance(instance, bool)
 
 
-def _is_integer(instance: Any) -> bool:
-    # jsonschema counts 3.0 as an integer (JSON does not tell 3.0 from 3).
-    if isinstance(instance, float):
-        return instance.is_integer()
+def is_finite_number(instance: Any) -> bool:
+    """The schema's `number`: finite. YAML has `.inf` and `.nan` (and `1e400` reads as infinity),
+    which no setting means and JSON cannot carry; stock jsonschema counts them as numbers."""
+    return _is_number(instance) and (isinstance(instance, int) or math.isfinite(instance))
+
+
+def is_whole_number(instance: Any) -> bool:
+    """The schema's `integer`: written as one. Stock jsonschema also counts 3.0 (JSON does not
+    tell 3.0 from 3), but YAML does, and `port: 8000.0` would reach the image as `8000.0`."""
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
@@ -82,8 +93,8 @@ _TYPES: dict[str, Predicate] = {
     "string": lambda instance: isinstance(instance, str),
     "boolean": lambda instance: isinstance(instance, bool),
     "null": lambda instance: instance is None,
-    "number": _is_number,
-    "integer": _is_integer,
+    "number": is_finite_number,
+    "integer": is_whole_number,
 }
 
 
@@ -128,21 +139,53 @@ def _const(value: Any, schema: dict[str, Any]) -> Predicate:
 # ------------------------------------------------------------------- strings, numbers, sizes
 
 
+@functools.lru_cache(maxsize=256)
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """`pattern` read as ECMA-262 reads it: `$` only at the very end (Python's `\\Z`), `\\d` only
+    ASCII digits. Searched, not matched, as JSON Schema says.
+
+    >>> bool(ecma_regex("^[a-z]+$").search("demo\\n")), bool(re.search("^[a-z]+$", "demo\\n"))
+    (False, True)
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            if escaped == "d":
+                out.append("0-9" if in_class else "[0-9]")
+            else:
+                out.append(char + escaped)
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+        i += 1
+    return re.compile("".join(out))
+
+
 def _pattern(value: Any, schema: dict[str, Any]) -> Predicate:
-    search = re.compile(value).search
+    search = ecma_regex(value).search
     return lambda instance: not isinstance(instance, str) or search(instance) is not None
 
 
 def _minimum(value: Any, schema: dict[str, Any]) -> Predicate:
-    return lambda instance: not _is_number(instance) or not instance < value
+    return lambda instance: not is_finite_number(instance) or not instance < value
 
 
 def _exclusive_minimum(value: Any, schema: dict[str, Any]) -> Predicate:
-    return lambda instance: not _is_number(instance) or not instance <= value
+    return lambda instance: not is_finite_number(instance) or not instance <= value
 
 
 def _maximum(value: Any, schema: dict[str, Any]) -> Predicate:
-    return lambda instance: not _is_number(instance) or not instance > value
+    return lambda instance: not is_finite_number(instance) or not instance > value
 
 
 def _min_items(value: Any, schema: dict[str, Any]) -> Predicate:

@@ -100,9 +100,14 @@ def _module(source_dir: Path, module: str) -> _Module | Missing:
     if isinstance(parsed, Missing):
         return parsed
     functions: dict[str, Function] = {}
-    for node in _module_level(parsed.body):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name not in functions:
-            functions[node.name] = _function(node, path)  # the first definition, as before
+    try:
+        for node in _module_level(parsed.body):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            if node.name not in functions:  # the first definition, as before
+                functions[node.name] = _function(node, path)
+    except RecursionError:  # an annotation nested thousands deep: ast.unparse recurses
+        return Missing(f"{path.name} cannot be read: it nests too deeply")
     return path, functions, parsed
 
 
@@ -130,6 +135,8 @@ def _parse(path: Path, mtime_ns: int, size: int) -> ast.Module | Missing:
         return ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError as err:
         return Missing(f"{path.name} line {err.lineno}: cannot be parsed: {err.msg}")
+    except (RecursionError, MemoryError):
+        return Missing(f"{path.name} cannot be parsed: it nests too deeply for Python to compile")
     except (OSError, ValueError) as err:
         return Missing(f"{path} cannot be read: {err}")
 

@@ -44,3 +44,23 @@ def test_malformed_reference_is_reported():
 
 def test_keys_and_non_strings_are_left_alone():
     assert run("${A}: 5\n", {"A": "x"})[0] == {"${A}": 5}
+
+
+def test_a_default_may_hold_references_read_only_when_it_is_used():
+    text = "a: ${A:-${B}}\nb: x-${A:-${B:-${C:-dev}}}-y\nc: ${A:-$${B}}\n"
+    assert run(text, {"B": "b"})[0] == {"a": "b", "b": "x-b-y", "c": "${B}"}
+    assert run(text, {"A": "a"}) == ({"a": "a", "b": "x-a-y", "c": "a"}, [])
+    data, problems = run(text, {})
+    assert data == {"a": "${B}", "b": "x-dev-y", "c": "${B}"}  # with a problem: B is unset
+    assert [(p.line, p.message) for p in problems] == [
+        (1, "variable B is not set: set it in the environment or pass --var B=...")
+    ]
+
+
+def test_an_unclosed_or_malformed_reference_is_reported_and_left_as_written():
+    for text in ("a: ${A:-${B}\n", "a: ${A\n", "a: x${}y\n", "a: ${A:-x\n"):
+        data, problems = run(text, {"A": "1", "B": "2"})
+        assert data == {"a": text[3:-1]}
+        assert [p.rule for p in problems] == ["undefined-variable"], text
+        assert "malformed" in problems[0].message
+    assert run("a: $HOME and $ and $$\n", {"HOME": "h"})[0] == {"a": "$HOME and $ and $$"}

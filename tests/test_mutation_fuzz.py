@@ -31,19 +31,18 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
 from flashctl.checks import PIPELINE_RULES, RULES
 from flashctl.cli import main
 from flashctl.compiler import Compiled, compile_text
-from flashctl.schema import conforms, load_schema
+from flashctl.schema import conforms, load_schema, validator_class
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases" / "valid"
 KNOWN_RULES = frozenset(PIPELINE_RULES) | {rule.ID for rule in RULES}
 FORMATS = ("text", "json", "github", "sarif")
-ORACLE = Draft202012Validator(load_schema())
+ORACLE = validator_class()(load_schema())
 MAX_EXAMPLES = int(os.environ.get("FLASHCTL_FUZZ_EXAMPLES", "300"))
 
 

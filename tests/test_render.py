@@ -157,6 +157,25 @@ def test_check_passes_when_up_to_date_and_lists_what_differs(run_cli, tmp_path):
     assert (out / "gpu" / "Dockerfile").read_text() == "FROM scratch\n"  # --check writes nothing
 
 
+def test_check_sees_a_mode_change_a_link_in_place_of_a_file_and_an_empty_folder(run_cli, tmp_path):
+    out = tmp_path / "build"
+    run_cli("render", "-f", str(EXAMPLE), "-o", str(out))
+    (out / "gpu" / "handler_service.py").chmod(0o755)
+    dockerfile = out / "cpu" / "Dockerfile"
+    copy = tmp_path / "Dockerfile"
+    copy.write_bytes(dockerfile.read_bytes())  # the same bytes, behind a link
+    dockerfile.unlink()
+    dockerfile.symlink_to(copy)
+    (out / "users" / "empty").mkdir()
+    result = run_cli("render", "-f", str(EXAMPLE), "-o", str(out), "--check")
+    assert result.exit_code == 1, result
+    assert result.stdout.splitlines() == [
+        "changed: cpu/Dockerfile (a symbolic link, not a file)",
+        "changed: gpu/handler_service.py (mode 755: rendered files are not executable)",
+        "extra:   users/empty/ (an empty folder)",
+    ]
+
+
 def test_no_secret_or_api_key_value_reaches_a_rendered_file(run_cli, tmp_path):
     path = example_copy(tmp_path)
     out = tmp_path / ".flashctl" / "build"

@@ -177,3 +177,96 @@ def test_validate_runs_as_a_real_subprocess(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["errors"] == 2
     assert proc.stderr == ""
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flashctl", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=120,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def test_yaml_nested_fifty_thousand_levels_is_a_problem_not_a_crash(tmp_path):
+    # The C composer recurses per level and overflows the stack (SIGSEGV) well before this.
+    for opener, closer in (("[", "]"), ("{a: ", "}")):
+        path = tmp_path / "flash.yaml"
+        path.write_text("version: 1\nendpoints: " + opener * 50_000 + closer * 50_000 + "\n")
+        proc = _run("validate", "-f", str(path), "--format", "json")
+        assert proc.returncode == 1, proc.stderr
+        [problem] = json.loads(proc.stdout)["files"][0]["problems"]
+        assert (problem["rule"], problem["line"]) == ("yaml-syntax", 2), problem
+        assert "nested more than 100 levels" in problem["message"]
+        assert "Traceback" not in proc.stderr
+
+
+def test_a_handler_module_nested_too_deeply_for_python_is_a_problem(run_cli, tmp_path):
+    path = write_project(tmp_path, BROKEN.replace("PTACH", "POST").replace("/ping", "/b"))
+    (tmp_path / "app.py").write_text(
+        "x = " + "+".join(["1"] * 200_000) + "\n\n\ndef a(n: " + "-" * 5000 + "1):\n    return 1\n"
+    )
+    result = run_cli("validate", "-f", str(path))
+    assert result.exit_code == 1, result
+    assert "app.py cannot be parsed: it nests too deeply" in result.stdout, result
+    assert "[handler-not-found]" in result.stdout
+
+
+def test_a_file_that_is_not_utf8_is_a_problem_in_every_format(run_cli, tmp_path):
+    path = tmp_path / "flash.yaml"
+    path.write_bytes(b"version: 1\nproject: d\xffmo\n")
+    result = run_cli("validate", "-f", str(path), "--format", "json")
+    assert result.exit_code == 1, result
+    [problem] = json.loads(result.stdout)["files"][0]["problems"]
+    assert (problem["rule"], problem["line"], problem["column"]) == ("yaml-syntax", 2, 11)
+    assert "not UTF-8" in problem["message"]
+    result = run_cli("validate", "-f", str(path))
+    assert f"{path}:2:11: error: not UTF-8 text" in result.stdout, result
+    rendered = run_cli("render", "-f", str(path), "-o", str(tmp_path / "out"))
+    assert rendered.exit_code == 1 and "not UTF-8" in rendered.stderr, rendered
+
+
+def test_an_unreadable_project_file_is_an_input_error_with_exit_1(run_cli, tmp_path, monkeypatch):
+    folder = tmp_path / "flash.yaml"
+    folder.mkdir()
+    for command in (("validate",), ("render", "-o", str(tmp_path / "out")), ("plan",)):
+        result = run_cli(*command, "-f", str(folder))
+        assert result.exit_code == 1, result
+        assert "is a directory" in result.stderr
+    path = write_project(tmp_path / "f" if (tmp_path / "f").mkdir() is None else tmp_path)
+    real = Path.read_bytes
+
+    def denied(self: Path) -> bytes:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    for command in (("validate", "--format", "json"), ("render",)):
+        result = run_cli(*command, "-f", str(path))
+        assert result.exit_code == 1, result
+        assert "cannot be read: Permission denied" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_source_that_leads_out_of_the_project_is_refused_at_source(run_cli, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "app.py").write_text("def a():\n    return 1\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "code").symlink_to(outside)
+    text = BROKEN.replace("PTACH", "POST").replace("/ping", "/b")
+    for source in ("../elsewhere", str(outside), "code"):
+        path = project / "flash.yaml"
+        path.write_text(text.replace("    compute:", f"    source: {source}\n    compute:", 1))
+        result = run_cli("validate", "-f", str(path))
+        assert result.exit_code == 1, result
+        assert f"{path}:5:13: error: source" in result.stdout, result
+        assert "[source]" in result.stdout
+        rendered = run_cli("render", "-f", str(path), "-o", str(tmp_path / "out"))
+        assert rendered.exit_code == 1, rendered
+        assert not (tmp_path / "out").exists()

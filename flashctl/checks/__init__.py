@@ -24,12 +24,14 @@ from flashctl.checks import (
     reserved_paths,
     route_conflict,
     scaling,
+    source,
 )
 from flashctl.document import Document
 from flashctl.model import Project
 from flashctl.problems import Problem
 
 RULES: tuple[ModuleType, ...] = (
+    source,
     method,
     path_syntax,
     reserved_paths,

@@ -12,8 +12,8 @@ from flashctl.model import Project
 from flashctl.problems import Problem
 
 ID = "env"
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SECRET = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+SECRET = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 MANAGED = {
     "PORT": "set from runtime.port",
     "PORT_HEALTH": "set from runtime.port",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from flashctl.checks import source
 from flashctl.document import Document
 from flashctl.model import Project
 from flashctl.problems import JsonPath, Problem
@@ -16,6 +17,8 @@ ID = "handler-not-found"
 
 def check(project: Project, document: Document) -> Iterator[Problem]:
     for endpoint in project.endpoints:
+        if source.unusable(endpoint, project.base_dir) is not None:
+            continue  # the `source` rule reports it, at `source:`
         targets: list[tuple[JsonPath, str]] = [
             ((*r.at, "handler"), r.handler) for r in endpoint.routes
         ]

@@ -32,6 +32,11 @@ def run_import(request: ImportRequest, console: Console) -> ExitCode:
         raise UsageError(f"{directory} is not a folder.")
     to_stdout = request.output == Path("-")
     output = request.output or directory / "flash.yaml"
+    if not to_stdout and not directory.resolve().is_relative_to(output.parent.resolve()):
+        raise UsageError(
+            f"{output} would lie outside {directory}: a flash.yaml's source must be inside its"
+            " folder (the `source` rule), so write it in DIR or in a folder above it."
+        )
     if not to_stdout and output.exists() and not request.force:
         raise FlashError(f"Refusing to overwrite {output} (pass --force to replace it).")
     project = (

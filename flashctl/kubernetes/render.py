@@ -17,6 +17,7 @@ from typing import Any
 from flashctl.errors import RenderError
 from flashctl.kubernetes import manifests
 from flashctl.model import Endpoint, Project
+from flashctl.render import one_line
 
 Files = dict[str, bytes]
 
@@ -50,7 +51,7 @@ def header(project: Project, endpoint: Endpoint) -> bytes:
             f"  kubectl create secret generic {manifests.secret_name(project, endpoint)}"
             f"{flag} {literals}",
         ]
-    return "".join(f"# {line}\n" for line in lines).encode("utf-8")
+    return "".join(f"# {one_line(line)}\n" for line in lines).encode("utf-8")
 
 
 def dump_all(documents: Iterable[dict[str, Any]]) -> bytes:

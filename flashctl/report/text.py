@@ -15,9 +15,18 @@ def render(results: Sequence[Compiled], color: bool = False) -> str:
     for result in results:
         for p in sorted(result.problems):
             severity = f"{_COLORS[p.severity]}{p.severity}{_RESET}" if color else p.severity
-            lines.append(f"{p.file}:{p.line}:{p.column}: {severity}: {p.message} [{p.rule}]")
+            message = _one_line(p.message)
+            lines.append(f"{p.file}:{p.line}:{p.column}: {severity}: {message} [{p.rule}]")
         lines.append(summary(result))
     return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters and line breaks escaped (`\\n`): a message quotes values
+    from the file, and each problem keeps to its one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def summary(result: Compiled) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flashctl.errors import UsageError
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
 
 # Where each template goes in the new project (dot files are stored without their dot, so
 # package-data globs pick them up).

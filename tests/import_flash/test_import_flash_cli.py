@@ -37,15 +37,26 @@ def test_output_to_stdout_writes_no_file(run_cli, tmp_path, monkeypatch):
     assert not (folder / "flash.yaml").exists()
 
 
-def test_output_elsewhere_points_source_at_the_project(run_cli, tmp_path):
+def test_output_above_the_project_points_source_at_it(run_cli, tmp_path):
     write(tmp_path / "proj")
-    output = tmp_path / "deploy" / "flash.yaml"
+    output = tmp_path / "flash.yaml"
 
     result = run_cli("import-flash", str(tmp_path / "proj"), "-o", str(output))
 
     assert result.exit_code == 0, result
-    assert YAML(typ="safe", pure=True).load(output.read_text())["defaults"]["source"] == "../proj"
+    assert YAML(typ="safe", pure=True).load(output.read_text())["defaults"]["source"] == "proj"
     assert run_cli("validate", "-f", str(output)).exit_code == 0
+
+
+def test_output_outside_the_project_is_refused_as_its_source_would_be(run_cli, tmp_path):
+    write(tmp_path / "proj")
+    output = tmp_path / "deploy" / "flash.yaml"  # source would be ../proj: the `source` rule
+
+    result = run_cli("import-flash", str(tmp_path / "proj"), "-o", str(output))
+
+    assert result.exit_code == 2, result
+    assert "source must be inside its folder" in result.stderr
+    assert not output.parent.exists()
 
 
 def test_an_existing_flash_yaml_is_kept_unless_forced(run_cli, tmp_path):
