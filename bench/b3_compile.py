@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from flashctl import sources
-from flashctl.compiler import compile_file
+from flashctl.compiler import handler_index
+from flashctl.compiler.pipeline import compile_file
 
 TARGET_SECONDS = 1.0
 TARGET_RATIO = 2.2
@@ -94,8 +94,8 @@ def generate(root: Path, endpoints: int, routes: int) -> Path:
 
 def clear_caches() -> None:
     """Forget parsed handler modules, as a fresh process has them."""
-    sources.forget()
-    parse = getattr(sources, "_parse", None)
+    handler_index.forget()
+    parse = getattr(handler_index, "_parse", None)
     if parse is not None and hasattr(parse, "cache_clear"):
         parse.cache_clear()
 

@@ -31,11 +31,12 @@ from pathlib import Path
 import contenders
 from b3_compile import clear_caches, generate  # the same project and cold start as B3
 
-from flashctl import build_files, collector
 from flashctl import files as files_module
-from flashctl.build import render_loaded
-from flashctl.compiler import load_valid_project
-from flashctl.render import MANIFEST, render_project
+from flashctl import gc_pause
+from flashctl.compiler.pipeline import load_valid_project
+from flashctl.render import source_copy
+from flashctl.render.contexts import MANIFEST, render_project
+from flashctl.render.flows import render_loaded
 
 TARGET_SECONDS = 1.0
 TARGET_RATIO = 2.2
@@ -68,10 +69,10 @@ def stages(path: Path, out: Path, write: bool = False) -> dict[str, float]:
     files = render_loaded(loaded)
     rendered = time.perf_counter()
     project = loaded.project
-    contents = {e.key: build_files.source_files(e.source_dir).files for e in project.endpoints}
-    runtime = build_files.runtime_files()
+    contents = {e.key: source_copy.source_files(e.source_dir).files for e in project.endpoints}
+    runtime = source_copy.runtime_files()
     began_pure = time.perf_counter()
-    with collector.paused():  # as render_loaded runs it
+    with gc_pause.paused():  # as render_loaded runs it
         render_project(project, runtime_files=runtime, source_files=contents, input_digest="0" * 64)
     pure = time.perf_counter() - began_pure
     began_write = time.perf_counter()

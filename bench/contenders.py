@@ -133,8 +133,8 @@ def revision() -> str:
 
 def render_variant(workdir: Path, server: str) -> Path:
     """Render the `cpu` variant for `server` under `workdir`; return its build context."""
-    from flashctl.build import render_to
-    from flashctl.compiler import load_valid_project
+    from flashctl.compiler.pipeline import load_valid_project
+    from flashctl.render.flows import render_to
 
     folder = workdir / f"variant-{server}"
     folder.mkdir(parents=True, exist_ok=True)

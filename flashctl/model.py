@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from flashctl.compiler.units import parse_size
 from flashctl.problems import JsonPath
-from flashctl.schema import inlined_schema, with_defaults
-from flashctl.units import parse_size
+from flashctl.schema.checker import inlined_schema, with_defaults
 
 RATE_WINDOWS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 FLASHBOOT = {"off": "OFF", "on": "FLASHBOOT", "priority": "PRIORITY_FLASHBOOT"}

@@ -18,18 +18,18 @@ from typing import Any
 # target -> command -> "module:function"
 TARGETS: dict[str, dict[str, str]] = {
     "runpod": {
-        "render": "flashctl.build:run_render",
-        "plan": "flashctl.deploy.commands:run_plan",
-        "apply": "flashctl.deploy.commands:run_apply",
-        "status": "flashctl.deploy.commands:run_status",
-        "destroy": "flashctl.deploy.commands:run_destroy",
+        "render": "flashctl.render.flows:run_render",
+        "plan": "flashctl.deploy.flows:run_plan",
+        "apply": "flashctl.deploy.flows:run_apply",
+        "status": "flashctl.deploy.flows:run_status",
+        "destroy": "flashctl.deploy.flows:run_destroy",
     },
     "kubernetes": {
-        "render": "flashctl.kubernetes.commands:run_render",
-        "plan": "flashctl.kubernetes.commands:run_plan",
-        "apply": "flashctl.kubernetes.commands:run_apply",
-        "status": "flashctl.kubernetes.commands:run_status",
-        "destroy": "flashctl.kubernetes.commands:run_destroy",
+        "render": "flashctl.kubernetes.flows:run_render",
+        "plan": "flashctl.kubernetes.flows:run_plan",
+        "apply": "flashctl.kubernetes.flows:run_apply",
+        "status": "flashctl.kubernetes.flows:run_status",
+        "destroy": "flashctl.kubernetes.flows:run_destroy",
     },
 }
 

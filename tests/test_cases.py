@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from flashctl.checks import PIPELINE_RULES, RULES
-from flashctl.compiler import Compiled, compile_file
+from flashctl.compiler.pipeline import Compiled, compile_file
 
 CASES = Path(__file__).parent / "cases"
 KNOWN_RULES = set(PIPELINE_RULES) | {rule.ID for rule in RULES}

@@ -1,4 +1,4 @@
-"""Compiling and rendering pause the cyclic GC only while they run (see flashctl/collector.py)."""
+"""Compiling and rendering pause the cyclic GC only while they run (see flashctl/gc_pause.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flashctl import collector
-from flashctl.compiler import compile_text, load_valid_project
+from flashctl import gc_pause
+from flashctl.compiler.pipeline import compile_text, load_valid_project
 from tests.conftest import EXAMPLE
 
 
@@ -41,7 +41,7 @@ def test_the_collector_is_off_while_compiling_and_back_on_when_it_raises(
         seen.append(gc.isenabled())
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("flashctl.loader.load_text", failing_load)
+    monkeypatch.setattr("flashctl.compiler.loader.load_text", failing_load)
     with pytest.raises(RuntimeError, match="boom"):
         compile_text("version: 1\n", "flash.yaml", base_dir=tmp_path, variables={})
     assert seen == [False]
@@ -52,7 +52,7 @@ def test_a_collector_that_was_off_stays_off() -> None:
     was = gc.isenabled()
     gc.disable()
     try:
-        with collector.paused():
+        with gc_pause.paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     finally:
@@ -61,7 +61,7 @@ def test_a_collector_that_was_off_stays_off() -> None:
 
 
 def test_rendering_leaves_the_collector_on(gc_on: None) -> None:
-    from flashctl.build import render_loaded
+    from flashctl.render.flows import render_loaded
 
     loaded = load_valid_project(EXAMPLE, variables={}, environment=None)
     assert render_loaded(loaded)

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flashctl.build import render_to
-from flashctl.compiler import load_valid_project
+from flashctl.compiler.pipeline import load_valid_project
+from flashctl.render.flows import render_to
 from tests.conftest import EXAMPLE
 from tests.servers import free_port, wait_for_status
 

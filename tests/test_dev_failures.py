@@ -201,7 +201,7 @@ def test_several_endpoints_import_sibling_modules_inside_a_handler(tmp_path):
 
 
 def test_a_traceback_section_without_user_frames_is_kept_whole_and_paths_are_mapped(tmp_path):
-    from flashctl.dev_output import SourceMap, failure_message, readable_traceback
+    from flashctl.dev.output import SourceMap, failure_message, readable_traceback
 
     copy, source = tmp_path / "build" / "api" / "src", tmp_path / "app"
     sources = SourceMap.of({copy: source})

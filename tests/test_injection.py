@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from flashctl import build_files
-from flashctl.compiler import compile_text
+from flashctl.compiler.pipeline import compile_text
 from flashctl.kubernetes.render import render_kubernetes
 from flashctl.problems import JsonPath
-from flashctl.render import render_project
-from flashctl.schema import inlined_schema
+from flashctl.render import source_copy
+from flashctl.render.contexts import render_project
+from flashctl.schema.checker import inlined_schema
 
 HANDLERS = "def go(item: str, body: dict):\n    return body\n\n\ndef start():\n    return None\n"
 ROUTE = {"method": "POST", "path": "/go/{item}", "handler": "app:go", "summary": "Go."}
@@ -167,7 +167,7 @@ def _render(text: str, base_dir: Path, environment: str) -> tuple[list[Any], dic
     project = result.project
     files = render_project(
         project,
-        runtime_files=build_files.runtime_files(),
+        runtime_files=source_copy.runtime_files(),
         source_files={e.key: {"app.py": HANDLERS.encode()} for e in project.endpoints},
         input_digest="0" * 64,
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flashctl.interpolate import interpolate
-from flashctl.loader import load_text
+from flashctl.compiler.interpolate import interpolate
+from flashctl.compiler.loader import load_text
 
 
 def run(text: str, variables: dict[str, str]):

@@ -9,7 +9,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import Node, ScalarNode, SequenceNode
 
-from flashctl.loader import _yaml, load_text
+from flashctl.compiler.loader import _yaml, load_text
 
 
 def test_every_node_keeps_its_line_and_column():

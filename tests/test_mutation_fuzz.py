@@ -5,7 +5,7 @@ Seeds are the valid corpus cases and flash.yaml.example. A document is mutated s
 textually (duplicate a key, insert junk lines or characters, re-indent, truncate). Every result must
 compile without an exception, give problems with a line, a column and a known rule, and make
 `flashctl validate` exit 0 or 1 in every output format. The fast schema check
-(`flashctl.schema.conforms`) must agree with jsonschema on every mutant that loads.
+(`flashctl.schema.checker.conforms`) must agree with jsonschema on every mutant that loads.
 
 `FLASHCTL_FUZZ_EXAMPLES` sets the number of documents (default 300, derandomized, no example
 database, so CI is reproducible); `scripts/fuzz_validate.py N` runs the same property N times.
@@ -35,8 +35,8 @@ from ruamel.yaml import YAML
 
 from flashctl.checks import PIPELINE_RULES, RULES
 from flashctl.cli import main
-from flashctl.compiler import Compiled, compile_text
-from flashctl.schema import conforms, load_schema, validator_class
+from flashctl.compiler.pipeline import Compiled, compile_text
+from flashctl.schema.checker import conforms, load_schema, validator_class
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases" / "valid"

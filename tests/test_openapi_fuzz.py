@@ -28,11 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.python import asgi
 
-from flashctl.build import render_loaded
-from flashctl.compiler import load_valid_project
-from flashctl.dev_app import load_service
+from flashctl.compiler.pipeline import load_valid_project
+from flashctl.dev.mount import load_service
 from flashctl.files import write_tree
-from flashctl.render import MANIFEST
+from flashctl.render.contexts import MANIFEST
+from flashctl.render.flows import render_loaded
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "flash.yaml.example"
 ENDPOINTS = ("gpu", "cpu", "users")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flashctl.loader import load_text
-from flashctl.overlay import apply_overlays
+from flashctl.compiler.loader import load_text
+from flashctl.compiler.overlay import apply_overlays
 
 TEXT = """\
 defaults:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from flashctl import build_files
-from flashctl.build import render_loaded
-from flashctl.compiler import load_valid_project
+from flashctl.compiler.pipeline import load_valid_project
+from flashctl.render import source_copy
+from flashctl.render.flows import render_loaded
 from tests.conftest import EXAMPLE, ROOT
 from tests.runpod_schemas import load_official
 
@@ -31,7 +31,7 @@ def load(path: Path = EXAMPLE):
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return build_files.read_tree(root)
+    return source_copy.read_tree(root)
 
 
 def test_each_endpoint_gets_a_self_contained_build_context(run_cli, tmp_path):

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from flashctl import files
-from flashctl.build import render_to
-from flashctl.build_files import read_tree
-from flashctl.compiler import load_valid_project
+from flashctl.compiler.pipeline import load_valid_project
 from flashctl.errors import FlashError
+from flashctl.render.flows import render_to
+from flashctl.render.source_copy import read_tree
 
 FLASH_YAML = """\
 version: 1

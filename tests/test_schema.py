@@ -7,7 +7,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from flashctl.model import build_project
-from flashctl.schema import load_schema, with_defaults
+from flashctl.schema.checker import load_schema, with_defaults
 
 
 def walk_properties(schema: dict[str, Any], where: str = ""):

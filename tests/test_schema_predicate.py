@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flashctl.compiler import compile_file
-from flashctl.schema import conforms, inlined_schema, load_schema, validator_class
-from flashctl.schema_predicate import Unsupported, compile_predicate
+from flashctl.compiler.pipeline import compile_file
+from flashctl.schema.checker import conforms, inlined_schema, load_schema, validator_class
+from flashctl.schema.predicate import Unsupported, compile_predicate
 
 CASES = Path(__file__).parent / "cases"
 ORACLE = validator_class()(load_schema())

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flashctl import build_files
-from flashctl.build_files import Limits, source_files
+from flashctl.render import source_copy
+from flashctl.render.source_copy import Limits, source_files
 from tests.test_render_output import make_project, snapshot
 
 CANARY = "canary-secret-4f1d2c"
@@ -42,7 +42,7 @@ CREDENTIALS = [
 
 
 def built(root: Path) -> dict[str, bytes]:
-    return build_files.read_tree(root / ".flashctl" / "build")
+    return source_copy.read_tree(root / ".flashctl" / "build")
 
 
 @pytest.mark.parametrize("name", CREDENTIALS)

@@ -1,5 +1,5 @@
 """`flashctl --version`, `--help` and validating a valid file stay fast: they import none of the
-heavy dependencies (a valid file is confirmed without jsonschema, see flashctl/schema_predicate.py).
+heavy dependencies (a valid file is confirmed without jsonschema, see flashctl/schema/predicate.py).
 
 Each check runs in a fresh interpreter (this test process has imported everything already) and
 reads `sys.modules` there after the command ran.

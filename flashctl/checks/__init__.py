@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from types import ModuleType
 
-from flashctl import sources
 from flashctl.checks import (
     compute,
     env,
@@ -26,7 +25,8 @@ from flashctl.checks import (
     scaling,
     source,
 )
-from flashctl.document import Document
+from flashctl.compiler import handler_index
+from flashctl.compiler.document import Document
 from flashctl.model import Project
 from flashctl.problems import Problem
 
@@ -51,7 +51,7 @@ Check = Callable[[Project, Document], Iterable[Problem]]
 
 def run_checks(project: Project, document: Document) -> list[Problem]:
     """Every problem every registered rule finds, in registry order (reporters sort them)."""
-    sources.forget()  # user code may have changed since the last run
+    handler_index.forget()  # user code may have changed since the last run
     problems: list[Problem] = []
     for rule in RULES:
         problems.extend(rule.check(project, document))

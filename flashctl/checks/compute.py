@@ -8,7 +8,7 @@ import difflib
 from collections.abc import Iterator
 
 from flashctl import catalog
-from flashctl.document import Document
+from flashctl.compiler.document import Document
 from flashctl.model import Endpoint, Project
 from flashctl.problems import Problem
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from flashctl.document import Document
+from flashctl.compiler.document import Document
 from flashctl.model import Project
 from flashctl.problems import Problem
 

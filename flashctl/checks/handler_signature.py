@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flashctl.document import Document
+from flashctl.compiler.document import Document
+from flashctl.compiler.handler_index import Function, find_function
+from flashctl.compiler.route_paths import params
 from flashctl.model import Project
-from flashctl.paths import params
 from flashctl.problems import Problem
-from flashctl.sources import Function, find_function
 
 ID = "handler-signature"
 BODY_ONLY = ("bytes", "dict")

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from flashctl.checks import source
-from flashctl.document import Document
+from flashctl.compiler.document import Document
+from flashctl.compiler.handler_index import Missing, find_function
 from flashctl.model import Project
 from flashctl.problems import JsonPath, Problem
-from flashctl.sources import Missing, find_function
 
 ID = "handler-not-found"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from flashctl.document import Document
+from flashctl.compiler.document import Document
 from flashctl.kubernetes import names, resources
 from flashctl.model import Endpoint, Project, Toleration
 from flashctl.problems import JsonPath, Problem

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from flashctl import catalog
-from flashctl.document import Document
+from flashctl.compiler.document import Document
 from flashctl.model import Project
 from flashctl.problems import Problem
 

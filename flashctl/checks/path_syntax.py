@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flashctl.document import Document
+from flashctl.compiler.document import Document
+from flashctl.compiler.route_paths import syntax_errors
 from flashctl.model import Project
-from flashctl.paths import syntax_errors
 from flashctl.problems import Problem
 
 ID = "path-syntax"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flashctl.document import Document
+from flashctl.compiler.document import Document
+from flashctl.compiler.route_paths import shape
 from flashctl.model import Project, Route
-from flashctl.paths import shape
 from flashctl.problems import Problem
 
 ID = "route-conflict"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from flashctl.document import Document
+from flashctl.compiler.document import Document
 from flashctl.model import Endpoint, Project
 from flashctl.problems import Problem
 

@@ -169,7 +169,7 @@ def invoke(
 ) -> ExitCode:
     """Call METHOD PATH on ENDPOINT and print the response body (exit 1 unless 2xx)."""
     from flashctl.console import Console, debug_log
-    from flashctl.deploy.commands import InvokeRequest, run_invoke
+    from flashctl.deploy.flows import InvokeRequest, run_invoke
 
     request = InvokeRequest(endpoint, method, path, data, local, port, api_url)
     with debug_log(options.debug):

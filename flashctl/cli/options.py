@@ -14,7 +14,7 @@ from flashctl.console import Console
 from flashctl.errors import ExitCode
 
 if TYPE_CHECKING:
-    from flashctl.compiler import Loaded
+    from flashctl.compiler.pipeline import Loaded
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Options:
 
     def load(self) -> Loaded:
         """The valid project of `--file`, or an InputError listing its problems."""
-        from flashctl.compiler import load_valid_project
+        from flashctl.compiler.pipeline import load_valid_project
 
         return load_valid_project(
             self.file, variables=self.resolved_variables(), environment=self.environment
@@ -105,7 +105,7 @@ def project_options(command: Any) -> Any:
 
 
 def size_option(value: str | None) -> int | None:
-    from flashctl.units import parse_size
+    from flashctl.compiler.units import parse_size
 
     if value is None:
         return None

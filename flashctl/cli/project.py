@@ -30,7 +30,7 @@ def validate(options: Options, fmt: str, strict: bool) -> ExitCode:
 
     Exit 0 when valid, 1 when there are errors (or warnings with --strict), 2 on usage errors.
     """
-    from flashctl.compiler import compile_file
+    from flashctl.compiler.pipeline import compile_file
     from flashctl.report import FORMATS
 
     result = compile_file(
@@ -118,7 +118,7 @@ def render(
 @click.pass_obj
 def dev(options: Options, host: str, port: int, reload: bool) -> ExitCode:
     """Serve every endpoint on localhost (one at /, several under /<endpoint>/), docs on."""
-    from flashctl import dev as dev_server
+    from flashctl.dev import flows as dev_server
 
     dev_server.run(options.load, options.file, dev_server.DevOptions(host, port, reload))
     return ExitCode.OK
@@ -135,10 +135,10 @@ def dev(options: Options, host: str, port: int, reload: bool) -> ExitCode:
 )
 def schema(fmt: str) -> ExitCode:
     """Print the JSON Schema of flash.yaml (or its reference, generated from it)."""
-    from flashctl.schema import load_schema, schema_text
+    from flashctl.schema.checker import load_schema, schema_text
 
     if fmt == "markdown":
-        from flashctl.schema_docs import markdown
+        from flashctl.schema.reference import markdown
 
         click.echo(markdown(load_schema()), nl=False)
     else:

@@ -72,7 +72,7 @@ def init(folder: Path, gpu: bool, name: str | None, force: bool) -> ExitCode:
     """Scaffold a project in DIR: flash.yaml, a handler module and its test, a GitHub Actions
     workflow and a pre-commit config. Existing files are kept (exit 1) unless --force."""
     from flashctl.console import Console
-    from flashctl.scaffold.command import ScaffoldRequest, run_init
+    from flashctl.scaffold.flows import ScaffoldRequest, run_init
 
     return run_init(ScaffoldRequest(folder, gpu, name, force), Console())
 
@@ -143,7 +143,7 @@ def loadtest(
     """Load one route of ENDPOINT; report p50/p95/p99 latency and server time, throughput and
     errors by status; exit 1 when an objective of the file's `slo:` block is missed."""
     from flashctl.console import Console, debug_log
-    from flashctl.loadtest.command import LoadtestRequest, run_loadtest
+    from flashctl.loadtest.flows import LoadtestRequest, run_loadtest
 
     request = LoadtestRequest(
         endpoint,
@@ -179,6 +179,6 @@ def import_flash(
     importing) its modules; list what could not be translated. Exit 1 if the result does not
     validate yet."""
     from flashctl.console import Console
-    from flashctl.import_flash.command import ImportRequest, run_import
+    from flashctl.import_flash.flows import ImportRequest, run_import
 
     return run_import(ImportRequest(directory, output, project, force), Console())

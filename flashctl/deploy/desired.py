@@ -7,7 +7,7 @@ from typing import Any
 
 from flashctl.errors import InputError
 from flashctl.model import Project
-from flashctl.spec import create_body
+from flashctl.runpod.create_body import create_body
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def declared_environments(text: str, file: str) -> tuple[str, ...]:
     `--prune` uses them to keep off another environment's endpoints: `seed-api-prod` is not
     pruned by a run without `-e prod` while `prod` is declared.
     """
-    from flashctl.loader import load_text
+    from flashctl.compiler.loader import load_text
 
     document, _ = load_text(text, file)
     data = document.data if document is not None else None

@@ -11,7 +11,7 @@ from typing import Any
 from flashctl.deploy.normalize import base_url, fingerprint, owner
 from flashctl.deploy.plan import DELETE, EndpointPlan, Plan
 from flashctl.model import Project
-from flashctl.spec import PROJECT_ENV
+from flashctl.runpod.create_body import PROJECT_ENV
 
 
 def destroy_plan(

@@ -21,7 +21,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from flashctl.spec import PROJECT_ENV
+from flashctl.runpod.create_body import PROJECT_ENV
 
 JSONObject = dict[str, Any]
 

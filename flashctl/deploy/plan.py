@@ -35,7 +35,7 @@ from flashctl.deploy.diff import (
 from flashctl.deploy.normalize import base_url, fingerprint, normalize, owner
 from flashctl.deploy.patch import patch_body
 from flashctl.errors import DeployError
-from flashctl.spec import PROJECT_ENV
+from flashctl.runpod.create_body import PROJECT_ENV
 
 CREATE = "create"
 UPDATE_IN_PLACE = "update in place"

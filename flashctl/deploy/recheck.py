@@ -36,7 +36,7 @@ from flashctl.deploy.plan import (
     Plan,
     name_conflict,
 )
-from flashctl.spec import PROJECT_ENV
+from flashctl.runpod.create_body import PROJECT_ENV
 
 
 def refusals(plan: Plan, remote: Sequence[Mapping[str, Any]], project: str) -> list[str]:

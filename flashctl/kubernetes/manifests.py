@@ -36,8 +36,8 @@ from typing import Any
 from flashctl.kubernetes import names
 from flashctl.kubernetes.resources import GPU_RESOURCE, container_resources
 from flashctl.model import Endpoint, Project
-from flashctl.render import DRAIN_SECONDS
-from flashctl.spec import managed_env
+from flashctl.render.contexts import DRAIN_SECONDS
+from flashctl.runpod.create_body import managed_env
 
 Manifest = dict[str, Any]
 
@@ -52,7 +52,7 @@ STARTUP_PERIOD = 5
 PRESTOP_SECONDS = 5
 # Grace covers the preStop pause, the runtime's drain, and a margin for the process to exit.
 TERMINATION_GRACE_SECONDS = PRESTOP_SECONDS + DRAIN_SECONDS + 10
-CONFIG_DIGEST = "flashctl.dev/config-sha256"  # a changed ConfigMap rolls the pods
+CONFIG_DIGEST = "flashctl.dev.flows/config-sha256"  # a changed ConfigMap rolls the pods
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}  # set by NVIDIA GPU feature discovery
 GPU_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
 

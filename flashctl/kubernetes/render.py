@@ -17,7 +17,7 @@ from typing import Any
 from flashctl.errors import RenderError
 from flashctl.kubernetes import manifests
 from flashctl.model import Endpoint, Project
-from flashctl.render import one_line
+from flashctl.render.contexts import one_line
 
 Files = dict[str, bytes]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from flashctl.compiler import Compiled
+from flashctl.compiler.pipeline import Compiled
 from flashctl.report import github, json_format, sarif, text
 
 Reporter = Callable[[Sequence[Compiled], bool], str]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flashctl.compiler import Compiled
+from flashctl.compiler.pipeline import Compiled
 from flashctl.report.text import summary
 
 

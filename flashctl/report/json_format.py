@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from flashctl.compiler import Compiled
+from flashctl.compiler.pipeline import Compiled
 
 
 def render(results: Sequence[Compiled], color: bool = False) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from flashctl import __version__
 from flashctl.checks import rule_docs
-from flashctl.compiler import Compiled
+from flashctl.compiler.pipeline import Compiled
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

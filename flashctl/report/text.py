@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flashctl.compiler import Compiled
+from flashctl.compiler.pipeline import Compiled
 
 _COLORS = {"error": "\033[31m", "warning": "\033[33m"}
 _RESET = "\033[0m"

@@ -66,7 +66,7 @@ def checked_name(name: str) -> str:
 def scaffold_files(scaffold: Scaffold) -> dict[str, str]:
     """Every file of the new project, by POSIX path relative to its folder."""
     from flashctl import __version__
-    from flashctl.schema import schema_text
+    from flashctl.schema.checker import schema_text
 
     view = {"project": scaffold.project, "gpu": scaffold.gpu, "version": __version__}
     files = {path: _render(template, view) for path, template in LAYOUT.items()}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from flashctl.compiler import load_valid_project
+from flashctl.compiler.pipeline import load_valid_project
 from flashctl.deploy.desired import DesiredEndpoint, declared_environments, desired_endpoints
 from flashctl.deploy.normalize import fingerprint, normalize
 from flashctl.deploy.patch import patch_body

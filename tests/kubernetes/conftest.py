@@ -21,7 +21,7 @@ except ImportError as err:  # pragma: no cover
         " (or pip install 'kubernetes-validate>=1.37')"
     ) from err
 
-from flashctl.compiler import load_valid_project
+from flashctl.compiler.pipeline import load_valid_project
 from flashctl.kubernetes.render import render_kubernetes
 from flashctl.model import Project
 from tests.conftest import EXAMPLE, ROOT

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from flashctl.errors import DeployError, RenderError
-from flashctl.kubernetes import commands
+from flashctl.kubernetes import flows as commands
 from tests.kubernetes.conftest import CPU, fake_kubectl, load_example
 
 

@@ -25,7 +25,7 @@ UPDATE = os.environ.get("FLASHCTL_UPDATE_GOLDEN") == "1"
 RENDER = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from flashctl.compiler import load_valid_project\n"
+    "from flashctl.compiler.pipeline import load_valid_project\n"
     "from flashctl.kubernetes.render import render_kubernetes\n"
     "project = load_valid_project(Path(sys.argv[1]), variables={}, environment=None).project\n"
     "for name, data in render_kubernetes(project).items():\n"

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from flashctl.compiler import load_valid_project
+from flashctl.compiler.pipeline import load_valid_project
 from flashctl.errors import DeployError
-from flashctl.kubernetes import commands, kubectl
+from flashctl.kubernetes import flows as commands
+from flashctl.kubernetes import kubectl
 from flashctl.kubernetes.render import render_kubernetes
 from tests.kubernetes.conftest import EVERY_FIELD, fake_kubectl, load_example
 from tests.kubernetes.stub_apiserver import stub_apiserver

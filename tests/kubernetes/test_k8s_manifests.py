@@ -6,7 +6,7 @@ import pytest
 
 from flashctl.errors import RenderError
 from flashctl.kubernetes import manifests
-from flashctl.render import DRAIN_SECONDS
+from flashctl.render.contexts import DRAIN_SECONDS
 from tests.kubernetes.conftest import (
     CPU,
     GPU,
@@ -183,7 +183,7 @@ def test_env_comes_from_the_configmap_with_strings_kubectl_reads_as_strings(make
     assert b"MODE: 'on'" in data
     assert container(data)["envFrom"] == [{"configMapRef": {"name": "shop-api"}}]
     digest = by_kind(data)["Deployment"]["spec"]["template"]["metadata"]["annotations"]
-    assert list(digest) == ["flashctl.dev/config-sha256"]
+    assert list(digest) == ["flashctl.dev.flows/config-sha256"]
 
 
 def test_a_changed_env_value_rolls_the_pods(make_project, render):

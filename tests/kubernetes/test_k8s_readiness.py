@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from flashctl.build import render_to
-from flashctl.compiler import load_valid_project
+from flashctl.compiler.pipeline import load_valid_project
 from flashctl.kubernetes.render import render_kubernetes
+from flashctl.render.flows import render_to
 from tests.kubernetes.conftest import HANDLERS, by_kind
 from tests.servers import free_port
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flashctl.compiler import load_valid_project
+from flashctl.compiler.pipeline import load_valid_project
 from flashctl.kubernetes.manifests import endpoint_manifests
 from flashctl.kubernetes.render import render_kubernetes
 from flashctl.model import Project

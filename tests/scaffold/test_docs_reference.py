@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flashctl.schema import load_schema
-from flashctl.schema_docs import GENERATED_BY, markdown
+from flashctl.schema.checker import load_schema
+from flashctl.schema.reference import GENERATED_BY, markdown
 from tests.conftest import ROOT
 
 REFERENCE = ROOT / "docs" / "flash-yaml.md"

@@ -6,10 +6,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flashctl.compiler import Loaded
+from flashctl.compiler.pipeline import Loaded
 from flashctl.console import Console
 from flashctl.errors import ExitCode, UsageError
-from flashctl.loadtest import report, runner, slo, stats, target
+from flashctl.loadtest import runner, slo, stats, target
+from flashctl.loadtest import summary as report
 
 DEFAULT_REQUESTS = 100
 
@@ -66,7 +67,7 @@ def run_loadtest(
 ) -> ExitCode:
     """Run the load test; the exit code is 1 when an objective of `slo:` is missed."""
     from flashctl.deploy.invoke import find_endpoint
-    from flashctl.spec import endpoint_timeout_ms
+    from flashctl.runpod.create_body import endpoint_timeout_ms
 
     load = load_of(request)
     project = load_project().project

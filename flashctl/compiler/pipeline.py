@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from flashctl import collector
-from flashctl.document import Document
+from flashctl import gc_pause
+from flashctl.compiler.document import Document
 from flashctl.errors import InputError
 from flashctl.problems import Problem
 
@@ -43,7 +43,7 @@ def compile_text(
     environment: str | None = None,
 ) -> Compiled:
     """Compile flash.yaml text. `variables` resolve `${VAR}` (the CLI passes env + --var)."""
-    with collector.paused():  # see flashctl/collector.py: B3
+    with gc_pause.paused():  # see flashctl/gc_pause.py: B3
         return _compile(text, file, base_dir, variables, environment)
 
 
@@ -55,11 +55,11 @@ def _compile(
     environment: str | None,
 ) -> Compiled:
     from flashctl.checks import run_checks
-    from flashctl.interpolate import interpolate
-    from flashctl.loader import load_text
+    from flashctl.compiler.interpolate import interpolate
+    from flashctl.compiler.loader import load_text
+    from flashctl.compiler.overlay import apply_overlays
     from flashctl.model import build_project
-    from flashctl.overlay import apply_overlays
-    from flashctl.schema import check_schema, without_invalid
+    from flashctl.schema.checker import check_schema, without_invalid
 
     document, problems = load_text(text, file)
     if document is None:
@@ -118,7 +118,7 @@ def _inside_endpoint_settings(path: tuple[str | int, ...]) -> bool:
 
 def _set_aside(data: object, path: tuple[str | int, ...]) -> bool:
     """A problem about a route that `without_invalid` replaced by None (it is reported already)."""
-    from flashctl.document import get_path
+    from flashctl.compiler.document import get_path
 
     return len(path) >= 4 and path[-2] == "routes" and get_path(data, path[:4]) is None
 

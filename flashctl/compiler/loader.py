@@ -18,7 +18,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from flashctl.document import Document, Mark
+from flashctl.compiler.document import Document, Mark
 from flashctl.problems import JsonPath, Problem
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

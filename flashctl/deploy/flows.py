@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from flashctl.compiler import Load, Loaded
+from flashctl.compiler.pipeline import Load, Loaded
 from flashctl.console import Console
 from flashctl.deploy.apply import ApplyInterrupted, Outcome, carry_out
 from flashctl.deploy.confirm import confirm
@@ -21,8 +21,8 @@ from flashctl.deploy.destroy import destroy_plan
 from flashctl.deploy.normalize import base_url, owner
 from flashctl.deploy.plan import DELETE, Plan, make_plan
 from flashctl.deploy.plan_file import dumps, read_plan, stale_reasons, write_plan
+from flashctl.deploy.plan_text import plan_text
 from flashctl.deploy.recheck import refusals, with_live_urls
-from flashctl.deploy.report import plan_text
 from flashctl.deploy.wait import WaitTarget, wait_for_workers
 from flashctl.errors import DeployError, ExitCode, FlashError, InputError, UsageError
 from flashctl.runpod.client import RunPodClient
@@ -216,7 +216,7 @@ class InvokeRequest:
 
 def run_invoke(load: Load, console: Console, request: InvokeRequest) -> ExitCode:
     from flashctl.deploy import invoke
-    from flashctl.spec import endpoint_timeout_ms
+    from flashctl.runpod.create_body import endpoint_timeout_ms
 
     payload = invoke.parse_data(request.data)
     project = load().project

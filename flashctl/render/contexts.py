@@ -1,7 +1,7 @@
 """Render: a project -> `{relative path: bytes}` of every build context, plus manifest.json.
 
 Pure: the caller hands in the runtime package's files and each endpoint's source files (see
-`build_files.py` for reading and writing them). Templates receive prepared views (strings already
+`source_copy.py` for reading and writing them). Templates receive prepared views (strings already
 formatted); JSON is produced by `json.dumps(sort_keys=True)`. The same input gives byte-identical
 output: no timestamps, sorted paths.
 """
@@ -19,7 +19,7 @@ from flashctl import __version__
 from flashctl.errors import RenderError
 from flashctl.files import MARKER_FIELD, MARKER_VALUE
 from flashctl.model import Endpoint, Project
-from flashctl.spec import create_body
+from flashctl.runpod.create_body import create_body
 
 Files = dict[str, bytes]
 MANIFEST = "manifest.json"  # its marker field tells the next render the folder is flashctl's

@@ -8,11 +8,11 @@ imported only to explain a document the predicate rejects.
 It must never accept what jsonschema rejects. So it interprets only the keywords listed in
 `_KEYWORDS`, exactly as jsonschema's Draft 2020-12 validator does (types, `enum` equality that
 tells `true` from `1`); any other keyword makes `compile_predicate` raise `Unsupported`, and the
-caller then asks jsonschema every time. Three readings part from stock jsonschema, on both sides
-alike (`flashctl.schema.validator_class`): JSON Schema patterns are ECMA-262, where `$` ends the
-string, but stock jsonschema runs them through Python's `re.search`, where `$` also matches
-before a final newline (so `"demo\n"` would pass `^[a-z]+$`): both read patterns through
-`ecma_regex`. An `integer` is written as one (not `8000.0`), and a `number` is finite.
+caller then asks jsonschema every time. Three readings part from stock jsonschema, on both
+sides alike (`flashctl.schema.checker.validator_class`): JSON Schema patterns are ECMA-262, where
+`$` ends the string, but stock jsonschema runs them through Python's `re.search`, where `$`
+also matches before a final newline (so `"demo\n"` would pass `^[a-z]+$`): both read patterns
+through `ecma_regex`. An `integer` is written as one (not `8000.0`), and a `number` is finite.
 Tests compare the two on the corpus, on mutated documents and on keyword edge cases.
 """
 
@@ -38,7 +38,7 @@ class Unsupported(Exception):
 
 def compile_predicate(schema: Any) -> Predicate:
     """A function telling whether an instance is valid under `schema`, a schema whose local
-    `$ref`s are already inlined (`flashctl.schema.inlined_schema`)."""
+    `$ref`s are already inlined (`flashctl.schema.checker.inlined_schema`)."""
     if schema is True:
         return _always
     if schema is False:

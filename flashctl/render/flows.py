@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flashctl import build_files, collector, files, outputs
-from flashctl.build_files import DEFAULT_LIMITS, Limits
-from flashctl.compiler import Load, Loaded
+from flashctl import files, gc_pause, outputs
+from flashctl.compiler.pipeline import Load, Loaded
 from flashctl.console import Console
 from flashctl.errors import ExitCode, RenderError
-from flashctl.render import MANIFEST, Files, render_project
+from flashctl.render import source_copy
+from flashctl.render.contexts import MANIFEST, Files, render_project
+from flashctl.render.source_copy import DEFAULT_LIMITS, Limits
 from flashctl.targets import RenderRequest
 
 
@@ -27,16 +28,16 @@ def build_loaded(
 ) -> Build:
     """The build of a valid project, or a RenderError listing every file that stops it."""
     project = loaded.project
-    copies = {e.key: build_files.source_files(e.source_dir, limits) for e in project.endpoints}
+    copies = {e.key: source_copy.source_files(e.source_dir, limits) for e in project.endpoints}
     problems = [p for copy in copies.values() for p in copy.problems]
     if problems:
         raise RenderError("cannot copy the source:\n  " + "\n  ".join(problems))
-    with collector.paused():  # see flashctl/collector.py: B3 with rendering
+    with gc_pause.paused():  # see flashctl/gc_pause.py: B3 with rendering
         rendered = render_project(
             project,
-            runtime_files=build_files.runtime_files(),
+            runtime_files=source_copy.runtime_files(),
             source_files={key: copy.files for key, copy in copies.items()},
-            input_digest=build_files.input_digest(
+            input_digest=source_copy.input_digest(
                 loaded.text, loaded.variables, project.environment
             ),
             docs=docs,
@@ -74,7 +75,7 @@ def render_to(
 def check_rendered(loaded: Loaded, output: Path, *, limits: Limits = DEFAULT_LIMITS) -> list[str]:
     """What differs between a fresh render and `output` (empty when up to date)."""
     build = build_loaded(loaded, limits=limits)
-    return build_files.differences(build.files, build_files.read_tree(output))
+    return source_copy.differences(build.files, source_copy.read_tree(output))
 
 
 def run_render(load: Load, console: Console, request: RenderRequest) -> ExitCode:

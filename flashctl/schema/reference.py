@@ -3,7 +3,7 @@
 `flashctl schema --format markdown` prints it; a test fails when the committed file is stale, so
 the schema stays the single source of truth for the documentation too. Pure: schema in, text out.
 
->>> from flashctl.schema import load_schema
+>>> from flashctl.schema.checker import load_schema
 >>> markdown(load_schema()).splitlines()[0]
 '# flash.yaml reference'
 """

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flashctl.document import Document, render_path
+from flashctl.compiler.document import Document, render_path
 from flashctl.problems import JsonPath, Problem
 
 
@@ -46,7 +46,7 @@ def conforms(data: Any) -> bool:
 
 @functools.cache
 def _predicate() -> Callable[[Any], bool]:
-    from flashctl.schema_predicate import Unsupported, compile_predicate
+    from flashctl.schema.predicate import Unsupported, compile_predicate
 
     try:
         return compile_predicate(inlined_schema())
@@ -67,7 +67,7 @@ def validator_class() -> Any:
     predicate reads them the same way (see `schema_predicate`)."""
     from jsonschema import Draft202012Validator, ValidationError, validators
 
-    from flashctl.schema_predicate import ecma_regex, is_finite_number, is_whole_number
+    from flashctl.schema.predicate import ecma_regex, is_finite_number, is_whole_number
 
     def pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
         if validator.is_type(instance, "string") and not ecma_regex(pattern).search(instance):

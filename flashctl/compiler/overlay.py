@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashctl.document import Document, Mark, get_path
+from flashctl.compiler.document import Document, Mark, get_path
 from flashctl.problems import JsonPath
 
 # Keys that replace each other rather than merge, per mapping path (relative to an endpoint).
@@ -20,7 +20,7 @@ EXCLUSIVE_KEYS: dict[JsonPath, frozenset[str]] = {("compute",): frozenset({"gpu"
 def apply_overlays(document: Document, environment: str | None) -> Document:
     """A new Document whose `endpoints` are merged with defaults and the environment overlay.
 
-    >>> from flashctl.loader import load_text
+    >>> from flashctl.compiler.loader import load_text
     >>> text = "defaults: {python: '3.12', scaling: {idle_timeout: 5}}\\n"
     >>> text += "endpoints: {api: {scaling: {request_count: 2}}}\\n"
     >>> doc, _ = load_text(text, "f.yaml")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flashctl.document import Document
+from flashctl.compiler.document import Document
 from flashctl.problems import JsonPath, Problem
 
 # Undecodable bytes in the environment or argv arrive as lone surrogates (Python's surrogateescape).
@@ -22,7 +22,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def interpolate(document: Document, variables: Mapping[str, str]) -> list[Problem]:
     """Replace references in every string value of `document` in place; return the problems.
 
-    >>> from flashctl.loader import load_text
+    >>> from flashctl.compiler.loader import load_text
     >>> doc, _ = load_text("image: app:${TAG:-dev}\\n", "f.yaml")
     >>> interpolate(doc, {}), doc.data
     ([], {'image': 'app:dev'})

@@ -73,7 +73,7 @@ def run_import(request: ImportRequest, console: Console) -> ExitCode:
 
 
 def _validate(path: Path, console: Console) -> ExitCode:
-    from flashctl.compiler import compile_file
+    from flashctl.compiler.pipeline import compile_file
     from flashctl.report import FORMATS
 
     result = compile_file(path, variables=dict(os.environ), environment=None)

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flashctl import __version__, build_files, files, outputs
-from flashctl.compiler import Load
+from flashctl import __version__, files, outputs
+from flashctl.compiler.pipeline import Load
 from flashctl.console import Console
 from flashctl.errors import DeployError, ExitCode, FlashError, RenderError, UsageError
 from flashctl.kubernetes import kubectl, manifests
 from flashctl.kubernetes.render import Files, dump_all, render_kubernetes
 from flashctl.model import Endpoint, Project
+from flashctl.render import source_copy
 from flashctl.targets import (
     ApplyRequest,
     DestroyRequest,
@@ -68,7 +69,7 @@ def render_to(project: Project, output: Path, *, force: bool = False) -> Files:
 
 def check_rendered(project: Project, output: Path) -> list[str]:
     """What differs between a fresh render and `output` (empty when up to date)."""
-    return build_files.differences(rendered_files(project), build_files.read_tree(output))
+    return source_copy.differences(rendered_files(project), source_copy.read_tree(output))
 
 
 def plan(project: Project) -> str:
@@ -262,7 +263,7 @@ def status_json(rows: list[DeploymentStatus]) -> str:
 
 
 def run_render(load: Load, console: Console, request: RenderRequest) -> ExitCode:
-    from flashctl.build import report_check
+    from flashctl.render.flows import report_check
 
     project = load().project
     output = request.output or default_output(project)

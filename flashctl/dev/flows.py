@@ -2,7 +2,7 @@
 
 The served process is the container's own command (`python -m flashctl_runtime.serve
 handler_service:app`, run in the rendered context) when there is one endpoint; with several,
-`flashctl.dev_app` mounts each rendered service under `/<endpoint>/` in one process. A change to
+`flashctl.dev.mount` mounts each rendered service under `/<endpoint>/` in one process. A change to
 flash.yaml or to any endpoint's source re-validates and re-renders; an invalid edit is reported
 and the running server is kept.
 """
@@ -29,14 +29,14 @@ from typing import Any
 
 import click
 
-from flashctl.build import render_loaded
-from flashctl.compiler import Loaded
-from flashctl.dev_output import SourceMap, server_line
+from flashctl.compiler.pipeline import Loaded
+from flashctl.dev.output import SourceMap, server_line
 from flashctl.errors import FlashError
 from flashctl.files import write_tree
 from flashctl.model import Project
-from flashctl.render import MANIFEST, serve_command
-from flashctl.spec import managed_env
+from flashctl.render.contexts import MANIFEST, serve_command
+from flashctl.render.flows import render_loaded
+from flashctl.runpod.create_body import managed_env
 
 STOP_SECONDS = 5.0
 
@@ -65,7 +65,7 @@ def dev_files(project: Project) -> dict[str, bytes]:
         return {}
     keys = [e.key for e in project.endpoints]
     source = (
-        "from pathlib import Path\n\nfrom flashctl.dev_app import compose\n\n"
+        "from pathlib import Path\n\nfrom flashctl.dev.mount import compose\n\n"
         f"app = compose(Path(__file__).parent, {keys!r})\n"
     )
     return {"dev_server.py": source.encode()}
@@ -136,7 +136,7 @@ def check_port(options: DevOptions) -> None:
 
 class DevServer:
     """One served render: a temp folder and the child process serving it. Its output is shown
-    with the user's paths (flashctl/dev_output.py); a failed start (or the process ending on its
+    with the user's paths (flashctl/dev/output.py); a failed start (or the process ending on its
     own) is recorded in `failure`. A failure of a `fatal` server ends `flashctl dev` (see `run`);
     any other's is shown at once, and the next change tries again."""
 
