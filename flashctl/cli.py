@@ -652,6 +652,49 @@ def import_flash(directory: Path, output: Path | None, project: str | None, forc
     sys.exit(run_import(ImportRequest(directory, output, project, force)))
 
 
+# -- images: flashctl build, plan/apply --build (flashctl/images) ---------------------------------
+
+_ENGINE = click.option(
+    "--engine",
+    type=click.Choice(["auto", "docker", "podman", "buildah"]),
+    default="auto",
+    show_default=True,
+    help="Container engine; auto: docker (with a daemon and buildx), then podman, then buildah.",
+)
+_PLATFORM = click.option(
+    "--platform",
+    default="linux/amd64",
+    show_default=True,
+    metavar="OS/ARCH",
+    help="Platform to build for (RunPod runs linux/amd64).",
+)
+
+
+@cli.command("build")
+@project_options
+@click.argument("endpoints", nargs=-1, metavar="[ENDPOINT]...")
+@click.option("--push", is_flag=True, help="Push each image to its registry (registry: or image:).")
+@_ENGINE
+@_PLATFORM
+@click.pass_obj
+def build_command(
+    options: Options, endpoints: tuple[str, ...], push: bool, engine: str, platform: str
+) -> None:
+    """Render, then build each endpoint's image (all, or the ENDPOINTs named) with the engine
+    found on PATH; print `endpoint: image` per endpoint. Engine output goes to stderr. A tag
+    derived from the content (registry: without image:) is not rebuilt or pushed again."""
+    from flashctl.images.flows import BuildOptions, build_images
+
+    loaded = options.load()
+    built = build_images(
+        loaded,
+        BuildOptions(endpoints, push, engine, platform),
+        lambda line: click.echo(line, err=True),
+    )
+    for result in built:
+        click.echo(f"{result.endpoint}: {result.image}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; user errors become a message and an exit code, not a traceback."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

@@ -1,0 +1,166 @@
+"""`flashctl build [ENDPOINT...] [--push]`, and the images `plan/apply --build` deploy.
+
+Render (in memory, then into a temporary folder the engine reads), name each endpoint's image
+(`tags.py`), then per endpoint: build unless a content-derived tag is already in the engine's
+store, push unless the registry already has it. An explicit `image:` tag says nothing about its
+content, so it is always built (the engine's layer cache makes an unchanged build quick) and
+pushed. Endpoints go one after another: one engine build at a time is all a laptop or a CI
+runner has cores for, and the output stays readable.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from flashctl.build import render_loaded, render_to
+from flashctl.compiler import Loaded
+from flashctl.errors import ImageError, UsageError
+from flashctl.images import registry
+from flashctl.images.engines import Engine, error_lines, find_engine, run_streamed
+from flashctl.images.tags import ImageName, context_digest, context_files, image_name, is_loopback
+from flashctl.model import Endpoint, Project
+
+DEFAULT_PLATFORM = "linux/amd64"  # RunPod runs x86-64 machines
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    endpoints: tuple[str, ...] = ()  # empty: every endpoint
+    push: bool = False
+    engine: str = "auto"
+    platform: str = DEFAULT_PLATFORM
+
+
+class Built(NamedTuple):
+    endpoint: str
+    image: str
+    built: bool  # False: the tag was in the engine's store already
+    pushed: bool | None  # None: no push asked; False: the registry had it already
+
+    def summary(self) -> str:
+        what = ["built" if self.built else "up to date (not rebuilt)"]
+        if self.pushed is not None:
+            what.append("pushed" if self.pushed else "already in the registry (not pushed)")
+        return f"{self.endpoint}: {self.image}  {', '.join(what)}"
+
+
+def selected_endpoints(project: Project, keys: Sequence[str]) -> list[Endpoint]:
+    known = [e.key for e in project.endpoints]
+    unknown = [key for key in keys if key not in known]
+    if unknown:
+        raise UsageError(
+            f"no endpoint {', '.join(repr(k) for k in unknown)} in {project.file};"
+            f" endpoints: {', '.join(known)}"
+        )
+    return [e for e in project.endpoints if not keys or e.key in keys]
+
+
+def image_names(
+    project: Project, files: Mapping[str, bytes], platform: str
+) -> dict[str, ImageName]:
+    """Each endpoint's image name, from a render's files."""
+    return {
+        e.key: image_name(project, e, context_digest(context_files(files, e.key), platform))
+        for e in project.endpoints
+    }
+
+
+def planned_images(loaded: Loaded, platform: str = DEFAULT_PLATFORM) -> dict[str, ImageName]:
+    """The images `apply --build` would deploy, without building anything (`plan --build`)."""
+    return image_names(loaded.project, render_loaded(loaded), platform)
+
+
+def with_images(loaded: Loaded, names: Mapping[str, ImageName]) -> Loaded:
+    """`loaded` with each named endpoint's `image` set: what plan and apply then deploy."""
+    endpoints = tuple(
+        e._replace(image=names[e.key].ref) if e.key in names else e
+        for e in loaded.project.endpoints
+    )
+    return loaded._replace(project=loaded.project._replace(endpoints=endpoints))
+
+
+def build_images(loaded: Loaded, options: BuildOptions, log: Log) -> list[Built]:
+    """Build (and with `push`, push) the selected endpoints' images; `log` gets the engine's
+    output and progress. Stops at the first failure with an ImageError naming the endpoint."""
+    project = loaded.project
+    endpoints = selected_endpoints(project, options.endpoints)
+    if options.push:
+        _require_registries(project, endpoints)
+    engine = find_engine(options.engine)
+    log(f"building with {engine.name} ({engine.executable}) for {options.platform}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="flashctl-build-") as tmp:
+        output = Path(tmp) / "build"
+        files = render_to(loaded, output)
+        names = image_names(project, files, options.platform)
+        base_local: dict[str, bool] = {}
+        for endpoint in endpoints:
+            name = names[endpoint.key]
+            if endpoint.base_image not in base_local:
+                base_local[endpoint.base_image] = engine.has_image(endpoint.base_image)
+            built = _build(
+                engine,
+                endpoint.key,
+                output / endpoint.key,
+                name,
+                options.platform,
+                base_is_local=base_local[endpoint.base_image],
+                log=log,
+            )
+            pushed = _push(engine, endpoint.key, name, log) if options.push else None
+            results.append(Built(endpoint.key, name.ref, built, pushed))
+            log(results[-1].summary())
+    return results
+
+
+def _require_registries(project: Project, endpoints: Sequence[Endpoint]) -> None:
+    nowhere = [e.key for e in endpoints if not e.image and not e.registry]
+    if nowhere:
+        raise ImageError(
+            "nowhere to push "
+            + ", ".join(f"endpoint '{key}'" for key in nowhere)
+            + f": set `registry:` (in defaults: or per endpoint) or `image:` in {project.file}"
+        )
+
+
+def _build(
+    engine: Engine,
+    key: str,
+    context: Path,
+    name: ImageName,
+    platform: str,
+    *,
+    base_is_local: bool,
+    log: Log,
+) -> bool:
+    if name.derived and engine.has_image(name.ref):
+        return False
+    log(f"{key}: building {name.ref}")
+    argv = engine.build_command(context, name.ref, platform, base_is_local=base_is_local)
+    code, tail = run_streamed(argv, lambda line: log(f"{key} | {line}"))
+    if code != 0:
+        raise _failure(f"building endpoint '{key}' ({name.ref}) with {engine.name}", code, tail)
+    return True
+
+
+def _push(engine: Engine, key: str, name: ImageName, log: Log) -> bool:
+    if name.derived and registry.has_tag(name) is True:
+        return False
+    log(f"{key}: pushing {name.ref}")
+    plain_http = name.registry is not None and is_loopback(name.registry)
+    code, tail = run_streamed(
+        engine.push_command(name.ref, plain_http=plain_http), lambda line: log(f"{key} | {line}")
+    )
+    if code != 0:
+        raise _failure(f"pushing endpoint '{key}' ({name.ref}) with {engine.name}", code, tail)
+    return True
+
+
+def _failure(what: str, code: int, tail: Sequence[str]) -> ImageError:
+    quoted = "\n".join(f"  {line}" for line in error_lines(tail))
+    return ImageError(f"{what} failed (exit {code}):\n{quoted}")
