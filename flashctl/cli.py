@@ -19,6 +19,8 @@ from flashctl import __version__
 from flashctl.errors import FlashError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flashctl.compiler import Loaded
 
 
@@ -306,6 +308,55 @@ def schema(fmt: str) -> None:
     click.echo(schema_text(), nl=False)
 
 
+_ENGINE = click.option(
+    "--engine",
+    type=click.Choice(["auto", "docker", "podman", "buildah"]),
+    default="auto",
+    show_default=True,
+    help="Container engine; auto: docker (with a daemon and buildx), then podman, then buildah.",
+)
+_PLATFORM = click.option(
+    "--platform",
+    default="linux/amd64",
+    show_default=True,
+    metavar="OS/ARCH",
+    help="Platform to build for (RunPod runs linux/amd64).",
+)
+
+
+def _build_options(command: Any) -> Any:
+    """--build, --engine, --platform for plan and apply (flashctl/images)."""
+    for decorator in (
+        _PLATFORM,
+        _ENGINE,
+        click.option(
+            "--build",
+            is_flag=True,
+            help="apply: build and push each endpoint's image first, then deploy those images;"
+            " plan: show the images apply --build would deploy (nothing built or pushed).",
+        ),
+    ):
+        command = decorator(command)
+    return command
+
+
+def _load_with_images(
+    options: Options, build: bool, engine: str, platform: str, *, push: bool
+) -> Callable[[], Loaded]:
+    """options.load, or with --build a loader of the project deploying the built images."""
+    if not build:
+        return options.load
+    from flashctl.images.flows import BuildOptions, built_project, planned_project
+
+    flow = built_project if push else planned_project
+    loaded = flow(options.load(), BuildOptions((), push, engine, platform), _echo_err)
+    return lambda: loaded
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
 # -- deploy to RunPod (flashctl/deploy) ------------------------------------------------------------
 
 _API_URL = click.option(
@@ -336,6 +387,7 @@ _API_URL = click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error."
 )
 @_TARGET
+@_build_options
 @click.pass_obj
 def plan(
     options: Options,
@@ -345,10 +397,19 @@ def plan(
     prune: bool,
     detailed_exitcode: bool,
     target: str,
+    build: bool,
+    engine: str,
+    platform: str,
 ) -> None:
     """Show what apply would change on RunPod, field by field (with --target kubernetes:
     `kubectl apply --dry-run=client` on the rendered manifests, and with --detailed-exitcode
     `kubectl diff` too, for its diff and its verdict)."""
+    if build and out is not None:
+        raise UsageError(
+            "plan --build pushes nothing, so a saved plan would deploy images no registry has:"
+            " run `flashctl apply --build`"
+        )
+    load = _load_with_images(options, build, engine, platform, push=False)
     if target == "kubernetes":
         from flashctl.kubernetes import commands as kubernetes
 
@@ -357,7 +418,7 @@ def plan(
                 "--out, --prune and --format json are for RunPod; `plan --target kubernetes`"
                 " runs `kubectl apply --dry-run=client` (--detailed-exitcode works with it)"
             )
-        project = options.load().project
+        project = load().project
         click.echo(kubernetes.plan(project), nl=False)
         if not detailed_exitcode:
             return
@@ -370,7 +431,7 @@ def plan(
 
     with debug_log(options.debug):
         code = run_plan(
-            options.load,
+            load,
             Console(),
             api_url=api_url,
             fmt=fmt,
@@ -403,6 +464,7 @@ def plan(
 )
 @click.option("--prune", is_flag=True, help="Delete owned endpoints that left the file.")
 @_TARGET
+@_build_options
 @click.pass_obj
 def apply(
     options: Options,
@@ -413,6 +475,9 @@ def apply(
     wait_timeout: float,
     prune: bool,
     target: str,
+    build: bool,
+    engine: str,
+    platform: str,
 ) -> None:
     """Make RunPod match the file (or carry out a saved PLAN); print each endpoint's URL.
     With --target kubernetes: `kubectl apply` on the rendered manifests, then (unless
@@ -420,13 +485,16 @@ def apply(
 
     Asks first on a terminal; without one, --yes is required (else exit 2).
     """
+    if build and plan_file is not None:
+        raise UsageError("a saved PLAN deploys the images it names; --build is for `apply` alone")
+    load = _load_with_images(options, build, engine, platform, push=True)
     if target == "kubernetes":
         from flashctl.deploy.confirm import confirm
         from flashctl.kubernetes import commands as kubernetes
 
         if plan_file is not None or prune:
             raise UsageError("a saved PLAN and --prune are for RunPod, not --target kubernetes")
-        project = options.load().project
+        project = load().project
         if not assume_yes:
             click.echo(kubernetes.plan(project), nl=False, err=True)
             if not confirm("Apply these objects with kubectl?", assume_yes=False, command="apply"):
@@ -444,7 +512,7 @@ def apply(
 
     with debug_log(options.debug):
         run_apply(
-            options.load,
+            load,
             Console(),
             api_url=api_url,
             plan_file=plan_file,
@@ -653,21 +721,6 @@ def import_flash(directory: Path, output: Path | None, project: str | None, forc
 
 
 # -- images: flashctl build, plan/apply --build (flashctl/images) ---------------------------------
-
-_ENGINE = click.option(
-    "--engine",
-    type=click.Choice(["auto", "docker", "podman", "buildah"]),
-    default="auto",
-    show_default=True,
-    help="Container engine; auto: docker (with a daemon and buildx), then podman, then buildah.",
-)
-_PLATFORM = click.option(
-    "--platform",
-    default="linux/amd64",
-    show_default=True,
-    metavar="OS/ARCH",
-    help="Platform to build for (RunPod runs linux/amd64).",
-)
 
 
 @cli.command("build")

@@ -143,21 +143,22 @@ def run_streamed(argv: Sequence[str], sink: Sink) -> tuple[int, list[str]]:
         )
     except OSError as err:
         return 127, [f"error: cannot run {argv[0]}: {err.strerror or err}"]
-    assert process.stdout is not None
-    try:
-        for raw in process.stdout:
-            line = _ANSI.sub("", raw.rstrip("\n"))
-            tail.append(line)
-            sink(line)
-        return process.wait(), list(tail)
-    except BaseException:  # Ctrl-C: stop the engine too
-        process.terminate()
+    with process:
+        assert process.stdout is not None
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        raise
+            for raw in process.stdout:
+                line = _ANSI.sub("", raw.rstrip("\n"))
+                tail.append(line)
+                sink(line)
+            return process.wait(), list(tail)
+        except BaseException:  # Ctrl-C: stop the engine too
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            raise
 
 
 def error_lines(lines: Sequence[str], limit: int = 3) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,8 +27,7 @@ DEFAULT_PLATFORM = "linux/amd64"  # RunPod runs x86-64 machines
 Log = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class BuildOptions:
+class BuildOptions(NamedTuple):
     endpoints: tuple[str, ...] = ()  # empty: every endpoint
     push: bool = False
     engine: str = "auto"
@@ -75,13 +73,28 @@ def planned_images(loaded: Loaded, platform: str = DEFAULT_PLATFORM) -> dict[str
     return image_names(loaded.project, render_loaded(loaded), platform)
 
 
-def with_images(loaded: Loaded, names: Mapping[str, ImageName]) -> Loaded:
-    """`loaded` with each named endpoint's `image` set: what plan and apply then deploy."""
+def with_images(loaded: Loaded, images: Mapping[str, str]) -> Loaded:
+    """`loaded` with each listed endpoint's `image` set: what plan and apply then deploy."""
     endpoints = tuple(
-        e._replace(image=names[e.key].ref) if e.key in names else e
-        for e in loaded.project.endpoints
+        e._replace(image=images[e.key]) if e.key in images else e for e in loaded.project.endpoints
     )
     return loaded._replace(project=loaded.project._replace(endpoints=endpoints))
+
+
+def built_project(loaded: Loaded, options: BuildOptions, log: Log) -> Loaded:
+    """`apply --build`: build and push every endpoint's image; `loaded` deploying them."""
+    built = build_images(loaded, options._replace(endpoints=(), push=True), log)
+    return with_images(loaded, {b.endpoint: b.image for b in built})
+
+
+def planned_project(loaded: Loaded, options: BuildOptions, log: Log) -> Loaded:
+    """`plan --build`: `loaded` deploying the images `apply --build` would build (none built)."""
+    _require_registries(loaded.project, loaded.project.endpoints)
+    names = planned_images(loaded, options.platform)
+    for key, name in names.items():
+        if name.derived:
+            log(f"{key}: would deploy {name.ref} (not built or pushed: `apply --build` does)")
+    return with_images(loaded, {key: name.ref for key, name in names.items()})
 
 
 def build_images(loaded: Loaded, options: BuildOptions, log: Log) -> list[Built]:

@@ -20,6 +20,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLE, ROOT
+from tests.deploy.conftest import (  # noqa: F401  (fixtures for apply --build, registered by import)
+    contract_exemptions,
+    deploy,
+    fast_retries,
+    isolated_environment,
+    official,
+    start_emulator,
+)
 from tests.servers import free_port, wait_for_status
 
 BASE_IMAGE = "docker.io/library/python:3.11-slim"
