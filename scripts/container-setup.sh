@@ -54,7 +54,7 @@ ln -sf /usr/bin/python3 "$rootfs/usr/local/bin/python"
 if [[ -f "$HOST_CA" ]]; then
     cp "$HOST_CA" "$rootfs/etc/ssl/certs/ca-certificates.crt"
 fi
-rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/lib/apt/lists/"*
+rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/cache/apt/"*.bin "$rootfs/var/lib/apt/lists/"*
 
 container=$(buildah from scratch)
 buildah copy --quiet "$container" "$rootfs/" / >/dev/null

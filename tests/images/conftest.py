@@ -52,7 +52,35 @@ def buildah() -> str:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def image_hosts() -> Iterator[set[str]]:
+    """Registry hosts the session names images under; those images are untagged at the end
+    (their layers stay cached for the next run)."""
+    hosts: set[str] = set()
+    yield hosts
+    if not hosts or shutil.which("buildah") is None:
+        return
+    listed = subprocess.run(
+        ["buildah", "images", "--format", "{{.Name}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    ours = [ref for ref in listed.stdout.split() if ref.split("/", 1)[0] in hosts]
+    if ours:
+        subprocess.run(["buildah", "rmi", *ours], capture_output=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def closed_registry(image_hosts: set[str]) -> str:
+    """A loopback host:port nothing listens on."""
+    host = f"127.0.0.1:{free_port()}"
+    image_hosts.add(host)
+    return host
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory, image_hosts: set[str]) -> Iterator[str]:
     """A real registry (docker-registry) on a free loopback port, storage in a temp folder;
     stopped by its PID at the end of the session. Yields its host:port."""
     executable = shutil.which("docker-registry")
@@ -72,6 +100,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     try:
         wait_for_status(f"http://127.0.0.1:{port}/v2/", 200, timeout=30)
+        image_hosts.add(f"127.0.0.1:{port}")
         yield f"127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -155,3 +184,25 @@ def image_config(ref: str) -> dict:
 
 def layer_digests(ref: str) -> list[str]:
     return list(image_config(ref)["rootfs"]["diff_ids"])
+
+
+def run_in_image(ref: str, *command: str, user: str = "0") -> str:
+    """Run `command` in a fresh container of `ref` (no network) and return its output."""
+    container = subprocess.run(
+        ["buildah", "from", "--pull-never", ref],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
+    try:
+        done = subprocess.run(
+            ["buildah", "run", "--isolation", "chroot", "--user", user, container, "--", *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    finally:
+        subprocess.run(["buildah", "rm", container], capture_output=True, timeout=60, check=False)
+    return done.stdout

@@ -16,12 +16,14 @@ import pytest
 from flashctl.build import render_loaded
 from flashctl.compiler import load_valid_project
 from tests.images.conftest import (
+    BASE_IMAGE,
     ExampleBuild,
     copy_example,
     flashctl,
     image_config,
     images_of,
     layer_digests,
+    run_in_image,
 )
 from tests.servers import free_port, wait_for_status
 from tests.test_container import CALLS
@@ -94,6 +96,34 @@ def test_every_example_image_serves_its_routes_as_its_config_says(
             output, _ = server.communicate(timeout=10)
         subprocess.run(["buildah", "rm", container], capture_output=True, timeout=60, check=False)
     assert "Traceback" not in output, output
+
+
+CACHES = ("/var/cache/apt", "/var/lib/apt/lists", "/root/.cache", "/home/app/.cache", "/tmp")
+
+
+def test_images_keep_no_package_caches_and_ship_bytecode(example_build: ExampleBuild, buildah):
+    """The gpu endpoint installs an apt package (libgomp1) and pip dependencies: neither leaves
+    its lists, downloads or caches behind; code and dependencies come with their bytecode."""
+    ref = example_build.images["gpu"]
+    listing = "find {} -type f -size +0 2>/dev/null; true".format(" ".join(CACHES))
+    base = set(run_in_image(BASE_IMAGE, "sh", "-c", listing).split())
+    image = set(run_in_image(ref, "sh", "-c", listing).split())
+    assert image - base == set()
+    compiled = run_in_image(
+        ref,
+        "sh",
+        "-c",
+        "ls /app/src/__pycache__ /app/__pycache__;"
+        " python -c 'import starlette; print(starlette.__file__)'",
+        user="1000",
+    )
+    assert (
+        "gpu_worker.cpython-311.pyc" in compiled and "handler_service.cpython-311.pyc" in compiled
+    )
+    starlette_dir = Path(compiled.split()[-1]).parent
+    assert "__init__.cpython-311.pyc" in run_in_image(ref, "ls", str(starlette_dir / "__pycache__"))
+    assert run_in_image(ref, "id", "-u", user="1000").strip() == "1000"
+    assert "libgomp.so.1" in run_in_image(ref, "sh", "-c", "ldconfig -p")
 
 
 def test_a_second_build_with_unchanged_input_builds_nothing(example_build: ExampleBuild):
@@ -179,13 +209,12 @@ def test_a_failing_build_quotes_the_engine_and_pushes_nothing(
 
 
 def test_an_unreachable_registry_fails_the_push_with_the_engines_error(
-    example_build: ExampleBuild, tmp_path
+    example_build: ExampleBuild, tmp_path, closed_registry: str
 ):
-    closed = f"127.0.0.1:{free_port()}"  # nothing listens there
-    file = copy_example(tmp_path, closed)
+    file = copy_example(tmp_path, closed_registry)
     done = flashctl("-f", str(file), "build", "--push", "cpu", cwd=tmp_path)
     assert done.returncode == 1, done.stderr[-4000:]
     message = done.stderr[done.stderr.index("error: ") :]
-    assert f"pushing endpoint 'cpu' ({closed}/seed-cpu:fc-" in message
+    assert f"pushing endpoint 'cpu' ({closed_registry}/seed-cpu:fc-" in message
     assert "connection refused" in message
     assert "Traceback" not in done.stderr

@@ -10,7 +10,6 @@ import pytest
 from tests.deploy.conftest import Deploy
 from tests.images.conftest import ExampleBuild, copy_example
 from tests.images.test_images_buildah import tags_in
-from tests.servers import free_port
 
 
 def test_plan_build_shows_the_images_without_building_or_pushing(
@@ -77,12 +76,12 @@ def test_apply_build_with_an_unreachable_registry_deploys_nothing(
     deploy: Deploy,
     example_build: ExampleBuild,
     tmp_path,
+    closed_registry: str,
 ):
-    closed = f"127.0.0.1:{free_port()}"
-    file = copy_example(tmp_path, closed)
+    file = copy_example(tmp_path, closed_registry)
     result = run_cli("-f", str(file), "apply", "--build", "--yes", env=deploy.env)
     assert result.exit_code == 1
-    assert f"pushing endpoint 'gpu' ({closed}/seed-gpu:fc-" in result.stderr
+    assert f"pushing endpoint 'gpu' ({closed_registry}/seed-gpu:fc-" in result.stderr
     assert "connection refused" in result.stderr
     assert deploy.writes(deploy.counts()) == 0
     assert deploy.names() == []
