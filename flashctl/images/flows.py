@@ -20,7 +20,14 @@ from flashctl.compiler import Loaded
 from flashctl.errors import ImageError, UsageError
 from flashctl.images import registry
 from flashctl.images.engines import Engine, error_lines, find_engine, run_streamed
-from flashctl.images.tags import ImageName, context_digest, context_files, image_name, is_loopback
+from flashctl.images.tags import (
+    REFERENCE,
+    ImageName,
+    context_digest,
+    context_files,
+    image_name,
+    is_loopback,
+)
 from flashctl.model import Endpoint, Project
 
 DEFAULT_PLATFORM = "linux/amd64"  # RunPod runs x86-64 machines
@@ -102,6 +109,7 @@ def build_images(loaded: Loaded, options: BuildOptions, log: Log) -> list[Built]
     output and progress. Stops at the first failure with an ImageError naming the endpoint."""
     project = loaded.project
     endpoints = selected_endpoints(project, options.endpoints)
+    _check_references(project, endpoints)
     if options.push:
         _require_registries(project, endpoints)
     engine = find_engine(options.engine)
@@ -129,6 +137,16 @@ def build_images(loaded: Loaded, options: BuildOptions, log: Log) -> list[Built]
             results.append(Built(endpoint.key, name.ref, built, pushed))
             log(results[-1].summary())
     return results
+
+
+def _check_references(project: Project, endpoints: Sequence[Endpoint]) -> None:
+    bad = [e for e in endpoints if e.image and not REFERENCE.match(e.image)]
+    if bad:
+        raise ImageError(
+            "not an image reference: "
+            + ", ".join(f"endpoint '{e.key}' image {e.image!r}" for e in bad)
+            + f" in {project.file} (expected host/name:tag)"
+        )
 
 
 def _require_registries(project: Project, endpoints: Sequence[Endpoint]) -> None:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
 from flashctl.model import Endpoint, Project
 
+# A reference an engine takes as one argument, never as an option: no leading '-', no spaces.
+REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
 TAG_PREFIX = "fc-"
 TAG_HEX = 20  # 80 bits of the sha256: collisions are not a practical concern
 

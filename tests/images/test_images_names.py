@@ -148,3 +148,14 @@ def test_an_unknown_endpoint_is_a_usage_error(tmp_path, run_cli):
     result = run_cli("-f", str(file), "build", "nope")
     assert result.exit_code == 2
     assert "no endpoint 'nope'" in result.stderr and "gpu, cpu, users" in result.stderr
+
+
+def test_an_image_that_would_read_as_an_option_is_refused(tmp_path, run_cli):
+    file = copy_example(tmp_path, "127.0.0.1:5000")
+    text = file.read_text().replace("  cpu:\n", "  cpu:\n    image: '--rm'\n", 1)
+    file.write_text(text)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = run_cli("-f", str(file), "build", "cpu", env={"PATH": str(empty)})
+    assert result.exit_code == 1
+    assert "not an image reference: endpoint 'cpu' image '--rm'" in result.stderr
