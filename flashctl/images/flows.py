@@ -1,11 +1,11 @@
 """`flashctl build [ENDPOINT...] [--push]`, and the images `plan/apply --build` deploy.
 
 Render (in memory, then into a temporary folder the engine reads), name each endpoint's image
-(`tags.py`), then per endpoint: build unless a content-derived tag is already in the engine's
-store, push unless the registry already has it. An explicit `image:` tag says nothing about its
-content, so it is always built (the engine's layer cache makes an unchanged build quick) and
-pushed. Endpoints go one after another: one engine build at a time is all a laptop or a CI
-runner has cores for, and the output stays readable.
+(`tags.py`), then per endpoint: with `push`, nothing at all when the registry already has a
+content-derived tag; else build unless the engine's store has it, then push. An explicit
+`image:` tag says nothing about its content, so it is always built (the engine's layer cache
+makes an unchanged build quick) and pushed. Endpoints go one after another: one engine build
+at a time is all a laptop or a CI runner has cores for, and the output stays readable.
 """
 
 from __future__ import annotations
@@ -45,12 +45,14 @@ class Built(NamedTuple):
     endpoint: str
     image: str
     built: bool  # False: the tag was in the engine's store already
-    pushed: bool | None  # None: no push asked; False: the registry had it already
+    pushed: bool | None  # None: no push asked; False: the registry had it (nothing built either)
 
     def summary(self) -> str:
+        if self.pushed is False:
+            return f"{self.endpoint}: {self.image}  already in the registry (not built or pushed)"
         what = ["built" if self.built else "up to date (not rebuilt)"]
-        if self.pushed is not None:
-            what.append("pushed" if self.pushed else "already in the registry (not pushed)")
+        if self.pushed:
+            what.append("pushed")
         return f"{self.endpoint}: {self.image}  {', '.join(what)}"
 
 
@@ -113,7 +115,7 @@ def build_images(loaded: Loaded, options: BuildOptions, log: Log) -> list[Built]
     if options.push:
         _require_registries(project, endpoints)
     engine = find_engine(options.engine)
-    log(f"building with {engine.name} ({engine.executable}) for {options.platform}")
+    log(f"engine: {engine.name} ({engine.executable}), platform {options.platform}")
     results = []
     with tempfile.TemporaryDirectory(prefix="flashctl-build-") as tmp:
         output = Path(tmp) / "build"
@@ -122,6 +124,11 @@ def build_images(loaded: Loaded, options: BuildOptions, log: Log) -> list[Built]
         base_local: dict[str, bool] = {}
         for endpoint in endpoints:
             name = names[endpoint.key]
+            if options.push and name.derived and registry.has_tag(name) is True:
+                # Another machine built and pushed this very content: nothing to do here.
+                results.append(Built(endpoint.key, name.ref, built=False, pushed=False))
+                log(results[-1].summary())
+                continue
             if endpoint.base_image not in base_local:
                 base_local[endpoint.base_image] = engine.has_image(endpoint.base_image)
             built = _build(
@@ -180,8 +187,6 @@ def _build(
 
 
 def _push(engine: Engine, key: str, name: ImageName, log: Log) -> bool:
-    if name.derived and registry.has_tag(name) is True:
-        return False
     log(f"{key}: pushing {name.ref}")
     plain_http = name.registry is not None and is_loopback(name.registry)
     code, tail = run_streamed(

@@ -160,8 +160,29 @@ def test_push_sends_each_tag_once_and_the_registry_lists_it(example_build: Examp
     assert ref.rsplit(":", 1)[1] in tags_in(registry, "seed-users")
     again = flashctl("-f", str(file), "build", "--push", "users", cwd=file.parent)
     assert again.returncode == 0, again.stderr
-    assert "already in the registry (not pushed)" in again.stderr
+    assert "already in the registry (not built or pushed)" in again.stderr
     assert "Copying blob" not in again.stderr and "Writing manifest" not in again.stderr
+
+
+def test_a_tag_the_registry_has_is_not_built_on_a_machine_without_it(
+    example_build: ExampleBuild, tmp_path
+):
+    """A second CI runner, with an empty store, after the first one pushed the same input."""
+    registry = example_build.images["cpu"].split("/", 1)[0]
+    file = copy_example(tmp_path, registry)
+    handler = tmp_path / "examples" / "seed" / "users.py"
+    handler.write_text(handler.read_text() + "\n# pushed from another runner\n")
+    first = flashctl("-f", str(file), "build", "--push", "users", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-4000:]
+    ref = images_of(first.stdout)["users"]
+    subprocess.run(["buildah", "rmi", ref], capture_output=True, timeout=120, check=True)
+
+    again = flashctl("-f", str(file), "build", "--push", "users", cwd=tmp_path)
+
+    assert again.returncode == 0, again.stderr
+    assert images_of(again.stdout)["users"] == ref
+    assert "already in the registry (not built or pushed)" in again.stderr
+    assert "STEP" not in again.stderr
 
 
 def small_project(folder: Path, registry: str, extra: str) -> Path:

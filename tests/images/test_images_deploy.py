@@ -66,7 +66,7 @@ def test_apply_build_pushes_then_deploys_the_digest_tagged_images(
     before = deploy.counts()
     again = run_cli("-f", str(file), "apply", "--build", "--yes", env=deploy.env)
     assert again.exit_code == 0, again
-    assert again.stderr.count("already in the registry (not pushed)") == 3
+    assert again.stderr.count("already in the registry (not built or pushed)") == 3
     assert deploy.writes(deploy.counts() - before) == 0
 
 
