@@ -74,13 +74,18 @@ def size(ref: str) -> int:
     return sum(int(layer["size"]) for layer in manifest["layers"])
 
 
-def cold_builds(file: Path, workdir: Path) -> dict[str, float]:
+def render(file: Path, out: Path) -> Path:
     from flashctl.build import render_to
     from flashctl.compiler import load_valid_project
+
+    render_to(load_valid_project(file, variables={}, environment=None), out)
+    return out
+
+
+def cold_builds(file: Path, workdir: Path) -> dict[str, float]:
     from flashctl.images.engines import Engine
 
-    out = workdir / "contexts"
-    render_to(load_valid_project(file, variables={}, environment=None), out)
+    out = render(file, workdir / "contexts")
     engine = Engine("buildah", shutil.which("buildah") or "buildah")
     seconds = {}
     for key in ("gpu", "cpu", "users"):
@@ -156,19 +161,20 @@ def main() -> int:
         sizes = {key: size(ref) - base for key, ref in images.items()}
         cold = cold_builds(file, workdir)
         handler = workdir / "examples" / "seed" / "cpu_worker.py"
-        warm = []
+        warm, refs = [], set(images.values())
         for run in range(args.runs):
             handler.write_text(handler.read_text() + f"\n\ndef edited_{run}():\n    return {run}\n")
-            warm.append(flashctl(file, "build", "cpu")[0])
-        _, out = flashctl(file, "build", "cpu")
-        cpu_ref = out.split(": ", 1)[1].strip()
-        context = workdir / "contexts" / "cpu"
+            seconds, out = flashctl(file, "build", "cpu")
+            warm.append(seconds)
+            cpu_ref = out.split(": ", 1)[1].strip()
+            refs.add(cpu_ref)
+        context = render(file, workdir / "contexts") / "cpu"  # what the last image holds
         sh(sys.executable, "-m", "compileall", "-q", str(context))
         image_s, plain_s = [], []
         for _ in range(args.runs):
             image_s.append(start_image(cpu_ref, contenders.free_port())[0])
             plain_s.append(start_plain(context, contenders.free_port()))
-        sh("buildah", "rmi", *{*images.values(), cpu_ref})
+        sh("buildah", "rmi", *refs)
     mb = 1_000_000
     ratio = statistics.median(image_s) / statistics.median(plain_s)
     warm_median = statistics.median(warm)
