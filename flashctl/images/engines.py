@@ -53,10 +53,11 @@ class Engine:
             pull = ["--pull=never"] if base_is_local else []
             return [exe, "build", "--platform", platform, *pull, "--tag", ref, str(context)]
         # buildah: chroot isolation and the host's network work without a daemon, in a container
-        # and rootless; --layers keeps each step's layer for the next build (off by default).
+        # and rootless; --layers keeps each step's layer for the next build (off by default);
+        # --force-rm removes the working container of a failed step too.
         policy = "--pull-never" if base_is_local else "--pull=false"
         return [
-            *(exe, "bud", "--isolation", "chroot", "--network", "host", "--layers"),
+            *(exe, "bud", "--isolation", "chroot", "--network", "host", "--layers", "--force-rm"),
             *(policy, "--platform", platform, "--tag", ref, str(context)),
         ]
 

@@ -185,6 +185,13 @@ def test_a_tag_the_registry_has_is_not_built_on_a_machine_without_it(
     assert "STEP" not in again.stderr
 
 
+def working_containers() -> set[str]:
+    listed = subprocess.run(
+        ["buildah", "containers", "--quiet"], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(listed.stdout.split())
+
+
 def small_project(folder: Path, registry: str, extra: str) -> Path:
     """A one-endpoint project whose endpoint `bad` has `extra` settings."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -220,8 +227,10 @@ def test_a_failing_build_quotes_the_engine_and_pushes_nothing(
 ):
     registry = example_build.images["cpu"].split("/", 1)[0]
     file = small_project(tmp_path, registry, extra)
+    containers = working_containers()
     done = flashctl("-f", str(file), "build", "--push", cwd=tmp_path)
     assert done.returncode == 1, done.stderr[-4000:]
+    assert working_containers() <= containers  # the failed step's container is gone too
     message = done.stderr[done.stderr.index("error: ") :]
     assert "building endpoint 'bad'" in message
     assert engine_says in message
