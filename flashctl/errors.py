@@ -52,3 +52,8 @@ class RenderError(FlashError):
 
 class DeployError(FlashError):
     """The RunPod API (or the emulator) refused a call or could not be reached."""
+
+
+class ImageError(FlashError):
+    """Building or pushing an endpoint's image failed; the message names the endpoint and quotes
+    the engine's own error line."""

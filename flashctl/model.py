@@ -138,6 +138,7 @@ class Endpoint(NamedTuple):
     python: str
     base_image: str
     image: str | None
+    registry: str | None  # where `flashctl build` pushes when `image` is omitted
     registry_auth: str | None
     dependencies: tuple[str, ...]
     system_dependencies: tuple[str, ...]
@@ -217,6 +218,7 @@ def _endpoint(
         python=e["python"],
         base_image=e["base_image"] or f"python:{e['python']}-slim",
         image=e["image"],
+        registry=e["registry"],
         registry_auth=e["registry_auth"],
         dependencies=tuple(e["dependencies"]),
         system_dependencies=tuple(e["system_dependencies"]),

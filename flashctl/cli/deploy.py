@@ -8,8 +8,15 @@ from pathlib import Path
 import click
 
 from flashctl.cli.group import cli
-from flashctl.cli.options import API_URL, LOCAL_PORT, TARGET, Options, project_options
-from flashctl.errors import ExitCode
+from flashctl.cli.options import (
+    API_URL,
+    LOCAL_PORT,
+    TARGET,
+    Options,
+    build_options,
+    project_options,
+)
+from flashctl.errors import ExitCode, UsageError
 
 
 @cli.command()
@@ -33,6 +40,7 @@ from flashctl.errors import ExitCode
     "--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error."
 )
 @TARGET
+@build_options
 @click.pass_obj
 def plan(
     options: Options,
@@ -42,14 +50,23 @@ def plan(
     prune: bool,
     detailed_exitcode: bool,
     target: str,
+    build: bool,
+    engine: str,
+    platform: str,
 ) -> ExitCode:
     """Show what apply would change on RunPod, field by field (with --target kubernetes:
     `kubectl apply --dry-run=client` on the rendered manifests, and with --detailed-exitcode
     `kubectl diff` too, for its diff and its verdict)."""
     from flashctl.targets import PlanRequest
 
+    if build and out is not None:
+        raise UsageError(
+            "plan --build pushes nothing, so a saved plan would deploy images no registry has:"
+            " run `flashctl apply --build`"
+        )
+    load = options.load_with_images(build, engine, platform, push=False)
     request = PlanRequest(api_url, fmt, out, prune, detailed_exitcode)
-    return options.run_target(target, "plan", request)
+    return options.run_target(target, "plan", request, load)
 
 
 @cli.command()
@@ -74,6 +91,7 @@ def plan(
 )
 @click.option("--prune", is_flag=True, help="Delete owned endpoints that left the file.")
 @TARGET
+@build_options
 @click.pass_obj
 def apply(
     options: Options,
@@ -84,6 +102,9 @@ def apply(
     wait_timeout: float,
     prune: bool,
     target: str,
+    build: bool,
+    engine: str,
+    platform: str,
 ) -> ExitCode:
     """Make RunPod match the file (or carry out a saved PLAN); print each endpoint's URL.
     With --target kubernetes: `kubectl apply` on the rendered manifests, then (unless
@@ -93,8 +114,11 @@ def apply(
     """
     from flashctl.targets import ApplyRequest
 
+    if build and plan_file is not None:
+        raise UsageError("a saved PLAN deploys the images it names; --build is for `apply` alone")
+    load = options.load_with_images(build, engine, platform, push=True)
     request = ApplyRequest(api_url, plan_file, assume_yes, wait, wait_timeout, prune)
-    return options.run_target(target, "apply", request)
+    return options.run_target(target, "apply", request, load)
 
 
 @cli.command()

@@ -14,7 +14,7 @@ from flashctl.console import Console
 from flashctl.errors import ExitCode
 
 if TYPE_CHECKING:
-    from flashctl.compiler.pipeline import Loaded
+    from flashctl.compiler.pipeline import Load, Loaded
 
 
 @dataclass
@@ -38,13 +38,27 @@ class Options:
             self.file, variables=self.resolved_variables(), environment=self.environment
         )
 
-    def run_target(self, target: str, command: str, request: Any) -> ExitCode:
-        """Run `command`'s flow for `target` (flashctl/targets.py), with the --debug log."""
+    def run_target(
+        self, target: str, command: str, request: Any, load: Load | None = None
+    ) -> ExitCode:
+        """Run `command`'s flow for `target` (flashctl/targets.py), with the --debug log;
+        `load` replaces loading the file (`--build` hands in the project with its images)."""
         from flashctl.console import debug_log
         from flashctl.targets import flow
 
         with debug_log(self.debug):
-            return flow(target, command)(self.load, Console(), request)
+            return flow(target, command)(load or self.load, Console(), request)
+
+    def load_with_images(self, build: bool, engine: str, platform: str, *, push: bool) -> Load:
+        """`load`, or with --build a loader of the project deploying the images it builds
+        (and with `push`, pushes) first (flashctl/images)."""
+        if not build:
+            return self.load
+        from flashctl.images.flows import BuildOptions, built_project, planned_project
+
+        flow = built_project if push else planned_project
+        loaded = flow(self.load(), BuildOptions((), push, engine, platform), Console().progress)
+        return lambda: loaded
 
 
 def parse_vars(values: tuple[str, ...]) -> dict[str, str]:
@@ -143,3 +157,34 @@ API_URL = click.option(
     metavar="URL",
     help="RunPod API base URL (default: FLASHCTL_API_URL, else https://api.runpod.io).",
 )
+
+ENGINE = click.option(
+    "--engine",
+    type=click.Choice(["auto", "docker", "podman", "buildah"]),
+    default="auto",
+    show_default=True,
+    help="Container engine; auto: docker (with a daemon and buildx), then podman, then buildah.",
+)
+PLATFORM = click.option(
+    "--platform",
+    default="linux/amd64",
+    show_default=True,
+    metavar="OS/ARCH",
+    help="Platform to build for (RunPod runs linux/amd64).",
+)
+
+
+def build_options(command: Any) -> Any:
+    """--build, --engine, --platform for plan and apply (flashctl/images)."""
+    for decorator in (
+        PLATFORM,
+        ENGINE,
+        click.option(
+            "--build",
+            is_flag=True,
+            help="apply: build and push each endpoint's image first, then deploy those images;"
+            " plan: show the images apply --build would deploy (nothing built or pushed).",
+        ),
+    ):
+        command = decorator(command)
+    return command

@@ -1,4 +1,4 @@
-"""Commands on the file itself: validate, render, dev, schema."""
+"""Commands on the file itself: validate, render, build (images), dev, schema."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from flashctl.cli.group import cli
-from flashctl.cli.options import Options, project_options, size_option
+from flashctl.cli.options import ENGINE, PLATFORM, Options, project_options, size_option
 from flashctl.errors import ExitCode
 
 
@@ -144,3 +144,22 @@ def schema(fmt: str) -> ExitCode:
     else:
         click.echo(schema_text(), nl=False)
     return ExitCode.OK
+
+
+@cli.command("build")
+@project_options
+@click.argument("endpoints", nargs=-1, metavar="[ENDPOINT]...")
+@click.option("--push", is_flag=True, help="Push each image to its registry (registry: or image:).")
+@ENGINE
+@PLATFORM
+@click.pass_obj
+def build_command(
+    options: Options, endpoints: tuple[str, ...], push: bool, engine: str, platform: str
+) -> ExitCode:
+    """Render, then build each endpoint's image (all, or the ENDPOINTs named) with the engine
+    found on PATH; print `endpoint: image` per endpoint. Engine output goes to stderr. A tag
+    derived from the content (registry: without image:) is not rebuilt or pushed again."""
+    from flashctl.console import Console
+    from flashctl.images.flows import BuildOptions, run_build
+
+    return run_build(options.load, Console(), BuildOptions(endpoints, push, engine, platform))
