@@ -51,6 +51,7 @@ DOCUMENT: dict[str, Any] = {
             "python": "3.11",
             "base_image": "python:3.11-slim",
             "image": "ghcr.io/acme/api:1",
+            "registry": "ghcr.io/acme",
             "registry_auth": "cred-1",
             "dependencies": ["requests>=2", "pkg @ https://example.com/pkg-1.0.tar.gz"],
             "system_dependencies": ["curl", "git=1:2.39"],

@@ -151,6 +151,8 @@ def test_an_unknown_endpoint_is_a_usage_error(tmp_path, run_cli):
 
 
 def test_an_image_that_would_read_as_an_option_is_refused(tmp_path, run_cli):
+    """The build flow refuses such a reference too (`_check_references`); validate sees it
+    first."""
     file = copy_example(tmp_path, "127.0.0.1:5000")
     text = file.read_text().replace("  cpu:\n", "  cpu:\n    image: '--rm'\n", 1)
     file.write_text(text)
@@ -158,4 +160,6 @@ def test_an_image_that_would_read_as_an_option_is_refused(tmp_path, run_cli):
     empty.mkdir()
     result = run_cli("-f", str(file), "build", "cpu", env={"PATH": str(empty)})
     assert result.exit_code == 1
-    assert "not an image reference: endpoint 'cpu' image '--rm'" in result.stderr
+    # validate refuses it at its position, before any engine is looked for
+    assert 'endpoints.cpu.image: "--rm" does not have the expected form' in result.stderr
+    assert "engine" not in result.stderr
