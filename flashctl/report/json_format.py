@@ -1,4 +1,4 @@
-"""JSON report, a stable object (documented in docs/validate-output.md):
+"""JSON report, a stable object (shown in the README under "Output of validate --format json"):
 
     {"version": 1, "valid": bool, "errors": int, "warnings": int,
      "files": [{"file": str, "valid": bool, "problems": [
