@@ -14,6 +14,7 @@ from flashctl.cli.options import (
     TARGET,
     Options,
     build_options,
+    format_option,
     project_options,
 )
 from flashctl.errors import ExitCode, UsageError
@@ -22,13 +23,9 @@ from flashctl.errors import ExitCode, UsageError
 @cli.command()
 @project_options
 @API_URL
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format (json: see flashctl/deploy/plan_file.py).",
+@format_option(
+    ("text", "json"),
+    "Output format (json: see flashctl/deploy/plan_file.py).",
 )
 @click.option(
     "--out",
@@ -124,13 +121,9 @@ def apply(
 @cli.command()
 @project_options
 @API_URL
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
+@format_option(
+    ("text", "json"),
+    "Output format.",
 )
 @click.option(
     "--target",

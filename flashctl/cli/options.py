@@ -188,3 +188,15 @@ def build_options(command: Any) -> Any:
     ):
         command = decorator(command)
     return command
+
+
+def format_option(choices: tuple[str, ...], help: str) -> Any:
+    """`--format` (as `fmt`), the first choice the default."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )

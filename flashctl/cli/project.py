@@ -9,19 +9,22 @@ from pathlib import Path
 import click
 
 from flashctl.cli.group import cli
-from flashctl.cli.options import ENGINE, PLATFORM, Options, project_options, size_option
+from flashctl.cli.options import (
+    ENGINE,
+    PLATFORM,
+    Options,
+    format_option,
+    project_options,
+    size_option,
+)
 from flashctl.errors import ExitCode
 
 
 @cli.command()
 @project_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github", "sarif"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
+@format_option(
+    ("text", "json", "github", "sarif"),
+    "Output format.",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
 @click.pass_obj
@@ -125,13 +128,9 @@ def dev(options: Options, host: str, port: int, reload: bool) -> ExitCode:
 
 
 @cli.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["json", "markdown"]),
-    default="json",
-    show_default=True,
-    help="json: the JSON Schema itself; markdown: the reference in docs/flash-yaml.md.",
+@format_option(
+    ("json", "markdown"),
+    "json: the JSON Schema itself; markdown: the reference in docs/flash-yaml.md.",
 )
 def schema(fmt: str) -> ExitCode:
     """Print the JSON Schema of flash.yaml (or its reference, generated from it)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from flashctl.cli.group import cli
-from flashctl.cli.options import API_URL, LOCAL_PORT, Options, project_options
+from flashctl.cli.options import API_URL, LOCAL_PORT, Options, format_option, project_options
 from flashctl.errors import ExitCode
 
 
@@ -116,13 +116,9 @@ def init(folder: Path, gpu: bool, name: str | None, force: bool) -> ExitCode:
     metavar="SECONDS",
     help="Wait this long for each response (default: the route's timeout + 10 s).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format of the report on stdout.",
+@format_option(
+    ("text", "json"),
+    "Output format of the report on stdout.",
 )
 @API_URL
 @click.pass_obj
