@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import glob
 import json
 import os
 import shutil
@@ -40,11 +41,17 @@ MARKER_VALUE = "flashctl"
 STAGING = ".staging-"
 
 
+PARTIAL = ".partial"  # the suffix of write_file's temporary files; nothing else uses it
+
+
 def write_file(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` atomically (temporary file, fsync, rename)."""
+    """Replace `path` with `data` atomically (temporary file in the same folder, fsync, rename,
+    the temporary file removed on failure; one a kill leaves, `remove_partial_writes` removes)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=PARTIAL, dir=path.parent
+        )
     except OSError as err:
         raise FlashError(f"Could not write {path}: {err.strerror or err}.") from err
     try:
@@ -60,6 +67,12 @@ def write_file(path: Path, data: bytes, mode: int = 0o644) -> None:
         if isinstance(err, OSError):
             raise FlashError(f"Could not write {path}: {err.strerror or err}.") from err
         raise
+
+
+def remove_partial_writes(path: Path) -> None:
+    """Delete the temporary files of writes of `path` that a kill interrupted."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*{PARTIAL}"):
+        leftover.unlink(missing_ok=True)
 
 
 def write_files(folder: Path, files: Mapping[str, bytes], *, force: bool) -> None:

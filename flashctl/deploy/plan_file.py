@@ -32,8 +32,6 @@ a plan; env values are (secrets only as `{{ RUNPOD_SECRET_name }}` references).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,8 @@ from typing import Any
 from flashctl.deploy.diff import FieldChange
 from flashctl.deploy.normalize import fingerprint
 from flashctl.deploy.plan import ACTIONS, CREATE, EndpointPlan, Plan
-from flashctl.errors import DeployError, InputError
+from flashctl.errors import InputError
+from flashctl.files import write_file
 
 FORMAT = 2  # 2: `same_name`
 
@@ -86,14 +85,7 @@ def _endpoint_to_json(endpoint: EndpointPlan) -> dict[str, Any]:
 
 def write_plan(path: Path, plan: Plan) -> None:
     """Write the plan atomically (a reader never sees half a file)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(dumps(plan))
-        os.replace(temp, path)
-    except OSError as err:
-        raise DeployError(f"Could not write the plan to {path}: {err.strerror}.") from err
+    write_file(path, dumps(plan).encode("utf-8"))
 
 
 def read_plan(path: Path) -> Plan:

@@ -11,12 +11,9 @@ Times are wall-clock (`time.time()`) so that they stay meaningful across a resta
 from __future__ import annotations
 
 import copy
-import glob
 import json
-import os
 import secrets
 import string
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -25,6 +22,7 @@ from typing import Any
 
 from flashctl.emulator import catalog
 from flashctl.errors import DeployError
+from flashctl.files import remove_partial_writes, write_file
 
 JSONObject = dict[str, Any]
 
@@ -49,7 +47,6 @@ RESTART_FIELDS = (
     "flashboot",
 )
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_PARTIAL = ".partial"  # the suffix of a state file being written
 
 
 def new_id(length: int = 14) -> str:
@@ -92,7 +89,7 @@ class EmulatorState:
         # id -> {"endpoint": Endpoint document, "version": int, "workers": [worker record]}
         self._records: dict[str, JSONObject] = {}
         if path is not None:
-            _remove_partial_writes(path)
+            remove_partial_writes(path)
             if path.exists():
                 self._records = _read_state(path)
 
@@ -197,29 +194,10 @@ class EmulatorState:
         if self.path is None:
             return
         payload = {"format": 1, "endpoints": list(self._records.values())}
-        directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=_PARTIAL, dir=directory
-        )
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as temp:
-                json.dump(payload, temp, indent=1, sort_keys=True)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, self.path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        write_file(self.path, json.dumps(payload, indent=1, sort_keys=True).encode("utf-8"))
 
     def _now_iso(self) -> str:
         return _iso(self._clock())
-
-
-def _remove_partial_writes(path: Path) -> None:
-    """Delete the temp files of saves that a kill interrupted (see `save`)."""
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*{_PARTIAL}"):
-        leftover.unlink(missing_ok=True)
 
 
 def _read_state(path: Path) -> dict[str, JSONObject]:

@@ -334,7 +334,7 @@ def test_module_entry_point_serves_until_sigterm(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "flashctl.emulator.server", "--port", str(port), "--api-key", KEY],
+        [sys.executable, "-m", "flashctl.emulator", "--port", str(port), "--api-key", KEY],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONWARNINGS": "error"},
