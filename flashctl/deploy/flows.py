@@ -226,10 +226,7 @@ def run_invoke(load: Load, console: Console, request: InvokeRequest) -> ExitCode
         url = invoke.local_url(project, endpoint, request.port, request.path)
         reply = invoke.send(request.method, url, payload, api_key=None, read_timeout=read_timeout)
     else:
-        with open_client(request.api_url) as client:
-            remote = client.list_endpoints()
-            key = client.credentials.api_key
-        url = invoke.remote_url(remote, endpoint, project, request.path)
+        url, key = invoke.remote_route(project, endpoint, request.path, request.api_url)
         reply = invoke.send(request.method, url, payload, api_key=key, read_timeout=read_timeout)
     body = reply.body
     if body:

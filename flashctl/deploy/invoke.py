@@ -52,6 +52,28 @@ def local_url(project: Project, endpoint: Endpoint, port: int, path: str) -> str
     return f"http://127.0.0.1:{port}{prefix}/{path.lstrip('/')}"
 
 
+def remote_route(
+    project: Project, endpoint: Endpoint, path: str, api_url: str | None
+) -> tuple[str, str]:
+    """The deployed endpoint's URL for `path` and the API key to send with it (one list call);
+    what `invoke` and `loadtest` both call."""
+    from flashctl.deploy.connect import open_client
+
+    with open_client(api_url) as client:
+        remote = client.list_endpoints()
+        key = client.credentials.api_key
+    url = remote_url(remote, endpoint, project, path)
+    refuse_plain_http(url)
+    return url, key
+
+
+def refuse_plain_http(url: str) -> None:
+    """The API key goes only to https URLs, or to loopback (the emulator, `flashctl dev`)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+        raise DeployError(f"Refusing to send the API key over plain http to {parts.hostname}.")
+
+
 def remote_url(
     remote: Sequence[Mapping[str, Any]], endpoint: Endpoint, project: Project, path: str
 ) -> str:
@@ -96,9 +118,8 @@ def send(
     read_timeout: float,
 ) -> Reply:
     """One request; the key goes only to https URLs (or loopback) and never into a message."""
-    parts = urlsplit(url)
-    if api_key and parts.scheme != "https" and not is_loopback(parts.hostname or ""):
-        raise DeployError(f"Refusing to send the API key over plain http to {parts.hostname}.")
+    if api_key:
+        refuse_plain_http(url)
     http = new_session()
     try:
         response = http.request(

@@ -66,7 +66,7 @@ def run_loadtest(
     load_project: Callable[[], Loaded], request: LoadtestRequest, console: Console
 ) -> ExitCode:
     """Run the load test; the exit code is 1 when an objective of `slo:` is missed."""
-    from flashctl.deploy.invoke import find_endpoint
+    from flashctl.deploy.invoke import find_endpoint, local_url, remote_route
     from flashctl.runpod.create_body import endpoint_timeout_ms
 
     load = load_of(request)
@@ -79,10 +79,10 @@ def run_loadtest(
     timeout = request.timeout or endpoint_timeout_ms(endpoint) / 1000 + 10
     load = runner.Load(load.concurrency, load.requests, load.duration, timeout)
     if request.local:
-        url = target.local_target(project, endpoint, request.port, method, path)
+        url = local_url(project, endpoint, request.port, path)
         key = None
     else:
-        url, key = target.remote_target(project, endpoint, path, request.api_url)
+        url, key = remote_route(project, endpoint, path, request.api_url)
     goal = f"{load.requests} requests" if load.requests else f"{load.duration:g} s"
     console.progress(
         f"loadtest: {method} {url}, {goal} at concurrency {load.concurrency} "

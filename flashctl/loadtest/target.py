@@ -8,10 +8,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-from flashctl.errors import DeployError, UsageError
-from flashctl.model import Endpoint, Project
+from flashctl.errors import UsageError
+from flashctl.model import Endpoint
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 QUERY_METHODS = ("GET", "DELETE")  # the runtime reads their parameters from the query string
@@ -90,28 +89,3 @@ def request_parts(method: str, data: str | None) -> tuple[bytes | None, dict[str
     return None, {
         key: item if isinstance(item, str) else json.dumps(item) for key, item in value.items()
     }
-
-
-def local_target(project: Project, endpoint: Endpoint, port: int, method: str, path: str) -> str:
-    """The URL on `flashctl dev --port PORT` (one endpoint at /, several under /<endpoint>/)."""
-    from flashctl.deploy.invoke import local_url
-
-    return local_url(project, endpoint, port, path)
-
-
-def remote_target(
-    project: Project, endpoint: Endpoint, path: str, api_url: str | None
-) -> tuple[str, str]:
-    """The deployed endpoint's URL for `path` and the API key to send with it."""
-    from flashctl.deploy.connect import open_client
-    from flashctl.deploy.invoke import remote_url
-    from flashctl.runpod.api_url import is_loopback
-
-    with open_client(api_url) as client:
-        remote = client.list_endpoints()
-        key = client.credentials.api_key
-    url = remote_url(remote, endpoint, project, path)
-    parts = urlsplit(url)
-    if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
-        raise DeployError(f"Refusing to send the API key over plain http to {parts.hostname}.")
-    return url, key
