@@ -121,10 +121,10 @@ def render(
 @click.pass_obj
 def dev(options: Options, host: str, port: int, reload: bool) -> ExitCode:
     """Serve every endpoint on localhost (one at /, several under /<endpoint>/), docs on."""
-    from flashctl.dev import flows as dev_server
+    from flashctl.console import Console
+    from flashctl.dev.flows import DevOptions, run_dev
 
-    dev_server.run(options.load, options.file, dev_server.DevOptions(host, port, reload))
-    return ExitCode.OK
+    return run_dev(options.load, Console(), DevOptions(host, port, reload, options.file))
 
 
 @cli.command()

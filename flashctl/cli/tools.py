@@ -155,7 +155,7 @@ def loadtest(
         timeout,
     )
     with debug_log(options.debug):
-        return run_loadtest(options.load, request, Console())
+        return run_loadtest(options.load, Console(), request)
 
 
 @cli.command("import-flash")

@@ -29,9 +29,10 @@ from typing import Any
 
 import click
 
-from flashctl.compiler.pipeline import Loaded
+from flashctl.compiler.pipeline import Load, Loaded
+from flashctl.console import Console
 from flashctl.dev.output import SourceMap, server_line
-from flashctl.errors import FlashError
+from flashctl.errors import ExitCode, FlashError
 from flashctl.files import write_tree
 from flashctl.model import Project
 from flashctl.render.contexts import MANIFEST, serve_command
@@ -46,6 +47,7 @@ class DevOptions:
     host: str
     port: int
     reload: bool
+    file: Path = Path("flash.yaml")  # watched for changes with the sources
 
 
 def server_for(project: Project) -> str:
@@ -217,7 +219,7 @@ class DevServer:
         return self.process.returncode
 
 
-def run(load: Callable[[], Loaded], file: Path, options: DevOptions) -> None:
+def run_dev(load: Load, console: Console, options: DevOptions) -> ExitCode:
     """Serve until Ctrl-C or SIGTERM (or the server exits); reload on changes when
     `options.reload`. Either signal stops the server process too, so no port is left bound.
 
@@ -229,8 +231,9 @@ def run(load: Callable[[], Loaded], file: Path, options: DevOptions) -> None:
     check_port(options)
     with _sigterm_as_interrupt():
         current = _Current(DevServer(loaded, options, fatal=True))
-        click.echo("\n".join(route_table(loaded.project, options)), err=True)
-        _serve(load, file, options, loaded, current)
+        console.progress("\n".join(route_table(loaded.project, options)))
+        _serve(load, options.file, options, loaded, current)
+    return ExitCode.OK
 
 
 def _serve(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from flashctl.compiler.pipeline import Loaded
+from flashctl.compiler.pipeline import Load
 from flashctl.console import Console
 from flashctl.errors import ExitCode, UsageError
 from flashctl.loadtest import runner, slo, stats, target
@@ -62,9 +61,7 @@ def load_of(request: LoadtestRequest) -> runner.Load:
     return runner.Load(request.concurrency, requests, request.duration, timeout=0.0)
 
 
-def run_loadtest(
-    load_project: Callable[[], Loaded], request: LoadtestRequest, console: Console
-) -> ExitCode:
+def run_loadtest(load_project: Load, console: Console, request: LoadtestRequest) -> ExitCode:
     """Run the load test; the exit code is 1 when an objective of `slo:` is missed."""
     from flashctl.deploy.invoke import find_endpoint, local_url, remote_route
     from flashctl.runpod.create_body import endpoint_timeout_ms
