@@ -1,7 +1,9 @@
 """Finding handler functions in user code by parsing it with `ast`, never importing it.
 
 Importing would run the user's module (model downloads, `sys.exit()`, side effects); parsing tells
-us whether a top-level `def`/`async def` exists and what parameters it takes.
+us whether a top-level `def`/`async def` exists and what parameters it takes, or, for a class
+handler (`Model.generate`), whether a top-level class defines that method in its own body (its
+parameters then start after `self`; inherited methods are not followed).
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ class Missing(NamedTuple):
     reason: str
 
 
-_Module = tuple[Path, dict[str, Function], ast.Module]  # file, top-level functions, tree
+# file, top-level functions, top-level classes (name -> its methods), tree
+_Module = tuple[Path, dict[str, Function], dict[str, "_Class"], ast.Module]
+
+
+class _Class(NamedTuple):
+    line: int
+    methods: dict[str, Function | Missing]  # a static or class method is Missing, with why
 
 
 def forget() -> None:
@@ -55,7 +63,8 @@ def module_file(source_dir: Path, module: str) -> Path | None:
 
 @functools.lru_cache(maxsize=4096)
 def find_function(source_dir: Path, module: str, function: str) -> Function | Missing:
-    """The top-level function `function` of `module` under `source_dir`, or why it is missing.
+    """The top-level function `function` (or `Class.method`) of `module` under `source_dir`,
+    or why it is missing.
 
     Cached, as is each module's table of functions: several rules ask about the same handlers,
     and a module usually holds many; `forget()` starts each compile afresh so an edited file is
@@ -64,9 +73,16 @@ def find_function(source_dir: Path, module: str, function: str) -> Function | Mi
     found = _module(source_dir, module)
     if isinstance(found, Missing):
         return found
-    path, functions, tree = found
+    path, functions, classes, tree = found
+    if "." in function:
+        return _method(path, classes, *function.split(".", 1))
     if function in functions:
         return functions[function]
+    owner = next((name for name, c in classes.items() if function in c.methods), None)
+    if owner is not None:
+        return Missing(
+            f"'{function}' is a method of class {owner}: name it `{module}:{owner}.{function}`"
+        )
     nested = any(
         isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
         for node in ast.walk(tree)
@@ -100,15 +116,50 @@ def _module(source_dir: Path, module: str) -> _Module | Missing:
     if isinstance(parsed, Missing):
         return parsed
     functions: dict[str, Function] = {}
+    classes: dict[str, _Class] = {}
     try:
         for node in _module_level(parsed.body):
+            if isinstance(node, ast.ClassDef) and node.name not in classes:
+                classes[node.name] = _class(node, path)
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             if node.name not in functions:  # the first definition, as before
                 functions[node.name] = _function(node, path)
     except RecursionError:  # an annotation nested thousands deep: ast.unparse recurses
         return Missing(f"{path.name} cannot be read: it nests too deeply")
-    return path, functions, parsed
+    return path, functions, classes, parsed
+
+
+def _class(node: ast.ClassDef, path: Path) -> _Class:
+    methods: dict[str, Function | Missing] = {}
+    for item in node.body:
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) or item.name in methods:
+            continue
+        decorators = {(ast.unparse(d).rsplit(".", 1)[-1]) for d in item.decorator_list}
+        static = decorators & {"staticmethod", "classmethod"}
+        if static:
+            methods[item.name] = Missing(
+                f"{node.name}.{item.name} is a {static.pop()}; a class handler is a method of"
+                " the instance (`def name(self, ...)`)"
+            )
+            continue
+        method = _function(item, path)
+        methods[item.name] = method._replace(
+            name=f"{node.name}.{item.name}", parameters=method.parameters[1:]
+        )
+    return _Class(node.lineno, methods)
+
+
+def _method(path: Path, classes: dict[str, _Class], owner: str, name: str) -> Function | Missing:
+    cls = classes.get(owner)
+    if cls is None:
+        return Missing(f"no class '{owner}' is defined at the top level of {path.name}")
+    found = cls.methods.get(name)
+    if found is None:
+        return Missing(
+            f"class {owner} ({path.name}:{cls.line}) defines no method '{name}' in its body"
+        )
+    return found
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:

@@ -55,6 +55,7 @@ class Handler:
     method: str | None = None
     path: str | None = None
     is_class: bool = False
+    methods: list[str] = field(default_factory=list)  # a class's public methods, in order
     dependencies: list[Any] = field(default_factory=list)
     system_dependencies: list[Any] = field(default_factory=list)
     first_parameter: str | None = None
@@ -246,6 +247,7 @@ class _ModuleReader:
                 function=node.name,
                 where=self.where(node),
                 is_class=isinstance(node, ast.ClassDef),
+                methods=_public_methods(node),
                 first_parameter=_first_parameter(node),
             )
             self._decorator(decorator, handler)
@@ -308,6 +310,23 @@ class _ModuleReader:
             return
         shown = ast.get_source_segment(self.source, target) if target is not None else "nothing"
         self.notes.append(f"{handler.where}: @remote({shown}) names no resource object; skipped")
+
+
+def _public_methods(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[str]:
+    """The methods a class endpoint serves: defined in its body with `self`, not `_private`, not
+    `setup` (flashctl calls it at start-up), not static or class methods."""
+    if not isinstance(node, ast.ClassDef):
+        return []
+    names: list[str] = []
+    for item in node.body:
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        decorators = {(dotted_name(d) or "").rsplit(".", 1)[-1] for d in item.decorator_list}
+        if item.name.startswith("_") or item.name == "setup" or item.name in names:
+            continue
+        if not decorators & {"staticmethod", "classmethod", "property"}:
+            names.append(item.name)
+    return names
 
 
 def _first_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str | None:

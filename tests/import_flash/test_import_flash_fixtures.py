@@ -101,6 +101,7 @@ def test_queue_based_functions_become_post_routes(run_cli, tmp_path):
     assert sorted(endpoints) == [
         "cpu-worker",
         "gpu-worker",
+        "gpu-worker-2",
         "high-throughput",
         "legacy-sum",
         "scale-to-zero",
@@ -117,7 +118,16 @@ def test_queue_based_functions_become_post_routes(run_cli, tmp_path):
     assert endpoints["legacy-sum"]["scaling"]["workers"] == {"min": 0, "max": 2}
     assert 'callers send {"input_data": ...} there instead of {"input": ...}' in notes
     assert "scaler QUEUE_DELAY" in notes
-    assert "class SimpleSD: class-based workers are not translated" in notes
+
+    sd = endpoints["gpu-worker-2"]  # "05_01_gpu_worker", the class endpoint
+    assert sd["routes"] == [
+        {
+            "method": "POST",
+            "path": "/generate_image",
+            "handler": "image_gen:SimpleSD.generate_image",
+        }
+    ]
+    assert "class SimpleSD: one instance per worker" in notes
 
 
 def test_a_resource_imported_by_other_modules(run_cli, tmp_path):
