@@ -4,7 +4,7 @@ served by `flashctl dev` and by its rendered container, in a venv without runpod
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import json
 import os
 import shutil
@@ -139,10 +139,11 @@ def test_other_modules_are_not_touched(tmp_path):
     assert "no submodules" in result.stdout
 
 
-def test_this_venv_has_no_runpod_flash():
-    # the end-to-end tests below would prove nothing if the real package were importable
-    assert importlib.util.find_spec("runpod_flash") is None
-    assert importlib.util.find_spec("tetra_rp") is None
+@pytest.mark.parametrize("distribution", ["runpod-flash", "tetra-rp"])
+def test_this_venv_has_no_runpod_flash(distribution):
+    # the end-to-end tests below would prove nothing if the real package were installed
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.distribution(distribution)
 
 
 @pytest.fixture

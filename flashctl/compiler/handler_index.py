@@ -44,6 +44,7 @@ _Module = tuple[Path, dict[str, Function], dict[str, "_Class"], ast.Module]
 class _Class(NamedTuple):
     line: int
     methods: dict[str, Function | Missing]  # a static or class method is Missing, with why
+    init: Function | None  # its own __init__, without `self`
 
 
 def forget() -> None:
@@ -132,7 +133,11 @@ def _module(source_dir: Path, module: str) -> _Module | Missing:
 
 def _class(node: ast.ClassDef, path: Path) -> _Class:
     methods: dict[str, Function | Missing] = {}
+    init = None
     for item in node.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "__init__":
+            found = _function(item, path)
+            init = found._replace(name=f"{node.name}.__init__", parameters=found.parameters[1:])
         if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) or item.name in methods:
             continue
         decorators = {(ast.unparse(d).rsplit(".", 1)[-1]) for d in item.decorator_list}
@@ -147,7 +152,16 @@ def _class(node: ast.ClassDef, path: Path) -> _Class:
         methods[item.name] = method._replace(
             name=f"{node.name}.{item.name}", parameters=method.parameters[1:]
         )
-    return _Class(node.lineno, methods)
+    return _Class(node.lineno, methods, init)
+
+
+def find_init(source_dir: Path, module: str, owner: str) -> Function | None:
+    """The `__init__` a top-level class `owner` of `module` defines in its body, if any."""
+    found = _module(source_dir, module)
+    if isinstance(found, Missing):
+        return None
+    cls = found[2].get(owner)
+    return cls.init if cls is not None else None
 
 
 def _method(path: Path, classes: dict[str, _Class], owner: str, name: str) -> Function | Missing:
