@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from flashctl_runtime import compat
+from flashctl_runtime import compat, stand_in
 
 from flashctl import catalog
 from flashctl.compiler.pipeline import load_valid_project
@@ -73,12 +73,12 @@ def shadowed_packages(root: Path) -> Path:
 
 
 def test_the_catalog_copy_matches_flashctl_catalog():
-    assert compat.GPU_POOLS == catalog.GPU_POOLS
-    assert tuple(gpu.id for gpu in catalog.GPU_TYPES) == compat.GPU_TYPES
-    assert compat.DATA_CENTERS == catalog.DATA_CENTERS
+    assert stand_in.GPU_POOLS == catalog.GPU_POOLS
+    assert tuple(gpu.id for gpu in catalog.GPU_TYPES) == stand_in.GPU_TYPES
+    assert stand_in.DATA_CENTERS == catalog.DATA_CENTERS
     assert {
         flavor: catalog.CPU_RAM_GB_PER_VCPU[flavor] for flavor in catalog.CPU_FLAVORS
-    } == compat.CPU_RAM_GB_PER_VCPU
+    } == stand_in.CPU_RAM_GB_PER_VCPU
 
 
 def test_the_stand_in_keeps_functions_and_classes_and_shadows_the_real_package(tmp_path):
@@ -86,6 +86,7 @@ def test_the_stand_in_keeps_functions_and_classes_and_shadows_the_real_package(t
     result = python_in_subprocess(
         """
         from flashctl_runtime import compat
+        from flashctl_runtime.stand_in import NotServedHere
         compat.install()
         import runpod_flash, tetra_rp
         from runpod_flash import (CpuInstanceType, DataCenter, Endpoint, GpuGroup, GpuType,
@@ -112,7 +113,7 @@ def test_the_stand_in_keeps_functions_and_classes_and_shadows_the_real_package(t
         assert tetra_rp.remote is runpod_flash.remote
         try:
             Endpoint(id="abc123").post("/v1/completions", {"prompt": "hi"})
-        except compat.NotServedHere as err:
+        except NotServedHere as err:
             print("refused:", err)
         """,
         real,
