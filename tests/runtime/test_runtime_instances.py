@@ -4,12 +4,17 @@ methods bound like functions, sync ones in the thread pool."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import threading
 
+import httpx
 import pytest
 from flashctl_runtime import Method, Route
 
 from tests.runtime.test_runtime_ping import wait_for_ping
+from tests.servers import free_port, stop, wait_for_status
 
 
 def counting_class() -> type:
@@ -170,3 +175,49 @@ def test_a_name_that_is_not_a_plain_method_is_refused(name):
 
     with pytest.raises(ValueError, match=f"Model.{name} is not a method"):
         Method(Model, name)
+
+
+WORKER_APP = """
+import os
+
+from flashctl_runtime import Method, Route, Settings, create_app
+
+CREATED = []
+
+
+class Model:
+    def __init__(self):
+        CREATED.append(os.getpid())
+
+    def who(self) -> dict:
+        return {"pid": os.getpid(), "instance": id(self), "created": len(CREATED)}
+
+
+app = create_app([Route("GET", "/who", Method(Model, "who"))], Settings(title="workers"))
+"""
+
+
+@pytest.mark.slow
+def test_each_worker_process_creates_its_own_single_instance(tmp_path):
+    (tmp_path / "worker_app.py").write_text(WORKER_APP)
+    port = free_port()
+    command = [sys.executable, "-m", "flashctl_runtime.serve", "worker_app:app", "--host"]
+    command += ["127.0.0.1", "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_for_status(f"http://127.0.0.1:{port}/ping", 200, timeout=30, process=server)
+        seen: dict[int, set[int]] = {}
+        for _ in range(40):  # a new connection each time: either worker may answer
+            answer = httpx.get(f"http://127.0.0.1:{port}/who", timeout=10)
+            if answer.status_code != 200:  # the other worker may still be starting (503)
+                continue
+            who = answer.json()
+            assert who["created"] == 1, who
+            seen.setdefault(who["pid"], set()).add(who["instance"])
+        assert seen and all(len(instances) == 1 for instances in seen.values()), seen
+        assert server.pid not in seen  # the supervisor serves nothing itself
+    finally:
+        output = stop(server, signal.SIGTERM)
+    assert "Traceback" not in output, output
