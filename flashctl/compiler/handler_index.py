@@ -29,6 +29,7 @@ class Function(NamedTuple):
     parameters: tuple[Parameter, ...]
     var_keyword: bool
     docstring: str | None
+    calls: tuple[tuple[str, int], ...] = ()  # `name(...)` / `module.name(...)` in its body, line
 
 
 class Missing(NamedTuple):
@@ -37,8 +38,9 @@ class Missing(NamedTuple):
     reason: str
 
 
-# file, top-level functions, top-level classes (name -> its methods), tree
-_Module = tuple[Path, dict[str, Function], dict[str, "_Class"], ast.Module]
+# file, top-level functions, top-level classes (name -> its methods), tree, imports
+# (bound name -> "module:name" for `from module import name`, "module" for `import module`)
+_Module = tuple[Path, dict[str, Function], dict[str, "_Class"], ast.Module, dict[str, str]]
 
 
 class _Class(NamedTuple):
@@ -74,7 +76,7 @@ def find_function(source_dir: Path, module: str, function: str) -> Function | Mi
     found = _module(source_dir, module)
     if isinstance(found, Missing):
         return found
-    path, functions, classes, tree = found
+    path, functions, classes, tree, _ = found
     if "." in function:
         return _method(path, classes, *function.split(".", 1))
     if function in functions:
@@ -118,8 +120,10 @@ def _module(source_dir: Path, module: str) -> _Module | Missing:
         return parsed
     functions: dict[str, Function] = {}
     classes: dict[str, _Class] = {}
+    imports: dict[str, str] = {}
     try:
         for node in _module_level(parsed.body):
+            _imports(node, module, path.name == "__init__.py", imports)
             if isinstance(node, ast.ClassDef) and node.name not in classes:
                 classes[node.name] = _class(node, path)
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -128,7 +132,44 @@ def _module(source_dir: Path, module: str) -> _Module | Missing:
                 functions[node.name] = _function(node, path)
     except RecursionError:  # an annotation nested thousands deep: ast.unparse recurses
         return Missing(f"{path.name} cannot be read: it nests too deeply")
-    return path, functions, classes, parsed
+    return path, functions, classes, parsed, imports
+
+
+def _imports(node: ast.stmt, module: str, is_package: bool, imports: dict[str, str]) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                imports[alias.asname] = alias.name
+            else:
+                imports[alias.name.split(".")[0]] = alias.name.split(".")[0]
+    elif isinstance(node, ast.ImportFrom):
+        base = node.module or ""
+        if node.level:  # relative: from the package this module is in
+            package = module.split(".") if is_package else module.split(".")[:-1]
+            package = package[: len(package) - (node.level - 1)]
+            base = ".".join([*package, base] if base else package)
+        for alias in node.names:
+            imports[alias.asname or alias.name] = f"{base}:{alias.name}"
+
+
+def resolve_call(source_dir: Path, module: str, name: str) -> str | None:
+    """The `module:function` a call to `name` (`f` or `pkg.mod.f`) made in `module` reaches,
+    as far as parsing tells: a function of the module itself or an imported one."""
+    found = _module(source_dir, module)
+    if isinstance(found, Missing):
+        return None
+    _, functions, _, _, imports = found
+    head, _, rest = name.partition(".")
+    imported = imports.get(head)
+    if not rest:
+        if imported is not None:
+            return imported if ":" in imported else None
+        return f"{module}:{head}" if head in functions else None
+    if imported is None:
+        return None
+    dotted = f"{imported.replace(':', '.')}.{rest}"
+    target_module, _, function = dotted.rpartition(".")
+    return f"{target_module}:{function}"
 
 
 def _class(node: ast.ClassDef, path: Path) -> _Class:
@@ -160,7 +201,7 @@ def find_init(source_dir: Path, module: str, owner: str) -> Function | None:
     found = _module(source_dir, module)
     if isinstance(found, Missing):
         return None
-    cls = found[2].get(owner)
+    cls = found[2].get(owner)  # the module's classes
     return cls.init if cls is not None else None
 
 
@@ -228,6 +269,27 @@ def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: Path) -> Funct
         )
         for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
     ]
-    return Function(
-        node.name, path, node.lineno, tuple(params), args.kwarg is not None, ast.get_docstring(node)
+    calls = tuple(
+        (name, call.lineno)
+        for statement in node.body
+        for call in ast.walk(statement)
+        if isinstance(call, ast.Call) and (name := _dotted(call.func))
     )
+    return Function(
+        node.name,
+        path,
+        node.lineno,
+        tuple(params),
+        args.kwarg is not None,
+        ast.get_docstring(node),
+        calls,
+    )
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
