@@ -6,7 +6,8 @@
 
 from .app import Service, create_app
 from .errors import HTTPError
+from .instances import Method
 from .routes import Route
 from .settings import Settings
 
-__all__ = ["HTTPError", "Route", "Service", "Settings", "create_app"]
+__all__ = ["HTTPError", "Method", "Route", "Service", "Settings", "create_app"]

@@ -32,6 +32,7 @@ from .bodies import (
 from .deadlines import Deadlines
 from .errors import BodyTooLarge, ClientDisconnected, HTTPError, RequestValidationError
 from .exchange import Exchange
+from .instances import Method, create_instances
 from .limits import ConcurrencyLimit, RateLimit, client_address
 from .operations import Operation, compile_route, invoke, kind_of
 from .ping import Health
@@ -60,7 +61,10 @@ class Service:
     def __init__(self, operations: Sequence[Operation], settings: Settings) -> None:
         self.settings = settings
         self.operations = tuple(operations)
-        self.health = Health(settings.startup is not None)
+        self.methods = [
+            o.route.endpoint for o in operations if isinstance(o.route.endpoint, Method)
+        ]
+        self.health = Health(settings.startup is not None or bool(self.methods))
         self.router: Router[Operation] = Router()
         for operation in self.operations:
             self.router.add(operation.route.method, operation.route.path, operation)
@@ -296,7 +300,7 @@ class Service:
                     title=self.settings.title,
                     version=self.settings.version,
                 )
-                if self.settings.startup is not None:
+                if self.settings.startup is not None or self.methods:
                     hook = asyncio.create_task(self._run_startup())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -311,16 +315,17 @@ class Service:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _run_startup(self) -> None:
+        """The ``startup`` hook, then the instances of class handlers (and their ``setup``)."""
         hook = self.settings.startup
-        assert hook is not None
         began = time.perf_counter()
         try:
-            if kind_of(hook) == "async":
+            if hook is not None and kind_of(hook) == "async":
                 await hook()
-            else:
+            elif hook is not None:
                 result = await self.threads.run(hook)
                 if inspect.isawaitable(result):
                     await result
+            await create_instances(self.methods, self.threads)
         except Exception as err:
             if self.health.state == "starting":
                 self.health.state = "failed"

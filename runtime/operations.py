@@ -11,6 +11,7 @@ from starlette.routing import compile_path
 
 from .binding import Binding, plan
 from .deadlines import Deadlines
+from .instances import Method
 from .routes import METHODS, Route, is_reserved
 from .settings import Settings
 from .threads import ThreadPool
@@ -33,6 +34,8 @@ class Operation:
 
 def kind_of(endpoint: Callable[..., Any]) -> Kind:
     """How a handler is called: awaited on the loop, run in a thread, or streamed."""
+    if isinstance(endpoint, Method):  # as its function: `async def`, `def` or a generator
+        endpoint = endpoint.function
     call = getattr(endpoint, "__call__", None)  # noqa: B004 - callable instances count too
     if inspect.isasyncgenfunction(endpoint) or inspect.isgeneratorfunction(endpoint):
         return "stream"  # calling one runs none of its body, so it is safe on the loop

@@ -234,3 +234,13 @@ def test_runtime_body_timeout_and_trusted_proxies_reach_the_service_settings(tmp
     assert "    body_timeout=5.0,\n" in changed and "    trusted_proxies=0,\n" in changed
     default = files["cpu/handler_service.py"].decode()  # RunPod's load balancer: one proxy
     assert "    body_timeout=30.0,\n" in default and "    trusted_proxies=1,\n" in default
+
+
+def test_a_class_handler_imports_the_class_once_and_routes_its_methods(tmp_path):
+    files = render_loaded(load(ROOT / "tests" / "cases" / "valid" / "class-handler" / "flash.yaml"))
+    service = files["api/handler_service.py"].decode()
+    assert "from models.voice import Voice as _h0  # noqa: E402\n" in service
+    assert "from models.voice import health as _h1  # noqa: E402\n" in service
+    assert "Route('POST', '/speak', Method(_h0, 'speak'), " in service
+    assert "Route('GET', '/voices/{name}', Method(_h0, 'describe'), " in service
+    assert "Route('GET', '/health', _h1, " in service

@@ -12,6 +12,7 @@ from types import ModuleType
 
 from flashctl.checks import (
     compute,
+    cross_endpoint,
     env,
     environment,
     handler_signature,
@@ -38,6 +39,7 @@ RULES: tuple[ModuleType, ...] = (
     route_conflict,
     handlers,
     handler_signature,
+    cross_endpoint,
     compute,
     scaling,
     env,

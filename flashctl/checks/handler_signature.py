@@ -1,13 +1,15 @@
 """`handler-signature`: a handler accepts every path parameter of its route (by name, or through
 `**kwargs`), and has no required parameter that no request can supply: positional-only
-parameters, or on GET/DELETE (which have no body) a required `bytes` or mapping parameter."""
+parameters, or on GET/DELETE (which have no body) a required `bytes` or mapping parameter. The
+class of a class handler (`module:Class.method`) can be created with no arguments."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from flashctl.compiler.document import Document
-from flashctl.compiler.handler_index import Function, find_function
+from flashctl.compiler.handler_index import Function, find_function, find_init
 from flashctl.compiler.route_paths import params
 from flashctl.model import Project
 from flashctl.problems import Problem
@@ -26,6 +28,24 @@ def check(project: Project, document: Document) -> Iterator[Problem]:
             at = (*route.at, "handler")
             for message in _mismatches(found, route.method, route.path):
                 yield document.problem(at, ID, f"handler '{route.handler}': {message}")
+            problem = _not_creatable(endpoint.source_dir, route.module, route.function)
+            if problem:
+                yield document.problem(at, ID, f"handler '{route.handler}': {problem}")
+
+
+def _not_creatable(source_dir: Path, module: str, target: str) -> str | None:
+    """Why the class of a class handler cannot be created as the service does (no arguments)."""
+    owner, dot, _ = target.partition(".")
+    if not dot:
+        return None
+    init = find_init(source_dir, module, owner)
+    required = [p.name for p in init.parameters if p.required] if init else []
+    if not init or not required:
+        return None
+    return (
+        f"{owner}() is created with no arguments, but its __init__"
+        f" ({init.file.name}:{init.line}) requires '{required[0]}': give it a default"
+    )
 
 
 def _mismatches(function: Function, method: str, path: str) -> Iterator[str]:

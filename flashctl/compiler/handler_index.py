@@ -1,7 +1,9 @@
 """Finding handler functions in user code by parsing it with `ast`, never importing it.
 
 Importing would run the user's module (model downloads, `sys.exit()`, side effects); parsing tells
-us whether a top-level `def`/`async def` exists and what parameters it takes.
+us whether a top-level `def`/`async def` exists and what parameters it takes, or, for a class
+handler (`Model.generate`), whether a top-level class defines that method in its own body (its
+parameters then start after `self`; inherited methods are not followed).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Function(NamedTuple):
     parameters: tuple[Parameter, ...]
     var_keyword: bool
     docstring: str | None
+    calls: tuple[tuple[str, int], ...] = ()  # `name(...)` / `module.name(...)` in its body, line
 
 
 class Missing(NamedTuple):
@@ -35,7 +38,15 @@ class Missing(NamedTuple):
     reason: str
 
 
-_Module = tuple[Path, dict[str, Function], ast.Module]  # file, top-level functions, tree
+# file, top-level functions, top-level classes (name -> its methods), tree, imports
+# (bound name -> "module:name" for `from module import name`, "module" for `import module`)
+_Module = tuple[Path, dict[str, Function], dict[str, "_Class"], ast.Module, dict[str, str]]
+
+
+class _Class(NamedTuple):
+    line: int
+    methods: dict[str, Function | Missing]  # a static or class method is Missing, with why
+    init: Function | None  # its own __init__, without `self`
 
 
 def forget() -> None:
@@ -55,7 +66,8 @@ def module_file(source_dir: Path, module: str) -> Path | None:
 
 @functools.lru_cache(maxsize=4096)
 def find_function(source_dir: Path, module: str, function: str) -> Function | Missing:
-    """The top-level function `function` of `module` under `source_dir`, or why it is missing.
+    """The top-level function `function` (or `Class.method`) of `module` under `source_dir`,
+    or why it is missing.
 
     Cached, as is each module's table of functions: several rules ask about the same handlers,
     and a module usually holds many; `forget()` starts each compile afresh so an edited file is
@@ -64,9 +76,16 @@ def find_function(source_dir: Path, module: str, function: str) -> Function | Mi
     found = _module(source_dir, module)
     if isinstance(found, Missing):
         return found
-    path, functions, tree = found
+    path, functions, classes, tree, _ = found
+    if "." in function:
+        return _method(path, classes, *function.split(".", 1))
     if function in functions:
         return functions[function]
+    owner = next((name for name, c in classes.items() if function in c.methods), None)
+    if owner is not None:
+        return Missing(
+            f"'{function}' is a method of class {owner}: name it `{module}:{owner}.{function}`"
+        )
     nested = any(
         isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function
         for node in ast.walk(tree)
@@ -100,15 +119,102 @@ def _module(source_dir: Path, module: str) -> _Module | Missing:
     if isinstance(parsed, Missing):
         return parsed
     functions: dict[str, Function] = {}
+    classes: dict[str, _Class] = {}
+    imports: dict[str, str] = {}
     try:
         for node in _module_level(parsed.body):
+            _imports(node, module, path.name == "__init__.py", imports)
+            if isinstance(node, ast.ClassDef) and node.name not in classes:
+                classes[node.name] = _class(node, path)
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             if node.name not in functions:  # the first definition, as before
                 functions[node.name] = _function(node, path)
     except RecursionError:  # an annotation nested thousands deep: ast.unparse recurses
         return Missing(f"{path.name} cannot be read: it nests too deeply")
-    return path, functions, parsed
+    return path, functions, classes, parsed, imports
+
+
+def _imports(node: ast.stmt, module: str, is_package: bool, imports: dict[str, str]) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                imports[alias.asname] = alias.name
+            else:
+                imports[alias.name.split(".")[0]] = alias.name.split(".")[0]
+    elif isinstance(node, ast.ImportFrom):
+        base = node.module or ""
+        if node.level:  # relative: from the package this module is in
+            package = module.split(".") if is_package else module.split(".")[:-1]
+            package = package[: len(package) - (node.level - 1)]
+            base = ".".join([*package, base] if base else package)
+        for alias in node.names:
+            imports[alias.asname or alias.name] = f"{base}:{alias.name}"
+
+
+def resolve_call(source_dir: Path, module: str, name: str) -> str | None:
+    """The `module:function` a call to `name` (`f` or `pkg.mod.f`) made in `module` reaches,
+    as far as parsing tells: a function of the module itself or an imported one."""
+    found = _module(source_dir, module)
+    if isinstance(found, Missing):
+        return None
+    _, functions, _, _, imports = found
+    head, _, rest = name.partition(".")
+    imported = imports.get(head)
+    if not rest:
+        if imported is not None:
+            return imported if ":" in imported else None
+        return f"{module}:{head}" if head in functions else None
+    if imported is None:
+        return None
+    dotted = f"{imported.replace(':', '.')}.{rest}"
+    target_module, _, function = dotted.rpartition(".")
+    return f"{target_module}:{function}"
+
+
+def _class(node: ast.ClassDef, path: Path) -> _Class:
+    methods: dict[str, Function | Missing] = {}
+    init = None
+    for item in node.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "__init__":
+            found = _function(item, path)
+            init = found._replace(name=f"{node.name}.__init__", parameters=found.parameters[1:])
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) or item.name in methods:
+            continue
+        decorators = {(ast.unparse(d).rsplit(".", 1)[-1]) for d in item.decorator_list}
+        static = decorators & {"staticmethod", "classmethod"}
+        if static:
+            methods[item.name] = Missing(
+                f"{node.name}.{item.name} is a {static.pop()}; a class handler is a method of"
+                " the instance (`def name(self, ...)`)"
+            )
+            continue
+        method = _function(item, path)
+        methods[item.name] = method._replace(
+            name=f"{node.name}.{item.name}", parameters=method.parameters[1:]
+        )
+    return _Class(node.lineno, methods, init)
+
+
+def find_init(source_dir: Path, module: str, owner: str) -> Function | None:
+    """The `__init__` a top-level class `owner` of `module` defines in its body, if any."""
+    found = _module(source_dir, module)
+    if isinstance(found, Missing):
+        return None
+    cls = found[2].get(owner)  # the module's classes
+    return cls.init if cls is not None else None
+
+
+def _method(path: Path, classes: dict[str, _Class], owner: str, name: str) -> Function | Missing:
+    cls = classes.get(owner)
+    if cls is None:
+        return Missing(f"no class '{owner}' is defined at the top level of {path.name}")
+    found = cls.methods.get(name)
+    if found is None:
+        return Missing(
+            f"class {owner} ({path.name}:{cls.line}) defines no method '{name}' in its body"
+        )
+    return found
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -163,6 +269,27 @@ def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, path: Path) -> Funct
         )
         for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
     ]
-    return Function(
-        node.name, path, node.lineno, tuple(params), args.kwarg is not None, ast.get_docstring(node)
+    calls = tuple(
+        (name, call.lineno)
+        for statement in node.body
+        for call in ast.walk(statement)
+        if isinstance(call, ast.Call) and (name := _dotted(call.func))
     )
+    return Function(
+        node.name,
+        path,
+        node.lineno,
+        tuple(params),
+        args.kwarg is not None,
+        ast.get_docstring(node),
+        calls,
+    )
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None

@@ -55,9 +55,11 @@ class Handler:
     method: str | None = None
     path: str | None = None
     is_class: bool = False
+    methods: list[str] = field(default_factory=list)  # a class's public methods, in order
     dependencies: list[Any] = field(default_factory=list)
     system_dependencies: list[Any] = field(default_factory=list)
     first_parameter: str | None = None
+    calls: list[tuple[str, int]] = field(default_factory=list)  # (dotted name called, line)
 
 
 @dataclass
@@ -141,7 +143,39 @@ def scan_project(root: Path) -> Scan:
             )
         else:
             target.handlers.append(item.handler)
+    scan.notes += _cross_endpoint_calls(scan.resources, aliases)
     return scan
+
+
+def _cross_endpoint_calls(
+    resources: list[Resource], aliases: dict[str, dict[str, str]]
+) -> list[str]:
+    """A handler calling another endpoint's function: runpod-flash sent that call to the other
+    endpoint's workers; served by flashctl it runs in the caller's process. Reported, not
+    changed."""
+    owners = {f"{h.module}:{h.function}": r for r in resources for h in r.handlers}
+    notes = []
+    for resource in resources:
+        for handler in resource.handlers:
+            for name, line in handler.calls:
+                head, _, attribute = name.partition(".")
+                imported = aliases.get(handler.module, {}).get(head)
+                if attribute:  # `module.function(...)` through an imported module
+                    dotted = f"{(imported or '').replace(':', '.').lstrip('.')}.{attribute}"
+                    module, _, function = dotted.rpartition(".")
+                    target = f"{module}:{function}" if imported else None
+                else:
+                    target = imported or f"{handler.module}:{head}"
+                other = owners.get(target or "")
+                if other is None or other is resource:
+                    continue
+                file = handler.where.rsplit(":", 1)[0]
+                notes.append(
+                    f"{file}:{line}: {handler.function}() calls {name}() of {other.kind} "
+                    f"'{other.name}': served by flashctl, that call runs in this endpoint's "
+                    "process, not on the other endpoint's workers; call its URL to keep it apart"
+                )
+    return notes
 
 
 def _resolve(
@@ -246,7 +280,9 @@ class _ModuleReader:
                 function=node.name,
                 where=self.where(node),
                 is_class=isinstance(node, ast.ClassDef),
+                methods=_public_methods(node),
                 first_parameter=_first_parameter(node),
+                calls=_calls(node),
             )
             self._decorator(decorator, handler)
 
@@ -308,6 +344,35 @@ class _ModuleReader:
             return
         shown = ast.get_source_segment(self.source, target) if target is not None else "nothing"
         self.notes.append(f"{handler.where}: @remote({shown}) names no resource object; skipped")
+
+
+def _calls(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[tuple[str, int]]:
+    """Every `name(...)` or `module.name(...)` called in a function's or class's body."""
+    found = []
+    for statement in node.body:
+        for call in ast.walk(statement):
+            if isinstance(call, ast.Call):
+                name = dotted_name(call.func)
+                if name:
+                    found.append((name, call.lineno))
+    return found
+
+
+def _public_methods(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[str]:
+    """The methods a class endpoint serves: defined in its body with `self`, not `_private`, not
+    `setup` (flashctl calls it at start-up), not static or class methods."""
+    if not isinstance(node, ast.ClassDef):
+        return []
+    names: list[str] = []
+    for item in node.body:
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        decorators = {(dotted_name(d) or "").rsplit(".", 1)[-1] for d in item.decorator_list}
+        if item.name.startswith("_") or item.name == "setup" or item.name in names:
+            continue
+        if not decorators & {"staticmethod", "classmethod", "property"}:
+            names.append(item.name)
+    return names
 
 
 def _first_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str | None:

@@ -357,18 +357,41 @@ def _routes(resource: Resource, notes: list[str]) -> list[dict[str, str]]:
     queue_based = resource.decorated_directly or resource.kind in QUEUE_BASED
     routes: list[dict[str, str]] = []
     for handler in resource.handlers:
-        if handler.is_class:
-            notes.append(
-                f"{handler.where}: class {handler.function}: class-based workers are not "
-                "translated; expose each method through a module-level function and add a route"
-            )
-            continue
-        route = _route(resource, handler, queue_based, notes)
-        if route is not None and not any(
-            (r["method"], r["path"]) == (route["method"], route["path"]) for r in routes
-        ):
-            routes.append(route)
+        found = (
+            _class_routes(handler, notes)
+            if handler.is_class
+            else [_route(resource, handler, queue_based, notes)]
+        )
+        for route in found:
+            if route is not None and not any(
+                (r["method"], r["path"]) == (route["method"], route["path"]) for r in routes
+            ):
+                routes.append(route)
     return routes
+
+
+def _class_routes(handler: Handler, notes: list[str]) -> list[dict[str, str] | None]:
+    """A class endpoint: one instance per worker process, each public method a POST route
+    named after it (`module:Class.method`), as its queue jobs were."""
+    if not handler.methods:
+        notes.append(
+            f"{handler.where}: class {handler.function} has no public method to serve; skipped"
+        )
+        return []
+    paths = ", ".join(f"POST /{name}" for name in handler.methods)
+    notes.append(
+        f"{handler.where}: class {handler.function}: one instance per worker, created before "
+        f"/ping turns 200; its methods are served as {paths}: callers send the method's "
+        "arguments as JSON there instead of calling the class through runpod-flash"
+    )
+    return [
+        {
+            "method": "POST",
+            "path": f"/{name}",
+            "handler": f"{handler.module}:{handler.function}.{name}",
+        }
+        for name in handler.methods
+    ]
 
 
 def _route(

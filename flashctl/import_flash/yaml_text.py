@@ -15,8 +15,8 @@ Imported from a runpod-flash project by `flashctl import-flash`. Next:
 Each endpoint gets its RunPod name <project>-<endpoint>; the old runpod-flash endpoints are left
 as they are. The image: lines are placeholders: CI builds each image from
 .flashctl/build/<endpoint>.
-The modules still import runpod_flash for their decorators: add runpod-flash to dependencies, or
-remove the decorators (flash.yaml needs none)."""
+The modules may keep importing runpod_flash or tetra_rp: the service gives them a stand-in
+whose decorators change nothing (so runpod-flash is not a dependency)."""
 
 
 def yaml_text(translation: Translation, source_display: str) -> str:

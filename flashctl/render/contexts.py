@@ -159,22 +159,28 @@ def requirements(endpoint: Endpoint) -> list[str]:
 
 
 def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> dict[str, Any]:
-    aliases: dict[str, str] = {}
+    aliases: dict[str, str] = {}  # "module:function" or "module:Class" -> its import alias
     imports: list[str] = []
+    targets: dict[str, str] = {}  # handler -> the expression a Route or Settings gets
     handlers = [r.handler for r in endpoint.routes]
     if endpoint.runtime.startup:
         handlers.append(endpoint.runtime.startup)
     for handler in handlers:
-        if handler not in aliases:
-            module, _, function = handler.partition(":")
-            aliases[handler] = f"_h{len(aliases)}"
-            imports.append(f"from {module} import {function} as {aliases[handler]}")
+        # the schema holds every part to a Python identifier: nothing else reaches the file
+        module, _, target = handler.partition(":")
+        name, _, method = target.partition(".")  # "Model.generate": a class handler
+        imported = f"{module}:{name}"
+        if imported not in aliases:
+            aliases[imported] = f"_h{len(aliases)}"
+            imports.append(f"from {module} import {name} as {aliases[imported]}")
+        alias = aliases[imported]
+        targets[handler] = f"Method({alias}, {method!r})" if method else alias
     routes = [
         ", ".join(
             [
                 f"{r.method!r}",
                 f"{r.path!r}",
-                aliases[r.handler],
+                targets[r.handler],
                 f"timeout={r.timeout!r}",
                 f"max_body={r.max_body!r}",
                 f"name={r.handler!r}",
@@ -194,7 +200,7 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
         ("rate_limit", repr((rate.requests, rate.per_seconds)) if rate else "None"),
         ("trusted_proxies", repr(runtime.trusted_proxies)),
         ("docs", repr(runtime.docs if docs is None else docs)),
-        ("startup", aliases[runtime.startup] if runtime.startup else "None"),
+        ("startup", targets[runtime.startup] if runtime.startup else "None"),
         ("drain_timeout", repr(float(DRAIN_SECONDS))),
     ]
     return {

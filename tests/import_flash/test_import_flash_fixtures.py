@@ -26,7 +26,8 @@ def imported(run_cli, tmp_path: Path, fixture: str) -> tuple[dict[str, Any], str
 
 
 @pytest.mark.parametrize(
-    "fixture", ["tetra_load_balancer", "endpoint_api", "queue_workers", "shared_resource"]
+    "fixture",
+    ["tetra_load_balancer", "endpoint_api", "queue_workers", "shared_resource", "class_worker"],
 )
 def test_imported_project_validates(run_cli, tmp_path, fixture: str):
     _document, _notes, path = imported(run_cli, tmp_path, fixture)
@@ -101,6 +102,7 @@ def test_queue_based_functions_become_post_routes(run_cli, tmp_path):
     assert sorted(endpoints) == [
         "cpu-worker",
         "gpu-worker",
+        "gpu-worker-2",
         "high-throughput",
         "legacy-sum",
         "scale-to-zero",
@@ -117,7 +119,16 @@ def test_queue_based_functions_become_post_routes(run_cli, tmp_path):
     assert endpoints["legacy-sum"]["scaling"]["workers"] == {"min": 0, "max": 2}
     assert 'callers send {"input_data": ...} there instead of {"input": ...}' in notes
     assert "scaler QUEUE_DELAY" in notes
-    assert "class SimpleSD: class-based workers are not translated" in notes
+
+    sd = endpoints["gpu-worker-2"]  # "05_01_gpu_worker", the class endpoint
+    assert sd["routes"] == [
+        {
+            "method": "POST",
+            "path": "/generate_image",
+            "handler": "image_gen:SimpleSD.generate_image",
+        }
+    ]
+    assert "class SimpleSD: one instance per worker" in notes
 
 
 def test_a_resource_imported_by_other_modules(run_cli, tmp_path):

@@ -85,3 +85,35 @@ def test_cpu_instances_round_up_to_the_vcpus_flash_yaml_offers():
     assert cpu_instance("CPU3G_8_32") == ("cpu3g", 8)
     assert cpu_instance("gpu-1-2") is None
     assert [allowed_vcpus(n) for n in (1, 2, 3, 6, 64)] == [2, 2, 4, 8, 32]
+
+
+def test_a_call_into_another_endpoints_function_is_reported_not_changed(tmp_path):
+    (tmp_path / "gpu.py").write_text(
+        "from runpod_flash import Endpoint\n"
+        "gpu = Endpoint(name='gpu', gpu='ADA_24')\n"
+        "@gpu.post('/embed')\nasync def embed(texts: list) -> dict:\n    return {}\n"
+    )
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "tools.py").write_text(
+        "from runpod_flash import remote, LiveLoadBalancer\n"
+        "tools = LiveLoadBalancer(name='tools')\n"
+        "@remote(tools, method='GET', path='/t')\ndef t() -> int:\n    return 1\n"
+    )
+    endpoints, notes = translated(
+        tmp_path,
+        "import pkg.tools\nfrom gpu import embed\n"
+        "from runpod_flash import Endpoint\n"
+        "api = Endpoint(name='api', cpu='cpu5c-2-4')\n"
+        "def helper():\n    return 2\n"
+        "@api.post('/search')\nasync def search(q: str) -> dict:\n"
+        "    vectors = await embed([q])\n"
+        "    return {'v': vectors, 'h': helper(), 't': pkg.tools.t()}\n",
+    )
+    assert endpoints["api"]["routes"] == [
+        {"method": "POST", "path": "/search", "handler": "worker:search"}
+    ]
+    crossing = [note for note in notes if "runs in this endpoint's process" in note]
+    assert len(crossing) == 2, notes
+    assert crossing[0].startswith("worker.py:9: search() calls embed() of Endpoint 'gpu'")
+    assert "pkg.tools.t() of LiveLoadBalancer 'tools'" in crossing[1]

@@ -1,0 +1,9 @@
+from gpu import embed
+
+
+def normalize(text: str) -> str:
+    return text.strip()
+
+
+async def search(q: str) -> dict:
+    return await embed([normalize(q)])

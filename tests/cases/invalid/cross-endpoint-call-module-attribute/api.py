@@ -1,0 +1,5 @@
+import workers.gpu
+
+
+async def search(q: str) -> dict:
+    return await workers.gpu.embed([q])

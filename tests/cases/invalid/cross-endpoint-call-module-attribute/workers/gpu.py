@@ -1,0 +1,2 @@
+async def embed(texts: list) -> dict:
+    return {"vectors": [[0.0] for _ in texts]}
