@@ -45,6 +45,7 @@ class Gpu(NamedTuple):
     per_worker: int  # `count:`, GPUs per worker
     exclude: tuple[str, ...]
     min_cuda: str | None
+    cuda_versions: tuple[str, ...]  # exact versions (RunPod's allowedCudaVersions)
 
 
 class CpuInstance(NamedTuple):
@@ -140,6 +141,7 @@ class Endpoint(NamedTuple):
     image: str | None
     registry: str | None  # where `flashctl build` pushes when `image` is omitted
     registry_auth: str | None
+    args: str  # RunPod's container `args`; "" runs the image's command
     dependencies: tuple[str, ...]
     system_dependencies: tuple[str, ...]
     compute: Compute
@@ -164,6 +166,7 @@ class Project(NamedTuple):
     base_dir: Path
     endpoints: tuple[Endpoint, ...]
     slo: Slo
+    budget_per_hour: float | None  # `budget.max_per_hour`, USD
 
     def endpoint(self, key: str) -> Endpoint:
         for endpoint in self.endpoints:
@@ -198,6 +201,7 @@ def build_project(
         base_dir=base_dir,
         endpoints=endpoints,
         slo=Slo(slo["p50_ms"], slo["p95_ms"], slo["p99_ms"], slo["success_rate"]),
+        budget_per_hour=(data.get("budget") or {}).get("max_per_hour"),
     )
 
 
@@ -220,10 +224,17 @@ def _endpoint(
         image=e["image"],
         registry=e["registry"],
         registry_auth=e["registry_auth"],
+        args=e["args"],
         dependencies=tuple(e["dependencies"]),
         system_dependencies=tuple(e["system_dependencies"]),
         compute=Compute(
-            gpu=Gpu(tuple(gpu["pools"]), gpu["count"], tuple(gpu["exclude"]), gpu["min_cuda"])
+            gpu=Gpu(
+                tuple(gpu["pools"]),
+                gpu["count"],
+                tuple(gpu["exclude"]),
+                gpu["min_cuda"],
+                tuple(gpu["cuda_versions"]),
+            )
             if gpu
             else None,
             cpu=tuple(CpuInstance(c["flavor"], c["vcpus"]) for c in compute["cpu"] or ()),

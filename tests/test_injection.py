@@ -52,6 +52,7 @@ DOCUMENT: dict[str, Any] = {
             "base_image": "python:3.11-slim",
             "image": "ghcr.io/acme/api:1",
             "registry_auth": "cred-1",
+            "args": "--log-level info",
             "dependencies": ["requests>=2", "pkg @ https://example.com/pkg-1.0.tar.gz"],
             "system_dependencies": ["curl", "git=1:2.39"],
             "compute": {
@@ -73,8 +74,18 @@ DOCUMENT: dict[str, Any] = {
         "gpu": {
             "image": "ghcr.io/acme/gpu:1",
             "compute": {
-                "gpu": {"pools": ["ADA_24"], "exclude": ["NVIDIA L40"], "min_cuda": "12.4"}
+                "gpu": {
+                    "pools": ["ADA_24", "ADA_48_PRO"],
+                    "exclude": ["NVIDIA L40"],
+                    "min_cuda": "12.4",
+                }
             },
+            "routes": [ROUTE],
+        },
+        "cuda": {
+            "image": "ghcr.io/acme/cuda:1",
+            "registry": "ghcr.io/acme",
+            "compute": {"gpu": {"pools": ["ADA_24"], "cuda_versions": ["12.8"]}},
             "routes": [ROUTE],
         },
     },

@@ -12,8 +12,12 @@ from types import ModuleType
 
 from flashctl.checks import (
     compute,
+    cpu_duplicate,
+    cuda,
+    data_center,
     env,
     environment,
+    gpu_exclude,
     handler_signature,
     handlers,
     kubernetes,
@@ -39,6 +43,10 @@ RULES: tuple[ModuleType, ...] = (
     handlers,
     handler_signature,
     compute,
+    gpu_exclude,
+    cpu_duplicate,
+    data_center,
+    cuda,
     scaling,
     env,
     environment,

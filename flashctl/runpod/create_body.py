@@ -51,6 +51,8 @@ def create_body(project: Project, endpoint: Endpoint) -> dict[str, Any]:
         body["image"] = endpoint.image
     if endpoint.registry_auth:
         body["registry"] = endpoint.registry_auth
+    if endpoint.args:
+        body["args"] = endpoint.args
     gpu = endpoint.compute.gpu
     if gpu is not None:
         body["gpu"] = {"pools": list(gpu.pools), "count": gpu.per_worker}
@@ -58,6 +60,8 @@ def create_body(project: Project, endpoint: Endpoint) -> dict[str, Any]:
             body["gpu"]["excludedTypes"] = list(gpu.exclude)
         if gpu.min_cuda:
             body["gpu"]["minCudaVersion"] = gpu.min_cuda
+        if gpu.cuda_versions:
+            body["gpu"]["allowedCudaVersions"] = list(gpu.cuda_versions)
     else:
         body["cpu"] = [{"id": c.flavor, "vcpuCount": c.vcpus} for c in endpoint.compute.cpu]
     return body
