@@ -76,6 +76,7 @@ class RateLimit(NamedTuple):
 
 class RuntimeSettings(NamedTuple):
     port: int
+    health_path: str | None  # RunPod's HEALTH_CHECK_PATH; None: /ping
     server: str
     workers: int
     request_timeout: float
@@ -251,6 +252,7 @@ def _endpoint(
         ),
         runtime=RuntimeSettings(
             port=runtime["port"],
+            health_path=runtime["health_path"],
             server=runtime["server"],
             workers=runtime["workers"],
             request_timeout=float(runtime["request_timeout"]),

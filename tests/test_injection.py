@@ -63,6 +63,7 @@ DOCUMENT: dict[str, Any] = {
             "scaling": {"flashboot": "on"},
             "runtime": {
                 "server": "uvicorn",
+                "health_path": "/healthz",
                 "max_body": "1MB",
                 "rate_limit": {"requests": 5, "per": "second"},
                 "startup": "app:start",

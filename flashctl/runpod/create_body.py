@@ -14,9 +14,13 @@ PROJECT_ENV = "FLASHCTL_PROJECT"  # marks the endpoints a project owns (destroy,
 
 
 def managed_env(project: Project, endpoint: Endpoint) -> dict[str, str]:
-    """Env flashctl always sets: the runtime port for RunPod's load balancer, and ownership."""
+    """Env flashctl always sets: the runtime port (and health path, when not /ping) for RunPod's
+    load balancer, and ownership."""
     port = str(endpoint.runtime.port)
-    return {"PORT": port, "PORT_HEALTH": port, PROJECT_ENV: project.name}
+    env = {"PORT": port, "PORT_HEALTH": port, PROJECT_ENV: project.name}
+    if endpoint.runtime.health_path:
+        env["HEALTH_CHECK_PATH"] = endpoint.runtime.health_path
+    return env
 
 
 def endpoint_timeout_ms(endpoint: Endpoint) -> int:
