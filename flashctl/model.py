@@ -45,6 +45,7 @@ class Gpu(NamedTuple):
     per_worker: int  # `count:`, GPUs per worker
     exclude: tuple[str, ...]
     min_cuda: str | None
+    cuda_versions: tuple[str, ...]  # exact versions (RunPod's allowedCudaVersions)
 
 
 class CpuInstance(NamedTuple):
@@ -75,6 +76,7 @@ class RateLimit(NamedTuple):
 
 class RuntimeSettings(NamedTuple):
     port: int
+    health_path: str | None  # RunPod's HEALTH_CHECK_PATH; None: /ping
     server: str
     workers: int
     request_timeout: float
@@ -140,6 +142,7 @@ class Endpoint(NamedTuple):
     image: str | None
     registry: str | None  # where `flashctl build` pushes when `image` is omitted
     registry_auth: str | None
+    args: str  # RunPod's container `args`; "" runs the image's command
     dependencies: tuple[str, ...]
     system_dependencies: tuple[str, ...]
     compute: Compute
@@ -164,6 +167,7 @@ class Project(NamedTuple):
     base_dir: Path
     endpoints: tuple[Endpoint, ...]
     slo: Slo
+    budget_per_hour: float | None  # `budget.max_per_hour`, USD
 
     def endpoint(self, key: str) -> Endpoint:
         for endpoint in self.endpoints:
@@ -198,6 +202,7 @@ def build_project(
         base_dir=base_dir,
         endpoints=endpoints,
         slo=Slo(slo["p50_ms"], slo["p95_ms"], slo["p99_ms"], slo["success_rate"]),
+        budget_per_hour=(data.get("budget") or {}).get("max_per_hour"),
     )
 
 
@@ -220,10 +225,17 @@ def _endpoint(
         image=e["image"],
         registry=e["registry"],
         registry_auth=e["registry_auth"],
+        args=e["args"],
         dependencies=tuple(e["dependencies"]),
         system_dependencies=tuple(e["system_dependencies"]),
         compute=Compute(
-            gpu=Gpu(tuple(gpu["pools"]), gpu["count"], tuple(gpu["exclude"]), gpu["min_cuda"])
+            gpu=Gpu(
+                tuple(gpu["pools"]),
+                gpu["count"],
+                tuple(gpu["exclude"]),
+                gpu["min_cuda"],
+                tuple(gpu["cuda_versions"]),
+            )
             if gpu
             else None,
             cpu=tuple(CpuInstance(c["flavor"], c["vcpus"]) for c in compute["cpu"] or ()),
@@ -240,6 +252,7 @@ def _endpoint(
         ),
         runtime=RuntimeSettings(
             port=runtime["port"],
+            health_path=runtime["health_path"],
             server=runtime["server"],
             workers=runtime["workers"],
             request_timeout=float(runtime["request_timeout"]),

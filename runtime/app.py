@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 import time
 import traceback
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ from .exchange import Exchange
 from .instances import Method, create_instances
 from .limits import ConcurrencyLimit, RateLimit, client_address
 from .operations import Operation, compile_route, invoke, kind_of
-from .ping import Health
+from .ping import Health, health_path
 from .routes import Route, Router
 from .settings import Settings
 from .streams import send_stream
@@ -65,6 +66,7 @@ class Service:
             o.route.endpoint for o in operations if isinstance(o.route.endpoint, Method)
         ]
         self.health = Health(settings.startup is not None or bool(self.methods))
+        self.health_path = health_path(os.environ.get("HEALTH_CHECK_PATH"))  # and /ping
         self.router: Router[Operation] = Router()
         for operation in self.operations:
             self.router.add(operation.route.method, operation.route.path, operation)
@@ -101,8 +103,8 @@ class Service:
             return await exchange.fail(status, detail, {"Connection": "close"} if closing else None)
         path = _route_path(scope)
         method = "GET" if exchange.head_only else exchange.method
-        if path == "/ping":
-            exchange.route = "/ping"
+        if path == "/ping" or path == self.health_path:
+            exchange.route = path
             return await self._ping(scope, exchange, method)
         if self.settings.docs and path in ("/openapi.json", "/docs"):
             exchange.route = path

@@ -1,5 +1,8 @@
 """The health state behind ``GET /ping``, as RunPod's load balancer and Kubernetes read it.
 
+The same answer is served at ``HEALTH_CHECK_PATH`` when the environment sets it (RunPod's setting
+for where its load balancer polls; flashctl sets it from ``runtime.health_path``).
+
 =========  ===========================  ================
 state      ``/ping``                    ``/ping?ready=1``
 =========  ===========================  ================
@@ -21,6 +24,16 @@ _DETAIL: dict[State, str] = {
     "failed": "Service failed to start",
     "draining": "Service is shutting down",
 }
+
+
+def health_path(value: str | None) -> str:
+    """Where the load balancer polls: ``HEALTH_CHECK_PATH`` with one leading slash, else /ping.
+
+    >>> health_path("healthz/"), health_path(None), health_path(" ")
+    ('/healthz', '/ping', '/ping')
+    """
+    bare = "/" + (value or "").strip().strip("/")
+    return "/ping" if bare == "/" else bare
 
 
 class Health:

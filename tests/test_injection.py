@@ -53,6 +53,7 @@ DOCUMENT: dict[str, Any] = {
             "image": "ghcr.io/acme/api:1",
             "registry": "ghcr.io/acme",
             "registry_auth": "cred-1",
+            "args": "--log-level info",
             "dependencies": ["requests>=2", "pkg @ https://example.com/pkg-1.0.tar.gz"],
             "system_dependencies": ["curl", "git=1:2.39"],
             "compute": {
@@ -63,6 +64,7 @@ DOCUMENT: dict[str, Any] = {
             "scaling": {"flashboot": "on"},
             "runtime": {
                 "server": "uvicorn",
+                "health_path": "/healthz",
                 "max_body": "1MB",
                 "rate_limit": {"requests": 5, "per": "second"},
                 "startup": "app:start",
@@ -74,8 +76,18 @@ DOCUMENT: dict[str, Any] = {
         "gpu": {
             "image": "ghcr.io/acme/gpu:1",
             "compute": {
-                "gpu": {"pools": ["ADA_24"], "exclude": ["NVIDIA L40"], "min_cuda": "12.4"}
+                "gpu": {
+                    "pools": ["ADA_24", "ADA_48_PRO"],
+                    "exclude": ["NVIDIA L40"],
+                    "min_cuda": "12.4",
+                }
             },
+            "routes": [ROUTE],
+        },
+        "cuda": {
+            "image": "ghcr.io/acme/cuda:1",
+            "registry": "ghcr.io/acme",
+            "compute": {"gpu": {"pools": ["ADA_24"], "cuda_versions": ["12.8"]}},
             "routes": [ROUTE],
         },
     },

@@ -1,6 +1,7 @@
-"""`env`: variable names are shell-safe identifiers; `PORT`, `PORT_HEALTH` and `FLASHCTL_PROJECT`
-are set by flashctl (from `runtime.port` and the project); secret names are letters, digits,
-`_` and `-`. A literal value under a name that looks secret is a warning: use `{secret: name}`."""
+"""`env`: variable names are shell-safe identifiers; `PORT`, `PORT_HEALTH`, `HEALTH_CHECK_PATH`
+and `FLASHCTL_PROJECT` are set by flashctl (from `runtime.port`, `runtime.health_path` and the
+project); secret names are letters, digits, `_` and `-`. A literal value under a name that looks
+secret is a warning: use `{secret: name}`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ SECRET = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 MANAGED = {
     "PORT": "set from runtime.port",
     "PORT_HEALTH": "set from runtime.port",
+    "HEALTH_CHECK_PATH": "set from runtime.health_path",
     "FLASHCTL_PROJECT": "marks the endpoints this project owns",
 }
 SECRET_LOOKING = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|PRIVATE_KEY)", re.I)

@@ -1,6 +1,7 @@
-"""`reserved-path`: `/ping` (RunPod's health check) and `/execute` belong to the service, for any
-method and with trailing slashes too; `/docs` and `/openapi.json` do when docs are on (and only
-warn otherwise, since `flashctl dev` always serves them)."""
+"""`reserved-path`: `/ping` (RunPod's health check), `runtime.health_path` when set, and
+`/execute` belong to the service, for any method and with trailing slashes too; `/docs` and
+`/openapi.json` do when docs are on (and only warn otherwise, since `flashctl dev` always serves
+them). `runtime.health_path` itself may not be `/execute` or a docs path."""
 
 from __future__ import annotations
 
@@ -17,10 +18,24 @@ DOCS = ("/docs", "/openapi.json")
 
 def check(project: Project, document: Document) -> Iterator[Problem]:
     for endpoint in project.endpoints:
+        health = endpoint.runtime.health_path
+        if health is not None and health in (*ALWAYS, *DOCS) and health != "/ping":
+            yield document.problem(
+                ("endpoints", endpoint.key, "runtime", "health_path"),
+                ID,
+                f"health_path '{health}' is a path the service keeps for itself: choose another",
+            )
         for route in endpoint.routes:
             at = (*route.at, "path")
             normalized = "/" + route.path.strip("/")
-            if normalized in ALWAYS:
+            if normalized == endpoint.runtime.health_path:
+                yield document.problem(
+                    at,
+                    ID,
+                    f"'{route.path}' is runtime.health_path (RunPod's load balancer polls it for"
+                    " health): choose another path",
+                )
+            elif normalized in ALWAYS:
                 yield document.problem(
                     at,
                     ID,

@@ -16,6 +16,7 @@ from flashctl.console import Console
 from flashctl.deploy.apply import ApplyInterrupted, Outcome, carry_out
 from flashctl.deploy.confirm import confirm
 from flashctl.deploy.connect import open_client, shown_url
+from flashctl.deploy.cost import check_budget, cost_text, fetch_costs
 from flashctl.deploy.desired import declared_environments, desired_endpoints
 from flashctl.deploy.destroy import destroy_plan
 from flashctl.deploy.normalize import base_url, owner
@@ -25,6 +26,7 @@ from flashctl.deploy.plan_text import plan_text
 from flashctl.deploy.recheck import refusals, with_live_urls
 from flashctl.deploy.wait import WaitTarget, wait_for_workers
 from flashctl.errors import DeployError, ExitCode, FlashError, InputError, UsageError
+from flashctl.model import Project
 from flashctl.runpod.client import RunPodClient
 from flashctl.targets import ApplyRequest, DestroyRequest, PlanRequest, StatusRequest
 
@@ -53,13 +55,17 @@ def run_plan(load: Load, console: Console, request: PlanRequest) -> ExitCode:
     loaded = load()
     with open_client(request.api_url) as client:
         plan = plan_for(client, loaded, prune=request.prune)
+        costs = fetch_costs(client, loaded.project)
+    if request.fmt != "json":
+        console.out(plan_text(plan, Console.color("stdout")) + cost_text(costs))
+    check_budget(costs)  # over budget: exit 1, and no plan file is saved
     if request.out is not None:
         write_plan(request.out, plan)
         console.progress(
             f"saved the plan to {request.out}; `flashctl apply {request.out}` carries it out"
         )
-    text = dumps(plan) if request.fmt == "json" else plan_text(plan, Console.color("stdout"))
-    console.out(text)
+    if request.fmt == "json":
+        console.out(dumps(plan))
     return ExitCode.CHANGES if request.detailed_exitcode and plan.pending else ExitCode.OK
 
 
@@ -71,10 +77,17 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
                 raise UsageError(
                     "--prune is decided when the plan is made: `flashctl plan --prune --out FILE`."
                 )
-            plan = saved_plan(client, plan_file, _project_name(load))
+            project = _project(load)
+            plan = saved_plan(client, plan_file, project.name)
         else:
-            plan = plan_for(client, load(), prune=request.prune)
+            loaded = load()
+            project = loaded.project
+            plan = plan_for(client, loaded, prune=request.prune)
         console.err(plan_text(plan, Console.color("stderr")))
+        if project.budget_per_hour is not None:  # `plan` shows costs; apply holds the budget
+            costs = fetch_costs(client, project)
+            console.err(cost_text(costs))
+            check_budget(costs)  # before any write
         if not plan.pending:
             print_urls(console, plan, [])
             return ExitCode.OK
@@ -115,10 +128,11 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
     return ExitCode.OK
 
 
-def _project_name(load: Load) -> str:
-    """This project's name for `apply PLAN`: from flash.yaml, never from the plan file."""
+def _project(load: Load) -> Project:
+    """This project for `apply PLAN` (its name, its budget): from flash.yaml, never from the
+    plan file."""
     try:
-        return load().project.name
+        return load().project
     except InputError as err:
         raise InputError(
             f"{err}\n`apply PLAN` reads the project from the file to check that the plan is "

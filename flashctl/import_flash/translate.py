@@ -43,7 +43,7 @@ UNSUPPORTED = {
     "max_concurrency": "queue job concurrency has no equivalent; runtime.max_concurrency bounds "
     "in-flight HTTP requests per process instead",
     "cudaVersions": "use compute.gpu.min_cuda",
-    "allowedCudaVersions": "use compute.gpu.min_cuda",
+    "allowedCudaVersions": "use compute.gpu.cuda_versions",
     "locations": "use compute.data_centers",
     "accelerate_downloads": "download acceleration is runpod-flash's own",
 }

@@ -14,9 +14,13 @@ PROJECT_ENV = "FLASHCTL_PROJECT"  # marks the endpoints a project owns (destroy,
 
 
 def managed_env(project: Project, endpoint: Endpoint) -> dict[str, str]:
-    """Env flashctl always sets: the runtime port for RunPod's load balancer, and ownership."""
+    """Env flashctl always sets: the runtime port (and health path, when not /ping) for RunPod's
+    load balancer, and ownership."""
     port = str(endpoint.runtime.port)
-    return {"PORT": port, "PORT_HEALTH": port, PROJECT_ENV: project.name}
+    env = {"PORT": port, "PORT_HEALTH": port, PROJECT_ENV: project.name}
+    if endpoint.runtime.health_path:
+        env["HEALTH_CHECK_PATH"] = endpoint.runtime.health_path
+    return env
 
 
 def endpoint_timeout_ms(endpoint: Endpoint) -> int:
@@ -51,6 +55,8 @@ def create_body(project: Project, endpoint: Endpoint) -> dict[str, Any]:
         body["image"] = endpoint.image
     if endpoint.registry_auth:
         body["registry"] = endpoint.registry_auth
+    if endpoint.args:
+        body["args"] = endpoint.args
     gpu = endpoint.compute.gpu
     if gpu is not None:
         body["gpu"] = {"pools": list(gpu.pools), "count": gpu.per_worker}
@@ -58,6 +64,8 @@ def create_body(project: Project, endpoint: Endpoint) -> dict[str, Any]:
             body["gpu"]["excludedTypes"] = list(gpu.exclude)
         if gpu.min_cuda:
             body["gpu"]["minCudaVersion"] = gpu.min_cuda
+        if gpu.cuda_versions:
+            body["gpu"]["allowedCudaVersions"] = list(gpu.cuda_versions)
     else:
         body["cpu"] = [{"id": c.flavor, "vcpuCount": c.vcpus} for c in endpoint.compute.cpu]
     return body

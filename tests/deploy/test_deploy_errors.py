@@ -29,17 +29,14 @@ def test_a_rejected_key_says_so_and_where_it_was_read_from(run_cli, deploy: Depl
 
 
 def test_a_runpod_400_shows_its_detail_and_the_endpoint(run_cli, deploy: Deploy, write_project):
-    # flash.yaml does not know which GPU types are in which pool; RunPod does, and says 400.
-    block = endpoint_yaml("api").replace(
-        "cpu: [{flavor: cpu5c, vcpus: 2}]", "gpu: {pools: [ADA_24], exclude: [NVIDIA H200]}"
-    )
-    path = write_project(block)
+    # flash.yaml does not know the account's worker quota; RunPod does, and says 400.
+    path = write_project(endpoint_yaml("api", workers="{min: 0, max: 5000}"))
 
     result = run_cli("apply", "-f", str(path), "--yes", env=deploy.env)
 
     assert result.exit_code == 1, result
     assert "RunPod rejected creating endpoint 'shop-api' (400)" in result.stderr
-    assert "'NVIDIA H200' is not a GPU type in the given pools" in result.stderr
+    assert "more than the account's worker quota leaves" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -103,3 +103,19 @@ def test_without_lifespan_a_service_with_a_hook_is_not_ready():
     app = create_app([Route("GET", "/a", lambda: "a")], Settings(startup=lambda: None))
     client = TestClient(app)  # no `with`: the server never started the app
     assert client.get("/ping").status_code == 204
+
+
+def test_health_check_path_answers_as_ping_and_ping_still_does(serve, monkeypatch):
+    monkeypatch.setenv("HEALTH_CHECK_PATH", "/healthz")  # RunPod's setting, from the endpoint env
+    release = threading.Event()
+    client = serve(Route("GET", "/a", lambda: "a"), startup=lambda: release.wait(5))
+    try:
+        assert client.get("/healthz").status_code == 204
+        assert client.get("/healthz?ready=1").status_code == 503
+    finally:
+        release.set()
+    wait_for_ping(client, 200)
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "healthy"}
+    assert client.post("/healthz").status_code == 405
+    assert client.get("/a").status_code == 200
