@@ -116,7 +116,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
 
     async def update_endpoint(request: Request) -> Response:
         endpoint_id = request.path_params["id"]
-        endpoint = state.get(endpoint_id)
+        endpoint = state.stored(endpoint_id)
         if endpoint is None:
             return _not_found()
         body = await _json_body(request)
