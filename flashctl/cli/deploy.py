@@ -78,8 +78,8 @@ def plan(
     "--wait/--no-wait",
     default=True,
     show_default=True,
-    help="Wait until changed endpoints have workers.min ready workers (kubernetes: until every"
-    " Deployment has rolled out).",
+    help="Wait until each new release has rolled out: no stale worker, workers.min ready"
+    " (kubernetes: until every Deployment has rolled out).",
 )
 @click.option(
     "--wait-timeout",
