@@ -140,13 +140,22 @@ def apply(
     help="runpod: the RunPod API; kubernetes: `kubectl get` on each endpoint's Deployment"
     " (kubectl's current context and namespace).",
 )
+@click.option(
+    "--releases",
+    is_flag=True,
+    help="Also each endpoint's release history: version, when, the fields it changed (RunPod).",
+)
 @click.pass_obj
-def status(options: Options, api_url: str | None, fmt: str, target: str) -> ExitCode:
+def status(
+    options: Options, api_url: str | None, fmt: str, target: str, releases: bool
+) -> ExitCode:
     """Each endpoint's id, URL, workers (ready/min/max) and health (with --target kubernetes:
     each endpoint's Deployment and its ready replicas)."""
     from flashctl.targets import StatusRequest
 
-    return options.run_target(target, "status", StatusRequest(api_url, fmt))
+    if releases and target != "runpod":
+        raise UsageError("--releases reads RunPod's release history: it needs --target runpod.")
+    return options.run_target(target, "status", StatusRequest(api_url, fmt, releases))
 
 
 @cli.command()

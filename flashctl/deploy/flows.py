@@ -206,12 +206,24 @@ def run_destroy(load: Load, console: Console, request: DestroyRequest) -> ExitCo
 
 
 def run_status(load: Load, console: Console, request: StatusRequest) -> ExitCode:
-    from flashctl.deploy.status import collect_status, status_json, status_text
+    from flashctl.deploy.status import (
+        collect_releases,
+        collect_status,
+        releases_text,
+        status_json,
+        status_text,
+    )
 
     project = load().project
     with open_client(request.api_url) as client:
         rows = collect_status(client, project)
-    console.out(status_json(rows, project) if request.fmt == "json" else status_text(rows))
+        histories = collect_releases(client, rows) if request.releases else None
+    if request.fmt == "json":
+        console.out(status_json(rows, project, histories))
+    else:
+        console.out(status_text(rows))
+        if histories:
+            console.out("\n" + releases_text(histories))
     return ExitCode.OK
 
 

@@ -63,7 +63,7 @@ def test_an_unknown_endpoint_has_no_releases(emulator: BackgroundEmulator) -> No
 def test_a_rolling_update_replaces_idle_workers_first_and_marks_the_rest_stale(
     start_emulator: Start, lb_body: Body
 ) -> None:
-    emulator = start_emulator(worker_ready_delay=0.05, rollout_interval=0.3)
+    emulator = start_emulator(worker_ready_delay=0.05, rollout_interval=0.4)
     created = create(emulator, lb_body(workers={"min": 3, "max": 3}))
     endpoint_id = created["id"]
     busy = call(emulator, "POST", f"/_emulator/serverless/{endpoint_id}/busy", json={"workers": 1})
