@@ -100,7 +100,7 @@ def test_a_rolling_update_replaces_idle_workers_first_and_marks_the_rest_stale(
         assert serving in present or not old & present
         assert all(w["isStale"] == (w["version"] == 1) for w in listed["workers"])
     assert any(serving in ids and len(ids & old) < 3 for ids in _ids(snapshots))
-    last_listed, last_rollout = snapshots[-1]
+    last_rollout, last_listed = snapshots[-1][1], workers(emulator, endpoint_id)
     assert last_rollout["rollout"]["inProgress"] is False
     assert last_rollout["rollout"]["workersOnLatest"] == 3
     assert last_rollout["releases"][0]["workerCount"] == 3
