@@ -71,6 +71,7 @@ class ApplyRequest:
 class StatusRequest:
     api_url: str | None
     fmt: str
+    releases: bool = False  # RunPod only: each endpoint's release history too
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ NEEDED = (
     "Endpoint",
     "ListEndpointsResponse",
     "ListEndpointWorkersResponse",
+    "ListEndpointReleasesResponse",
     "ListGpuTypesResponse",
     "ListCpuTypesResponse",
     "ListDataCentersResponse",

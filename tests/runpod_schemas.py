@@ -24,6 +24,7 @@ RESPONSE_SCHEMAS = {
     ("GET", "/v2/serverless/{id}"): "Endpoint",
     ("PATCH", "/v2/serverless/{id}"): "Endpoint",
     ("GET", "/v2/serverless/{id}/workers"): "ListEndpointWorkersResponse",
+    ("GET", "/v2/serverless/{id}/releases"): "ListEndpointReleasesResponse",
     ("GET", "/v2/catalog/gpus"): "ListGpuTypesResponse",
     ("GET", "/v2/catalog/cpus"): "ListCpuTypesResponse",
     ("GET", "/v2/catalog/datacenters"): "ListDataCentersResponse",

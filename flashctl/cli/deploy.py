@@ -75,8 +75,8 @@ def plan(
     "--wait/--no-wait",
     default=True,
     show_default=True,
-    help="Wait until changed endpoints have workers.min ready workers (kubernetes: until every"
-    " Deployment has rolled out).",
+    help="Wait until each new release has rolled out: no stale worker, workers.min ready"
+    " (kubernetes: until every Deployment has rolled out).",
 )
 @click.option(
     "--wait-timeout",
@@ -133,13 +133,22 @@ def apply(
     help="runpod: the RunPod API; kubernetes: `kubectl get` on each endpoint's Deployment"
     " (kubectl's current context and namespace).",
 )
+@click.option(
+    "--releases",
+    is_flag=True,
+    help="Also each endpoint's release history: version, when, the fields it changed (RunPod).",
+)
 @click.pass_obj
-def status(options: Options, api_url: str | None, fmt: str, target: str) -> ExitCode:
+def status(
+    options: Options, api_url: str | None, fmt: str, target: str, releases: bool
+) -> ExitCode:
     """Each endpoint's id, URL, workers (ready/min/max) and health (with --target kubernetes:
     each endpoint's Deployment and its ready replicas)."""
     from flashctl.targets import StatusRequest
 
-    return options.run_target(target, "status", StatusRequest(api_url, fmt))
+    if releases and target != "runpod":
+        raise UsageError("--releases reads RunPod's release history: it needs --target runpod.")
+    return options.run_target(target, "status", StatusRequest(api_url, fmt, releases))
 
 
 @cli.command()

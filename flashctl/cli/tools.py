@@ -42,6 +42,14 @@ from flashctl.errors import ExitCode
     help="Delay added to every answer, in milliseconds.",
 )
 @click.option("--seed", type=int, help="Seed for reproducible faults.")
+@click.option(
+    "--rollout-interval",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="SECONDS",
+    help="Time between two worker replacements of a rolling update.",
+)
 def emulator(
     host: str,
     port: int,
@@ -50,12 +58,22 @@ def emulator(
     fail_rate: float,
     latency_ms: float,
     seed: int | None,
+    rollout_interval: float,
 ) -> ExitCode:
     """Serve a local RunPod REST v2 API for offline deploys and CI."""
     from flashctl.emulator.server import serve_emulator
 
     click.echo(f"RunPod API emulator on http://{host}:{port}/v2 (Ctrl-C stops)", err=True)
-    serve_emulator(host, port, state, api_key, fail_rate, latency_ms, seed)
+    serve_emulator(
+        host,
+        port,
+        state,
+        api_key,
+        fail_rate,
+        latency_ms,
+        seed,
+        rollout_interval=rollout_interval,
+    )
     return ExitCode.OK
 
 

@@ -20,11 +20,11 @@ from flashctl.deploy.cost import check_budget, cost_text, fetch_costs
 from flashctl.deploy.desired import declared_environments, desired_endpoints
 from flashctl.deploy.destroy import destroy_plan
 from flashctl.deploy.normalize import base_url, owner
-from flashctl.deploy.plan import DELETE, Plan, make_plan
+from flashctl.deploy.plan import CREATE, DELETE, REPLACE, UPDATE_RESTART, Plan, make_plan
 from flashctl.deploy.plan_file import dumps, read_plan, stale_reasons, write_plan
 from flashctl.deploy.plan_text import plan_text
 from flashctl.deploy.recheck import refusals, with_live_urls
-from flashctl.deploy.wait import WaitTarget, wait_for_workers
+from flashctl.deploy.wait import WaitTarget, wait_for_rollouts
 from flashctl.errors import DeployError, ExitCode, FlashError, InputError, UsageError
 from flashctl.model import Project
 from flashctl.runpod.client import RunPodClient
@@ -104,13 +104,10 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
         outcomes = carry_out(client, plan, console.progress)
         failed = [o for o in outcomes if o.error is not None]
         if wait and not failed:
-            targets = [
-                WaitTarget(o.planned.name, str(o.endpoint["id"]), o.planned.workers_min)
-                for o in outcomes
-                if o.endpoint is not None
-            ]
             try:
-                wait_for_workers(client, targets, request.wait_timeout, console.progress)
+                wait_for_rollouts(
+                    client, rollout_targets(outcomes), request.wait_timeout, console.progress
+                )
             except KeyboardInterrupt:
                 raise ApplyInterrupted(
                     "Apply interrupted while waiting for workers: every change was made"
@@ -126,6 +123,21 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
             f"applied, and running `flashctl apply` again continues from here:\n{details}"
         )
     return ExitCode.OK
+
+
+def rollout_targets(outcomes: list[Outcome]) -> list[WaitTarget]:
+    """The endpoints whose change made a new release, to follow with `apply --wait`: updates
+    that restart workers, and creates (a replace is one) that start `workers.min` > 0 workers.
+    An in-place update makes no release: nothing to wait for."""
+    return [
+        WaitTarget(o.planned.name, str(o.endpoint["id"]), o.planned.workers_min)
+        for o in outcomes
+        if o.endpoint is not None
+        and (
+            o.planned.action == UPDATE_RESTART
+            or (o.planned.action in (CREATE, REPLACE) and o.planned.workers_min > 0)
+        )
+    ]
 
 
 def _project(load: Load) -> Project:
@@ -208,12 +220,24 @@ def run_destroy(load: Load, console: Console, request: DestroyRequest) -> ExitCo
 
 
 def run_status(load: Load, console: Console, request: StatusRequest) -> ExitCode:
-    from flashctl.deploy.status import collect_status, status_json, status_text
+    from flashctl.deploy.status import (
+        collect_releases,
+        collect_status,
+        releases_text,
+        status_json,
+        status_text,
+    )
 
     project = load().project
     with open_client(request.api_url) as client:
         rows = collect_status(client, project)
-    console.out(status_json(rows, project) if request.fmt == "json" else status_text(rows))
+        histories = collect_releases(client, rows) if request.releases else None
+    if request.fmt == "json":
+        console.out(status_json(rows, project, histories))
+    else:
+        console.out(status_text(rows))
+        if histories:
+            console.out("\n" + releases_text(histories))
     return ExitCode.OK
 
 

@@ -2,7 +2,8 @@
 
 RunPod fills in defaults for what a create leaves out and adds fields of its own (`id`,
 `requestUrls`, `createdAt`, CPU `memory`). `normalize` folds the defaults in and drops the rest,
-so the body flashctl would send and the endpoint RunPod returns for it compare equal:
+so the body flashctl would send and the endpoint RunPod returns for it compare equal. Lists
+whose order the server does not keep (GPU pools, data centers, volumes) compare as sets:
 
     >>> body = {"name": "shop-api", "type": "LOAD_BALANCER", "image": "shop:1",
     ...         "scaling": {"type": "REQUEST_COUNT", "requestCount": 4},
@@ -30,6 +31,8 @@ DEFAULT_DISK_GB = 5
 DEFAULT_WORKERS = {"min": 0, "max": 3, "idleTimeout": 10}
 DEFAULT_TIMEOUT_MS = 300_000
 DEFAULT_FLASHBOOT = "OFF"
+# Env the server adds itself; RunPod reserves the prefix for its own variables.
+SERVER_ENV_PREFIX = "RUNPOD_"
 
 
 def normalize(endpoint: Mapping[str, Any]) -> JSONObject:
@@ -37,7 +40,7 @@ def normalize(endpoint: Mapping[str, Any]) -> JSONObject:
     gpu = endpoint.get("gpu")
     return {
         "name": endpoint.get("name", ""),
-        "type": endpoint.get("type", "QUEUE"),
+        "type": endpoint.get("type"),  # None: not reported (never a difference, see `against`)
         "image": endpoint.get("image") or "",
         "args": endpoint.get("args") or "",
         "disk": endpoint.get("disk", DEFAULT_DISK_GB),
@@ -48,16 +51,37 @@ def normalize(endpoint: Mapping[str, Any]) -> JSONObject:
         "cpu": None if gpu else [_cpu(cpu) for cpu in endpoint.get("cpu") or []],
         "workers": {**DEFAULT_WORKERS, **(endpoint.get("workers") or {})},
         "scaling": dict(endpoint.get("scaling") or {}),
-        "dataCenterIds": list(endpoint.get("dataCenterIds") or []),
-        "networkVolumes": list(endpoint.get("networkVolumes") or []),
+        "dataCenterIds": sorted(endpoint.get("dataCenterIds") or []),
+        "networkVolumes": sorted(endpoint.get("networkVolumes") or []),
         "timeout": endpoint.get("timeout", DEFAULT_TIMEOUT_MS),
         "flashboot": endpoint.get("flashboot") or DEFAULT_FLASHBOOT,
     }
 
 
+def against(remote: JSONObject, desired: JSONObject) -> JSONObject:
+    """The normalized `remote` as it compares with the normalized `desired`: what the server did
+    not report (`type`) and env it added itself (`RUNPOD_*` that `desired` does not set) are
+    no difference.
+
+    >>> against({"type": None, "env": {"RUNPOD_ENDPOINT_ID": "x7k2", "A": "1"}},
+    ...         {"type": "LOAD_BALANCER", "env": {"A": "1"}})
+    {'type': 'LOAD_BALANCER', 'env': {'A': '1'}}
+    """
+    shape = dict(remote)
+    if shape.get("type") is None:
+        shape["type"] = desired.get("type")
+    wanted = desired.get("env") or {}
+    shape["env"] = {
+        key: value
+        for key, value in (remote.get("env") or {}).items()
+        if key in wanted or not key.startswith(SERVER_ENV_PREFIX)
+    }
+    return shape
+
+
 def _gpu(gpu: Mapping[str, Any]) -> JSONObject:
     return {
-        "pools": list(gpu.get("pools") or []),
+        "pools": sorted(gpu.get("pools") or []),
         "count": gpu.get("count", 1),
         # A set of exclusions; RunPod trims surrounding whitespace.
         "excludedTypes": sorted({str(t).strip() for t in gpu.get("excludedTypes") or []}),
@@ -71,8 +95,11 @@ def _cpu(cpu: Mapping[str, Any]) -> JSONObject:
 
 
 def fingerprint(endpoint: Mapping[str, Any]) -> str:
-    """`sha256:<hex>` of the normalized shape: equal fingerprints, equal managed settings."""
-    text = json.dumps(normalize(endpoint), sort_keys=True, separators=(",", ":"))
+    """`sha256:<hex>` of the normalized shape, without the env the server adds: equal
+    fingerprints, equal managed settings."""
+    shape = normalize(endpoint)
+    shape["env"] = {k: v for k, v in shape["env"].items() if not k.startswith(SERVER_ENV_PREFIX)}
+    text = json.dumps(shape, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -32,7 +32,7 @@ from flashctl.deploy.diff import (
     changed_fields,
     field_changes,
 )
-from flashctl.deploy.normalize import base_url, fingerprint, normalize, owner
+from flashctl.deploy.normalize import against, base_url, fingerprint, normalize, owner
 from flashctl.deploy.patch import patch_body
 from flashctl.errors import DeployError
 from flashctl.runpod.create_body import PROJECT_ENV
@@ -215,7 +215,8 @@ def _endpoint_plan(
             workers_min=workers_min,
             same_name=same_name,
         )
-    desired_shape, remote_shape = normalize(want.body), normalize(remote)
+    desired_shape = normalize(want.body)
+    remote_shape = against(normalize(remote), desired_shape)
     changes = tuple(field_changes(remote_shape, desired_shape))
     fields = changed_fields(list(changes))
     note = "" if owner(remote) == project else f"adopts an endpoint without env {PROJECT_ENV}"

@@ -3,6 +3,12 @@
 Health, from the workers list: `not deployed`; `unhealthy` (a worker fails its health checks);
 `updating` (workers still run an older configuration); `starting` (fewer ready workers than
 `workers.min`); `healthy` (ready workers serve); `scaled to zero` (none needed, none running).
+
+With `--releases`, each deployed endpoint's release history follows, one line per release:
+
+    shop-api (x7k2m9q4p1v8z3): version 2, rollout done
+      v2  2026-12-01T22:50:00Z  image, env.LOG_LEVEL
+      v1  2026-12-01T22:40:00Z  created
 """
 
 from __future__ import annotations
@@ -74,20 +80,103 @@ def collect_status(client: RunPodClient, project: Project) -> list[EndpointStatu
     return rows
 
 
+@dataclass(frozen=True)
+class ReleaseLine:
+    version: int | None
+    created_at: str
+    fields: tuple[str, ...]  # the changed fields (dotted), never their values
+    created: bool  # the endpoint's first release: its creation
+
+
+@dataclass(frozen=True)
+class ReleaseHistory:
+    name: str
+    id: str
+    version: int | None
+    rollout: str  # "rollout done" or "rolling out: 1/2 workers on latest"
+    releases: tuple[ReleaseLine, ...]  # newest first
+
+
+def collect_releases(client: RunPodClient, rows: Sequence[EndpointStatus]) -> list[ReleaseHistory]:
+    """One `/releases` call per deployed endpoint of `rows`."""
+    histories = []
+    for row in rows:
+        if row.id is None:
+            continue
+        answer = client.list_releases(row.id, name=row.name)
+        histories.append(release_history(row.name, row.id, answer))
+    return histories
+
+
+def release_history(name: str, endpoint_id: str, answer: Mapping[str, Any]) -> ReleaseHistory:
+    """A `ListEndpointReleasesResponse`, read.
+
+    >>> h = release_history("api", "x7k2", {"endpointVersion": 2, "rollout": {"inProgress": True,
+    ...     "workersOnLatest": 1, "workersTotal": 2}, "releases": [{"version": 2, "createdAt": "T2",
+    ...     "diff": [{"field": "image", "old": "a:1", "new": "a:2"}]}, {"version": 1,
+    ...     "createdAt": "T1", "diff": [{"field": "image", "old": None, "new": "a:1"}]}]})
+    >>> h.rollout, [(r.version, r.fields, r.created) for r in h.releases]
+    ('rolling out: 1/2 workers on latest', [(2, ('image',), False), (1, ('image',), True)])
+    """
+    rollout = answer.get("rollout") or {}
+    progress = (
+        f"rolling out: {rollout.get('workersOnLatest', 0)}/{rollout.get('workersTotal', 0)}"
+        " workers on latest"
+        if rollout.get("inProgress")
+        else "rollout done"
+    )
+    listed = list(answer.get("releases") or [])
+    lines = []
+    for index, release in enumerate(listed):
+        diff = release.get("diff") or []
+        first = index == len(listed) - 1 and all(entry.get("old") is None for entry in diff)
+        lines.append(
+            ReleaseLine(
+                version=release.get("version"),
+                created_at=str(release.get("createdAt", "")),
+                fields=tuple(str(entry.get("field")) for entry in diff),
+                created=first,
+            )
+        )
+    return ReleaseHistory(name, endpoint_id, answer.get("endpointVersion"), progress, tuple(lines))
+
+
+def releases_text(histories: Sequence[ReleaseHistory]) -> str:
+    blocks = []
+    for history in histories:
+        version = "?" if history.version is None else history.version
+        lines = [f"{history.name} ({history.id}): version {version}, {history.rollout}"]
+        for release in history.releases:
+            changed = "created" if release.created else ", ".join(release.fields) or "-"
+            tag = "v?" if release.version is None else f"v{release.version}"
+            lines.append(f"  {tag:<4} {release.created_at}  {changed}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
 def _find(remote: Sequence[Mapping[str, Any]], name: str, project: str) -> Mapping[str, Any] | None:
     named = [e for e in remote if e.get("name") == name]
     named.sort(key=lambda e: (owner(e) != project, str(e.get("createdAt", ""))))
     return named[0] if named else None
 
 
-def status_json(rows: Sequence[EndpointStatus], project: Project) -> str:
+def status_json(
+    rows: Sequence[EndpointStatus],
+    project: Project,
+    histories: Sequence[ReleaseHistory] | None = None,
+) -> str:
     """`{"project": ..., "environment": ..., "endpoints": [{key, name, id, url, ready, min, max,
-    total, health}]}`"""
-    data = {
-        "project": project.name,
-        "environment": project.environment,
-        "endpoints": [asdict(row) for row in rows],
-    }
+    total, health}]}`; with `histories`, each deployed endpoint also has `releases`:
+    `{version, rollout, releases: [{version, created_at, fields, created}]}`."""
+    by_name = {history.name: history for history in histories or ()}
+    endpoints = []
+    for row in rows:
+        entry: dict[str, Any] = asdict(row)
+        if row.name in by_name:
+            history = asdict(by_name[row.name])
+            entry["releases"] = {k: history[k] for k in ("version", "rollout", "releases")}
+        endpoints.append(entry)
+    data = {"project": project.name, "environment": project.environment, "endpoints": endpoints}
     return json.dumps(data, indent=2) + "\n"
 
 

@@ -6,6 +6,7 @@
     PATCH  /v2/serverless/{id}            200 Endpoint | 400 | 404 | 422
     DELETE /v2/serverless/{id}            204 | 404
     GET    /v2/serverless/{id}/workers    200 {"workers": [...], "summary": {...}} | 404
+    GET    /v2/serverless/{id}/releases   200 {"endpointVersion", "rollout", "releases"} | 404
     GET    /v2/catalog/gpus|cpus|datacenters
 
 Every `/v2` request needs `Authorization: Bearer KEY` (401 otherwise, decided before the body is
@@ -19,6 +20,8 @@ Emulator-only hooks, unauthenticated and never faulted (RunPod has nothing like 
     GET  /_emulator/requests   counts per "METHOD /template" and the request log
     POST /_emulator/reset      forget all endpoints, the log and scripted faults
     POST /_emulator/faults     {"faults": [{"kind": "drop_after", "match": "POST /v2/serverless"}]}
+    POST /_emulator/serverless/{id}/busy   {"workers": N}: N workers serve a request (RUNNING),
+                               so a rolling update replaces them last
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
 
     async def update_endpoint(request: Request) -> Response:
         endpoint_id = request.path_params["id"]
-        endpoint = state.get(endpoint_id)
+        endpoint = state.stored(endpoint_id)
         if endpoint is None:
             return _not_found()
         body = await _json_body(request)
@@ -140,6 +143,12 @@ def build_app(emulator: Emulator) -> ASGIApp:
         if state.get(endpoint_id) is None:
             return _not_found()
         return JSONResponse(state.workers(endpoint_id))
+
+    async def list_releases(request: Request) -> Response:
+        endpoint_id = request.path_params["id"]
+        if state.get(endpoint_id) is None:
+            return _not_found()
+        return JSONResponse(state.releases(endpoint_id))
 
     def catalog_route(kind: str) -> Route:
         async def read(request: Request) -> Response:
@@ -168,6 +177,19 @@ def build_app(emulator: Emulator) -> ASGIApp:
             return problem(400, f"bad fault script: {err}")
         return Response(status_code=204)
 
+    async def busy_hook(request: Request) -> Response:
+        endpoint_id = request.path_params["id"]
+        if state.get(endpoint_id) is None:
+            return _not_found()
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        count = body.get("workers") if isinstance(body, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return problem(400, 'expected {"workers": N} with N >= 0')
+        state.set_busy(endpoint_id, count)
+        return Response(status_code=204)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         detail = "no such route" if exc.status_code == 404 else exc.detail
@@ -180,10 +202,12 @@ def build_app(emulator: Emulator) -> ASGIApp:
         Route("/v2/serverless/{id}", update_endpoint, methods=["PATCH"]),
         Route("/v2/serverless/{id}", delete_endpoint, methods=["DELETE"]),
         Route("/v2/serverless/{id}/workers", list_workers, methods=["GET"]),
+        Route("/v2/serverless/{id}/releases", list_releases, methods=["GET"]),
         *(catalog_route(kind) for kind in ("gpus", "cpus", "datacenters")),
         Route("/_emulator/requests", requests_hook, methods=["GET"]),
         Route("/_emulator/reset", reset_hook, methods=["POST"]),
         Route("/_emulator/faults", faults_hook, methods=["POST"]),
+        Route("/_emulator/serverless/{id}/busy", busy_hook, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     return _Gate(app, emulator)

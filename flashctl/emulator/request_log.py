@@ -15,6 +15,7 @@ _TEMPLATES = [
     (re.compile(r"/v2/serverless"), "/v2/serverless"),
     (re.compile(r"/v2/serverless/[^/]+"), "/v2/serverless/{id}"),
     (re.compile(r"/v2/serverless/[^/]+/workers"), "/v2/serverless/{id}/workers"),
+    (re.compile(r"/v2/serverless/[^/]+/releases"), "/v2/serverless/{id}/releases"),
 ]
 
 

@@ -44,14 +44,24 @@ def create_emulator(
     *,
     worker_ready_delay: float = 0.3,
     retry_after: int = 1,
+    rollout_interval: float = 0.5,
+    omit_fields: tuple[str, ...] = (),
 ) -> Emulator:
     """The emulator's parts, checked; raises UsageError for an out-of-range option."""
     if not 0.0 <= fail_rate <= 1.0:
         raise UsageError(f"--fail-rate must be between 0 and 1, got {fail_rate}.")
-    if latency_ms < 0 or worker_ready_delay < 0 or retry_after < 0:
-        raise UsageError("--latency-ms, the worker ready delay and Retry-After must be >= 0.")
+    if min(latency_ms, worker_ready_delay, retry_after, rollout_interval) < 0:
+        raise UsageError(
+            "--latency-ms, the worker ready delay, the rollout interval and Retry-After must"
+            " be >= 0."
+        )
     return Emulator(
-        state=EmulatorState(state, worker_ready_delay=worker_ready_delay),
+        state=EmulatorState(
+            state,
+            worker_ready_delay=worker_ready_delay,
+            rollout_interval=rollout_interval,
+            omit_fields=omit_fields,
+        ),
         faults=FaultInjector(fail_rate, seed),
         log=RequestLog(),
         api_key=api_key,
@@ -73,7 +83,9 @@ def serve_emulator(
     """Serve the emulator on http://host:port until SIGINT or SIGTERM.
 
     `state`: a JSON file kept across restarts (None: in memory). `api_key`: the bearer key to
-    require (None: any key). `options`: `worker_ready_delay` (s), `retry_after` (s).
+    require (None: any key). `options`: `worker_ready_delay` (s), `retry_after` (s),
+    `rollout_interval` (s between two worker replacements of a rolling update), `omit_fields`
+    (optional Endpoint fields the answers leave out).
     """
     emulator = create_emulator(state, api_key, fail_rate, latency_ms, seed, **options)
     config = _config([f"{host}:{port}"])
@@ -182,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="seed for the fault sequence")
     parser.add_argument("--worker-ready-delay", type=float, default=0.3, metavar="SECONDS")
     parser.add_argument("--retry-after", type=int, default=1, metavar="SECONDS")
+    parser.add_argument("--rollout-interval", type=float, default=0.5, metavar="SECONDS")
     args = parser.parse_args(argv)
     try:
         serve_emulator(
@@ -194,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.seed,
             worker_ready_delay=args.worker_ready_delay,
             retry_after=args.retry_after,
+            rollout_interval=args.rollout_interval,
         )
     except FlashError as err:
         print(f"error: {err}", file=sys.stderr)

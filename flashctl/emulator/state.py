@@ -1,10 +1,17 @@
 """The emulator's account: endpoints as RunPod returns them, their workers, and the state file.
 
-Endpoints are stored as the public `Endpoint` documents (server defaults filled in), so a GET
-returns exactly what was stored. Each mutation rewrites the state file atomically (temp file +
-`os.replace`), so an emulator killed at any moment restarts with the last complete state; the
-temp file a kill leaves (`.<state>.*.partial`, a name only this module writes) is removed at
-the next start.
+Endpoints are stored as complete `Endpoint` documents (server defaults filled in), and
+answered as a server answers, not as a mirror (`public_view`): GPU pools and data centers come
+back in the server's order, env gains the `RUNPOD_*` variables the server owns, and optional
+fields at their empty value (`args`, `registry`, `ports`, `gpu.count` 1) are left out, as are
+any named in `omit_fields` (`type`, which a legacy endpoint's description lacks).
+
+A change of a RESTART_FIELDS field makes a release (a create is release 1) and a rolling update
+of the workers (see "workers and releases" below).
+
+Each mutation rewrites the state file atomically (temp file + `os.replace`), so an emulator
+killed at any moment restarts with the last complete state; the temp file a kill leaves
+(`.<state>.*.partial`, a name only this module writes) is removed at the next start.
 Times are wall-clock (`time.time()`) so that they stay meaningful across a restart.
 """
 
@@ -15,7 +22,7 @@ import json
 import secrets
 import string
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,6 +53,8 @@ RESTART_FIELDS = (
     "networkVolumes",
     "flashboot",
 )
+# Env the server sets on every endpoint; RunPod reserves the RUNPOD_ prefix for its own.
+SERVER_ENV_PREFIX = "RUNPOD_"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -82,11 +91,15 @@ class EmulatorState:
         *,
         worker_ready_delay: float = 0.3,
         clock: Callable[[], float] = time.time,
+        omit_fields: tuple[str, ...] = (),
+        rollout_interval: float = 0.5,
     ) -> None:
         self.path = path
         self.worker_ready_delay = worker_ready_delay
+        self.rollout_interval = rollout_interval
+        self.omit_fields = omit_fields
         self._clock = clock
-        # id -> {"endpoint": Endpoint document, "version": int, "workers": [worker record]}
+        # id -> {"endpoint": Endpoint, "version": int, "workers": [...], "releases": [...]}
         self._records: dict[str, JSONObject] = {}
         if path is not None:
             remove_partial_writes(path)
@@ -96,35 +109,49 @@ class EmulatorState:
     # -- endpoints ---------------------------------------------------------------------------
 
     def list(self) -> list[JSONObject]:
-        return [copy.deepcopy(record["endpoint"]) for record in self._records.values()]
+        return [self._view(record["endpoint"]) for record in self._records.values()]
 
     def get(self, endpoint_id: str) -> JSONObject | None:
+        """The endpoint as the API answers it (see `public_view`)."""
+        record = self._records.get(endpoint_id)
+        return self._view(record["endpoint"]) if record else None
+
+    def stored(self, endpoint_id: str) -> JSONObject | None:
+        """The complete stored document, for the API's own rules."""
         record = self._records.get(endpoint_id)
         return copy.deepcopy(record["endpoint"]) if record else None
 
+    def _view(self, endpoint: JSONObject) -> JSONObject:
+        return public_view(endpoint, self.omit_fields)
+
     def create(self, body: JSONObject) -> JSONObject:
-        """Store an endpoint from a valid create body; names may repeat, as on RunPod."""
+        """Store an endpoint from a valid create body (its release 1); names may repeat."""
         endpoint_id = new_id()
         while endpoint_id in self._records:
             endpoint_id = new_id()
-        endpoint = _endpoint_from_create(endpoint_id, body, self._now_iso())
-        self._records[endpoint_id] = {"endpoint": endpoint, "version": 1, "workers": []}
-        self._reconcile_workers(endpoint_id, restart=True)
+        now = self._clock()
+        endpoint = _endpoint_from_create(endpoint_id, body, _iso(now))
+        record: JSONObject = {"endpoint": endpoint, "version": 1, "workers": [], "releases": []}
+        self._records[endpoint_id] = record
+        self._add_release(record, release_diff(None, endpoint), now)
+        self._reconcile_workers(record, now)
         self.save()
-        return copy.deepcopy(endpoint)
+        return self._view(endpoint)
 
     def update(self, endpoint_id: str, changes: JSONObject) -> JSONObject:
-        """Apply a valid PATCH body: only the given fields change."""
+        """Apply a valid PATCH body: only the given fields change. A change of a RESTART_FIELDS
+        field makes a new release, rolled out to the workers one at a time (`workers`)."""
         record = self._records[endpoint_id]
         before = record["endpoint"]
         after = _apply_patch(before, changes)
-        restart = any(before.get(name) != after.get(name) for name in RESTART_FIELDS)
-        if restart:
+        now = self._clock()
+        if any(before.get(name) != after.get(name) for name in RESTART_FIELDS):
             record["version"] += 1
+            self._add_release(record, release_diff(before, after), now)
         record["endpoint"] = after
-        self._reconcile_workers(endpoint_id, restart=restart)
+        self._reconcile_workers(record, now)
         self.save()
-        return copy.deepcopy(after)
+        return self._view(after)
 
     def delete(self, endpoint_id: str) -> bool:
         if self._records.pop(endpoint_id, None) is None:
@@ -144,26 +171,34 @@ class EmulatorState:
             if endpoint_id != excluding
         )
 
-    # -- workers -----------------------------------------------------------------------------
+    # -- workers and releases ----------------------------------------------------------------
+    #
+    # A worker record is {id, version, image, startedAt, retireAt, busy}; it is live from
+    # startedAt until retireAt (None: until further notice). A rolling update schedules, for each
+    # stale worker, its retirement and the start of its replacement at the same moment, one every
+    # `rollout_interval` seconds, idle workers first; so every answer is a pure function of the
+    # clock, and a restarted emulator carries on where it was.
 
     def workers(self, endpoint_id: str) -> JSONObject:
-        """`ListEndpointWorkersResponse`: workers are INITIALIZING until the ready delay passes."""
+        """`ListEndpointWorkersResponse`: workers are INITIALIZING until the ready delay passes;
+        a worker on an older version than the endpoint's is `isStale` until it is replaced."""
         record = self._records[endpoint_id]
         endpoint = record["endpoint"]
         now = self._clock()
         gpu = endpoint.get("gpu")
         workers = []
-        for worker in record["workers"]:
+        for worker in _live(record, now):
             ready_at = worker["startedAt"] + self.worker_ready_delay
             ready = now >= ready_at
+            status = ("RUNNING" if worker.get("busy") else "IDLE") if ready else "INITIALIZING"
             workers.append(
                 {
                     "id": worker["id"],
-                    "status": "IDLE" if ready else "INITIALIZING",
+                    "status": status,
                     "isStale": worker["version"] != record["version"],
                     "version": worker["version"],
                     "gpuCount": gpu["count"] if gpu else 0,
-                    "image": endpoint["image"],
+                    "image": worker.get("image", endpoint["image"]),
                     "uptimeSeconds": int(now - ready_at) if ready else None,
                     "gpuTypeId": _placed_gpu_type(gpu) if ready and gpu else None,
                     "dataCenterId": (endpoint["dataCenterIds"] or [DEFAULT_DATA_CENTER])[0]
@@ -178,15 +213,85 @@ class EmulatorState:
         summary["total"] = len(workers)
         return {"workers": workers, "summary": summary, "endpointVersion": record["version"]}
 
-    def _reconcile_workers(self, endpoint_id: str, *, restart: bool) -> None:
-        """Keep `workers.min` workers; a restart replaces them all with fresh ones."""
+    def releases(self, endpoint_id: str) -> JSONObject:
+        """`ListEndpointReleasesResponse`: the releases newest first, and the rollout's progress."""
         record = self._records[endpoint_id]
-        wanted = record["endpoint"]["workers"]["min"]
-        current = [] if restart else record["workers"][:wanted]
+        live = _live(record, self._clock())
+        version = record["version"]
+        on_latest = sum(1 for worker in live if worker["version"] == version)
+        releases = [
+            {**release, "workerCount": sum(1 for w in live if w["version"] == release["version"])}
+            for release in reversed(record["releases"])
+        ]
+        return {
+            "endpointVersion": version,
+            "rollout": {
+                "inProgress": on_latest < len(live),
+                "workersOnLatest": on_latest,
+                "workersTotal": len(live),
+                "percentOnLatest": on_latest * 100 // len(live) if live else 0,
+            },
+            "releases": releases,
+        }
+
+    def set_busy(self, endpoint_id: str, count: int) -> None:
+        """Mark `count` of the live workers RUNNING (serving a request), the rest not; a test hook.
+        The rollout in progress is rescheduled so that busy workers are replaced last."""
+        record = self._records[endpoint_id]
         now = self._clock()
-        while len(current) < wanted:
-            current.append({"id": new_id(), "startedAt": now, "version": record["version"]})
-        record["workers"] = current
+        _settle(record, now)
+        for index, worker in enumerate(record["workers"]):
+            worker["busy"] = index < count
+        self._reconcile_workers(record, now)
+        self.save()
+
+    def _add_release(self, record: JSONObject, diff: Sequence[JSONObject], now: float) -> None:
+        record.setdefault("releases", []).append(
+            {
+                "id": new_id(8),
+                "version": record["version"],
+                "source": "MANUAL",
+                "buildId": None,
+                "createdByUserId": None,
+                "createdAt": _iso(now),
+                "diff": list(diff),
+            }
+        )
+
+    def _reconcile_workers(self, record: JSONObject, now: float) -> None:
+        """Keep `workers.min` live workers (stale ones go first when there are too many), and
+        schedule the replacement of each stale one: idle workers first, one per interval."""
+        _settle(record, now)
+        version = record["version"]
+        wanted = record["endpoint"]["workers"]["min"]
+        # Stale before current, idle before busy: the order in which workers are given up.
+        order = sorted(
+            record["workers"],
+            key=lambda w: (w["version"] == version, bool(w.get("busy"))),
+        )
+        kept = order[len(order) - wanted :] if wanted else []
+        kept.sort(key=lambda w: (bool(w.get("busy")), w["startedAt"]))
+        image = record["endpoint"]["image"]
+        while len(kept) < wanted:
+            kept.append(self._new_worker(version, image, now))
+        replacements = []
+        stale = [w for w in kept if w["version"] != version]
+        for index, worker in enumerate(stale, start=1):
+            at = now + index * self.rollout_interval
+            worker["retireAt"] = at
+            replacements.append(self._new_worker(version, image, at))
+        record["workers"] = kept + replacements
+
+    @staticmethod
+    def _new_worker(version: int, image: str, started: float) -> JSONObject:
+        return {
+            "id": new_id(),
+            "version": version,
+            "image": image,
+            "startedAt": started,
+            "retireAt": None,
+            "busy": False,
+        }
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -200,18 +305,87 @@ class EmulatorState:
         return _iso(self._clock())
 
 
+def _live(record: JSONObject, now: float) -> list[JSONObject]:
+    return [
+        worker
+        for worker in record["workers"]
+        if worker["startedAt"] <= now
+        and (worker.get("retireAt") is None or now < worker["retireAt"])
+    ]
+
+
+def _settle(record: JSONObject, now: float) -> None:
+    """Make the schedule the present: retired workers go, replacements not started yet are
+    dropped (the workers they were to replace stay, unscheduled)."""
+    workers = _live(record, now)
+    for worker in workers:
+        worker["retireAt"] = None
+    record["workers"] = workers
+
+
+# Fields of an Endpoint that are not its configuration.
+_NOT_CONFIGURATION = ("id", "createdAt", "requestUrls")
+
+
+def release_diff(before: JSONObject | None, after: JSONObject) -> list[JSONObject]:
+    """`ReleaseDiffEntry`s from `before` (None: a create) to `after`: one per changed leaf,
+    mappings by key (`workers.max`, `env.LOG_LEVEL`), lists as wholes.
+
+    >>> release_diff({"image": "a:1", "disk": 5}, {"image": "a:2", "disk": 5})
+    [{'field': 'image', 'old': 'a:1', 'new': 'a:2'}]
+    """
+    old = _leaves({k: v for k, v in (before or {}).items() if k not in _NOT_CONFIGURATION})
+    new = _leaves({k: v for k, v in after.items() if k not in _NOT_CONFIGURATION})
+    return [
+        {"field": field, "old": old.get(field), "new": new.get(field)}
+        for field in [*new, *(f for f in old if f not in new)]
+        if old.get(field) != new.get(field)
+    ]
+
+
+def _leaves(value: JSONObject, prefix: str = "") -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, dict) and item:
+            found.update(_leaves(item, f"{prefix}{key}."))
+        else:
+            found[prefix + key] = copy.deepcopy(item)
+    return found
+
+
 def _read_state(path: Path) -> dict[str, JSONObject]:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        return {record["endpoint"]["id"]: record for record in payload["endpoints"]}
+        records = {record["endpoint"]["id"]: record for record in payload["endpoints"]}
+        for record in records.values():
+            record.setdefault("releases", [])  # a state file from before releases
+        return records
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise DeployError(
             f"The emulator state file {path} cannot be read ({err}); move it away to start empty."
         ) from err
 
 
+def public_view(endpoint: JSONObject, omit_fields: tuple[str, ...] = ()) -> JSONObject:
+    """`endpoint` as the server answers it: optional fields at their empty value left out."""
+    view = copy.deepcopy(endpoint)
+    for name, empty in (("args", ""), ("registry", None), ("ports", [])):
+        if name in view and view[name] == empty:
+            del view[name]
+    if view.get("gpu") and view["gpu"].get("count") == 1:
+        del view["gpu"]["count"]
+    for name in omit_fields:
+        view.pop(name, None)
+    return view
+
+
+def server_env(endpoint_id: str) -> dict[str, str]:
+    """The env the server adds to every endpoint."""
+    return {SERVER_ENV_PREFIX + "ENDPOINT_ID": endpoint_id}
+
+
 def _endpoint_from_create(endpoint_id: str, body: JSONObject, created_at: str) -> JSONObject:
-    env = dict(body.get("env", {}))
+    env = {**body.get("env", {}), **server_env(endpoint_id)}
     endpoint: JSONObject = {
         "id": endpoint_id,
         "name": body["name"],
@@ -225,7 +399,7 @@ def _endpoint_from_create(endpoint_id: str, body: JSONObject, created_at: str) -
         "registry": body.get("registry"),
         "workers": {**DEFAULT_WORKERS, **body.get("workers", {})},
         "scaling": dict(body["scaling"]),
-        "dataCenterIds": list(body.get("dataCenterIds", [])),
+        "dataCenterIds": sorted(body.get("dataCenterIds", [])),
         "networkVolumes": list(body.get("networkVolumes", [])),
         "timeout": body.get("timeout", DEFAULT_TIMEOUT_MS),
         "flashboot": body.get("flashboot", "OFF"),
@@ -252,6 +426,10 @@ def _apply_patch(endpoint: JSONObject, changes: JSONObject) -> JSONObject:
             after["gpu"] = _merge_gpu(after["gpu"], value)
         elif name == "cpu":
             after["cpu"] = [_cpu_config(cpu) for cpu in value]
+        elif name == "env":
+            after["env"] = {**value, **server_env(after["id"])}
+        elif name == "dataCenterIds":
+            after["dataCenterIds"] = sorted(value)
         else:
             after[name] = copy.deepcopy(value)
     if "env" in changes and after["type"] == "LOAD_BALANCER":
@@ -262,6 +440,7 @@ def _apply_patch(endpoint: JSONObject, changes: JSONObject) -> JSONObject:
 
 def _merge_gpu(current: JSONObject, changes: JSONObject) -> JSONObject:
     gpu = {**current, **copy.deepcopy(changes)}
+    gpu["pools"] = sorted(gpu["pools"])  # the server keeps pools in its own order
     if "pools" in changes and "excludedTypes" not in changes:
         gpu.pop("excludedTypes", None)  # pools and exclusions are one selection
     if "excludedTypes" in gpu:

@@ -197,6 +197,13 @@ class RunPodClient:
         call = _Call("GET", "/v2/serverless/{id}/workers", path, action, name)
         return _object(self._run(call), call)
 
+    def list_releases(self, endpoint_id: str, *, name: str | None = None) -> JSONObject:
+        """`{"endpointVersion": n, "rollout": {...}, "releases": [...]}`, newest release first."""
+        path = f"/v2/serverless/{quote(endpoint_id, safe='')}/releases"
+        action = f"listing the releases of {_label(endpoint_id, name)}"
+        call = _Call("GET", "/v2/serverless/{id}/releases", path, action, name)
+        return _object(self._run(call), call)
+
     def catalog(self, kind: CatalogKind) -> list[JSONObject]:
         """The GPU types, CPU flavors or data centers RunPod offers."""
         if kind not in _CATALOG_KEYS:

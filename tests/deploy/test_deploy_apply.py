@@ -84,7 +84,7 @@ def test_apply_waits_for_min_workers_to_be_ready(run_cli, deploy: Deploy, write_
     result = run_cli("apply", "-f", str(path), "--yes", "--wait-timeout", "20", env=deploy.env)
 
     assert result.exit_code == 0, result
-    assert "shop-api: 1 of 1 workers ready" in result.stderr
+    assert "shop-api: version 1, 1/1 workers on latest, 0 stale, 1 of 1 ready" in result.stderr
     assert deploy.counts()["GET /v2/serverless/{id}/workers"] >= 1
 
 
@@ -95,7 +95,8 @@ def test_wait_timeout_is_a_clear_failure(run_cli, deploy: Deploy, write_project)
     result = run_cli("apply", "-f", str(path), "--yes", "--wait-timeout", "0.5", env=deploy.env)
 
     assert result.exit_code == 1, result
-    assert "Timed out after 0.5 s waiting for ready workers: shop-api (0 of 1 ready)" in (
+    assert "Timed out after 0.5 s waiting for the rollout of 1 endpoint(s):" in result.stderr
+    assert "shop-api: version 1, 1/1 workers on latest, 0 stale, 0 of 1 ready; not ready: " in (
         result.stderr
     )
     assert "Traceback" not in result.stderr

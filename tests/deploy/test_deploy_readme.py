@@ -57,7 +57,7 @@ def test_the_offline_walkthrough_works_as_written(tmp_path: Path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 to create." in done.stdout
     assert re.search(r"^seed-gpu https://\w+\.api\.runpod\.ai$", done.stdout, flags=re.M)
-    assert "seed-gpu-prod: 1 of 1 workers ready" in done.stderr
+    assert "seed-gpu-prod: version 1, 1/1 workers on latest, 0 stale, 1 of 1 ready" in done.stderr
     assert "Traceback" not in done.stderr
     state = json.loads((tmp_path / "emulator.json").read_text())
     assert state["endpoints"] == []  # both destroys deleted everything
