@@ -66,8 +66,10 @@ def flush() -> None:
     """Write every pending line now."""
     if not _pending:
         return
-    text = "\n".join(_pending) + "\n"
-    _pending.clear()
+    # The trace exporter's thread may append meanwhile: take a copy, remove only what it holds.
+    lines = _pending[:]
+    del _pending[: len(lines)]
+    text = "\n".join(lines) + "\n"
     # sys.stdout is looked up on every call so that test capture and redirection apply; flushed
     # so a container's log collector sees each line as it happens.
     out = sys.stdout

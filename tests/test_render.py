@@ -234,3 +234,16 @@ def test_runtime_body_timeout_and_trusted_proxies_reach_the_service_settings(tmp
     assert "    body_timeout=5.0,\n" in changed and "    trusted_proxies=0,\n" in changed
     default = files["cpu/handler_service.py"].decode()  # RunPod's load balancer: one proxy
     assert "    body_timeout=30.0,\n" in default and "    trusted_proxies=1,\n" in default
+
+
+def test_runtime_metrics_reach_the_service_settings(tmp_path):
+    path = example_copy(tmp_path)
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            "      max_concurrency: 64\n", "      max_concurrency: 64\n      metrics: true\n", 1
+        )
+    )
+    files = render_loaded(load(path))
+    assert "    metrics=True,\n" in files["gpu/handler_service.py"].decode()
+    assert "    metrics=False,\n" in files["cpu/handler_service.py"].decode()
