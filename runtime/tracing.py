@@ -125,9 +125,7 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def _attribute(key: str, value: str | int) -> dict[str, Any]:
-    if isinstance(value, int):
-        return {"key": key, "value": {"intValue": str(value)}}
+def _attribute(key: str, value: str) -> dict[str, Any]:
     return {"key": key, "value": {"stringValue": value}}
 
 
@@ -151,7 +149,11 @@ class Exporter:
         self.headers = {**headers, "Content-Type": "application/json"}
         attributes = {"service.version": version, **_pairs(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))}
         attributes["service.name"] = env.get("OTEL_SERVICE_NAME", "").strip() or service
-        self.resource = {"attributes": [_attribute(k, v) for k, v in sorted(attributes.items())]}
+        resource = {"attributes": [_attribute(k, v) for k, v in sorted(attributes.items())]}
+        self._head = (
+            f'{{"resourceSpans":[{{"resource":{json.dumps(resource, separators=(",", ":"))},'
+            '"scopeSpans":[{"scope":{"name":"flashctl_runtime"},"spans":['
+        )
         self.queue: deque[Span] = deque()
         self.dropped = 0  # spans that found the queue full
         self.failed = 0  # spans in batches the collector did not take
@@ -200,7 +202,7 @@ class Exporter:
     def _send(self, batch: list[Span]) -> None:
         import urllib.request  # with http.client and ssl: only services that export pay for it
 
-        body = json.dumps(self.payload(batch), separators=(",", ":")).encode()
+        body = self.payload(batch)
         request = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -220,22 +222,10 @@ class Exporter:
                     spans=len(batch),
                 )
 
-    def payload(self, batch: list[Span]) -> dict[str, Any]:
+    def payload(self, batch: list[Span]) -> bytes:
         """The OTLP ``ExportTraceServiceRequest`` for ``batch``, in its JSON mapping."""
-        spans = [_otlp_span(span) for span in batch]
-        return {
-            "resourceSpans": [
-                {
-                    "resource": self.resource,
-                    "scopeSpans": [
-                        {
-                            "scope": {"name": "flashctl_runtime"},
-                            "spans": spans,
-                        }
-                    ],
-                }
-            ]
-        }
+        spans = ",".join([_otlp_span(span) for span in batch])
+        return f"{self._head}{spans}]}}]}}]}}".encode()
 
     def metric_lines(self, worker: str) -> list[str]:
         """The exporter's counters for ``/metrics``."""
@@ -252,39 +242,45 @@ class Exporter:
         return lines
 
 
-def _otlp_span(span: Span) -> dict[str, Any]:
-    start_ns = span.end_ns - int(span.duration_s * 1e9)
+def _string(key: str, value: str) -> str:
+    return f'{{"key":"{key}","value":{{"stringValue":{logs.quote(value)}}}}}'
+
+
+def _otlp_span(span: Span) -> str:
+    """One span in OTLP's JSON mapping, formatted directly (a third of the cost of building
+    dicts for ``json.dumps``: this runs for every exported request)."""
     attributes = [
-        _attribute("http.request.method", span.method),
-        _attribute("url.path", span.path),
-        _attribute("url.scheme", span.scheme),
-        _attribute("network.protocol.version", span.http_version),
+        _string("http.request.method", span.method),
+        _string("url.path", span.path),
+        _string("url.scheme", span.scheme),
+        _string("network.protocol.version", span.http_version),
     ]
     if span.route is not None:
-        attributes.append(_attribute("http.route", span.route))
+        attributes.append(_string("http.route", span.route))
     if span.status:
-        attributes.append(_attribute("http.response.status_code", span.status))
+        attributes.append(
+            f'{{"key":"http.response.status_code","value":{{"intValue":"{span.status}"}}}}'
+        )
     failed = span.status >= 500 or span.status == 0
     error = span.error or (str(span.status) if failed and span.status else None)
     if error is not None:
-        attributes.append(_attribute("error.type", error))
-    otlp: dict[str, Any] = {
-        "traceId": span.trace_id.decode(),
-        "spanId": span.span_id.decode(),
-        "name": span.name,
-        "kind": 2,  # SPAN_KIND_SERVER
-        "startTimeUnixNano": str(start_ns),
-        "endTimeUnixNano": str(span.end_ns),
-        "attributes": attributes,
-        "status": {"code": 2} if failed else {},  # STATUS_CODE_ERROR, else unset
-        # sampled (only sampled spans are exported), and whether the parent is remote (bit 9)
-        "flags": 0x301 if span.parent is not None else 0x101,
-    }
-    if span.parent is not None:
-        otlp["parentSpanId"] = span.parent.span_id.decode()
-        if span.parent.state:
-            otlp["traceState"] = span.parent.state.decode("latin-1")
-    return otlp
+        attributes.append(_string("error.type", error))
+    parent = span.parent
+    # flags: sampled (only sampled spans are exported) and whether the parent is remote (bit 9)
+    extra = ',"flags":257'
+    if parent is not None:
+        extra = f',"flags":769,"parentSpanId":"{parent.span_id.decode()}"'
+        if parent.state:
+            extra += f',"traceState":{logs.quote(parent.state.decode("latin-1"))}'
+    start_ns = span.end_ns - int(span.duration_s * 1e9)
+    status = '{"code":2}' if failed else "{}"  # STATUS_CODE_ERROR, else unset
+    return (
+        f'{{"traceId":"{span.trace_id.decode()}","spanId":"{span.span_id.decode()}",'
+        f'"name":{logs.quote(span.name)},"kind":2,'  # SPAN_KIND_SERVER
+        f'"startTimeUnixNano":"{start_ns}","endTimeUnixNano":"{span.end_ns}",'
+        f'"attributes":[{",".join(attributes)}],'
+        f'"status":{status}{extra}}}'
+    )
 
 
 def exporter_from_env(service: str, version: str) -> Exporter | None:

@@ -4,18 +4,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from flashctl_runtime import HTTPError, Route, Settings, create_app
 from flashctl_runtime.tracing import Exporter, Span, parse_traceparent, traces_url
 from starlette.testclient import TestClient
 
 from tests.runtime.exposition import parse, series
+from tests.servers import free_port, wait_for_status
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -179,7 +184,10 @@ def test_spans_reach_the_collector_with_trace_id_route_status_and_attributes(exp
         Settings(title="svc", version="1.2.3"),
     )
     with TestClient(app, raise_server_exceptions=False) as client:
-        ok = client.get("/users/7", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+        ok = client.get(
+            "/users/7",
+            headers={"traceparent": f"00-{TRACE}-{PARENT}-01", "tracestate": "congo=t61rcWkg"},
+        )
         failed = client.get("/broken")
         spans = exporting.wait_for_spans(2)
     assert len(spans) == 2
@@ -189,6 +197,8 @@ def test_spans_reach_the_collector_with_trace_id_route_status_and_attributes(exp
     assert span["parentSpanId"] == PARENT
     assert span["spanId"] == TRACEPARENT.fullmatch(ok.headers["traceparent"]).group(2)
     assert span["kind"] == 2  # server
+    assert span["traceState"] == "congo=t61rcWkg"
+    assert span["flags"] == 0x301  # sampled, parent known to be remote
     assert span["status"] == {}  # unset: not an error
     assert int(span["endTimeUnixNano"]) >= int(span["startTimeUnixNano"]) > 0
     assert attributes(span) == {
@@ -295,3 +305,48 @@ def test_a_collector_that_is_down_never_fails_a_request(monkeypatch, serve, logg
 )
 def test_the_traces_url_follows_the_opentelemetry_variables(env, url):
     assert traces_url(env) == url
+
+
+SERVED = """
+from flashctl_runtime import Route, Settings, create_app
+
+
+def get_user(user_id: int):
+    return {"id": user_id}
+
+
+app = create_app([Route("GET", "/users/{user_id:int}", get_user)], Settings(title="served"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+def test_a_real_server_exports_the_span_of_a_traced_request(tmp_path, collector, server):
+    (tmp_path / "traced_app.py").write_text(SERVED)
+    port = free_port()
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url}
+    env["OTEL_BSP_SCHEDULE_DELAY"] = "100"
+    command = [sys.executable, "-m", "flashctl_runtime.serve", "traced_app:app"]
+    command += ["--server", server, "--host", "127.0.0.1", "--port", str(port)]
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_status(base + "/ping", 200, timeout=30)
+        response = httpx.get(
+            base + "/users/3", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"}, timeout=5.0
+        )
+        assert response.status_code == 200
+        span_id = TRACEPARENT.fullmatch(response.headers["traceparent"]).group(2)
+        for _ in range(100):  # bounded: /ping spans arrive too
+            spans = collector.wait_for_spans(len(collector.spans()) + 1, timeout=0.2)
+            if any(span["spanId"] == span_id for span in spans):
+                break
+        [span] = [span for span in collector.spans() if span["spanId"] == span_id]
+        assert (span["traceId"], span["parentSpanId"]) == (TRACE, PARENT)
+        assert span["name"] == "GET /users/{user_id:int}"
+        assert attributes(span)["http.response.status_code"] == "200"
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
