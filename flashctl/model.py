@@ -87,6 +87,7 @@ class RuntimeSettings(NamedTuple):
     rate_limit: RateLimit | None
     startup: str | None
     docs: bool
+    metrics: bool
 
 
 class EnvVar(NamedTuple):
@@ -263,6 +264,7 @@ def _endpoint(
             rate_limit=RateLimit(rate["requests"], RATE_WINDOWS[rate["per"]]) if rate else None,
             startup=runtime["startup"],
             docs=runtime["docs"],
+            metrics=runtime["metrics"],
         ),
         env=tuple(_env_var(name, value) for name, value in e["env"].items()),
         routes=tuple(

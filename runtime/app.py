@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import logs, results, wire
+from . import logs, results, tracing, wire
 from .bodies import (
     LimitedReceive,
     ReplayReceive,
@@ -35,6 +35,8 @@ from .errors import BodyTooLarge, ClientDisconnected, HTTPError, RequestValidati
 from .exchange import Exchange
 from .instances import Method, create_instances
 from .limits import ConcurrencyLimit, RateLimit, client_address
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import Metrics
 from .operations import Operation, compile_route, invoke, kind_of
 from .ping import Health, health_path
 from .routes import Route, Router
@@ -56,8 +58,8 @@ def _route_path(scope: Scope) -> str:
 
 
 class Service:
-    """The ASGI app: ``/ping``, the declared routes and, when enabled, ``/openapi.json`` and
-    ``/docs``. ``drain()`` is called by the server on SIGTERM."""
+    """The ASGI app: ``/ping``, the declared routes and, when enabled, ``/metrics``,
+    ``/openapi.json`` and ``/docs``. ``drain()`` is called by the server on SIGTERM."""
 
     def __init__(self, operations: Sequence[Operation], settings: Settings) -> None:
         self.settings = settings
@@ -75,6 +77,10 @@ class Service:
         self.threads = ThreadPool(settings.max_concurrency)
         self.deadlines = Deadlines()
         self._openapi: bytes | None = None
+        self.metrics = Metrics() if settings.metrics else None
+        self.exporter = tracing.exporter_from_env(settings.title, settings.version)
+        if self.metrics is not None and self.exporter is not None:
+            self.metrics.sources.append(self.exporter.metric_lines)
 
     # --- ASGI -----------------------------------------------------------------------------
 
@@ -88,11 +94,22 @@ class Service:
             await send({"type": "websocket.close", "code": 1000})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exchange = Exchange(scope, send)
+        exporter, metrics = self.exporter, self.metrics
+        exchange = Exchange(scope, send, exporter is not None)
+        if metrics is not None:
+            metrics.active += 1
         try:
             await self._dispatch(scope, receive, exchange)
         finally:
-            logs.write(exchange.log_line(), defer=self.concurrency.in_flight > 0)
+            elapsed = time.perf_counter() - exchange.start
+            logs.write(exchange.log_line(elapsed), defer=self.concurrency.in_flight > 0)
+            if metrics is not None:
+                metrics.active -= 1
+                metrics.observe(
+                    exchange.method, exchange.route, exchange.status, elapsed, exchange.error
+                )
+            if exporter is not None and exchange.sampled():
+                exporter.submit(_span(scope, exchange, elapsed))
 
     async def _dispatch(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
         refused = wire.refusal(scope)
@@ -106,6 +123,11 @@ class Service:
         if path == "/ping" or path == self.health_path:
             exchange.route = path
             return await self._ping(scope, exchange, method)
+        if path == "/metrics" and self.metrics is not None:
+            exchange.route = "/metrics"
+            if method != "GET":
+                return await exchange.fail(405, "Method Not Allowed", {"Allow": "GET, HEAD"})
+            return await exchange.respond(200, self.metrics.render(), METRICS_CONTENT_TYPE)
         if self.settings.docs and path in ("/openapi.json", "/docs"):
             exchange.route = path
             return await self._docs(exchange, method, path)
@@ -115,6 +137,8 @@ class Service:
             client = client_address(scope, self.settings.trusted_proxies)
             wait = self.rate.retry_after(client, time.monotonic())
             if wait is not None:
+                if self.metrics is not None:
+                    self.metrics.rejected["rate_limit"] += 1
                 return await exchange.fail(429, "Too many requests", {"Retry-After": str(wait)})
         try:
             operation, params, allowed = self.router.match(method, path)
@@ -135,7 +159,7 @@ class Service:
         if refusal is not None:
             return await exchange.fail(503, refusal, {"Retry-After": "1"})
         if self.concurrency.full():  # refused before its body is read
-            return await exchange.fail(503, "Too many requests in flight", {"Retry-After": "1"})
+            return await self._refuse_concurrency(exchange)
         # The body is read before a slot is taken, under its own deadline: clients still
         # sending theirs (slowly, maybe on purpose) do not hold the slots ready requests need.
         try:
@@ -143,11 +167,16 @@ class Service:
         except Exception as err:
             return await self._failed(exchange, err, user_code=False)
         if not self.concurrency.enter():
-            return await exchange.fail(503, "Too many requests in flight", {"Retry-After": "1"})
+            return await self._refuse_concurrency(exchange)
         try:
             await self._serve(operation, params, scope, receive, exchange, raw)
         finally:
             self.concurrency.leave()
+
+    async def _refuse_concurrency(self, exchange: Exchange) -> None:
+        if self.metrics is not None:
+            self.metrics.rejected["concurrency"] += 1
+        await exchange.fail(503, "Too many requests in flight", {"Retry-After": "1"})
 
     async def _receive_body(
         self, operation: Operation, receive: Receive, exchange: Exchange
@@ -302,8 +331,12 @@ class Service:
                     title=self.settings.title,
                     version=self.settings.version,
                 )
+                if self.exporter is not None:
+                    self.exporter.start()
                 if self.settings.startup is not None or self.methods:
                     hook = asyncio.create_task(self._run_startup())
+                elif self.metrics is not None:
+                    self.metrics.startup_seconds = 0.0
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 break
@@ -313,6 +346,8 @@ class Service:
                 await hook
         self.drain()
         self.threads.close()
+        if self.exporter is not None:  # the last spans, within a bounded wait
+            await asyncio.get_running_loop().run_in_executor(None, self.exporter.close)
         logs.emit("shutdown")
         await send({"type": "lifespan.shutdown.complete"})
 
@@ -340,12 +375,36 @@ class Service:
             return
         if self.health.state == "starting":
             self.health.state = "ready"
-        logs.emit("ready", startup_ms=round((time.perf_counter() - began) * 1000.0, 3))
+        took = time.perf_counter() - began
+        if self.metrics is not None:
+            self.metrics.startup_seconds = took
+        logs.emit("ready", startup_ms=round(took * 1000.0, 3))
 
     def drain(self) -> None:
         """Answer ``/ping`` with 503 from now on; in-flight and queued requests still finish."""
         if self.health.drain():
             logs.emit("draining")
+
+
+def _span(scope: Scope, exchange: Exchange, elapsed: float) -> tracing.Span:
+    method, route = exchange.method, exchange.route
+    known = method in tracing.METHODS
+    name = method if known else "HTTP"
+    return tracing.Span(
+        trace_id=exchange.trace_id,
+        span_id=exchange.span_id,
+        parent=exchange.parent,
+        name=name if route is None else f"{name} {route}",
+        end_ns=time.time_ns(),
+        duration_s=elapsed,
+        method=method if known else "_OTHER",
+        route=route,
+        path=scope["path"],
+        scheme=scope.get("scheme", "http"),
+        http_version=scope.get("http_version", "1.1"),
+        status=exchange.status,
+        error=exchange.error,
+    )
 
 
 def create_app(routes: Sequence[Route], settings: Settings | None = None) -> Service:

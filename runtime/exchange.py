@@ -1,5 +1,5 @@
-"""One request and its response as the runtime sees them: the request id, the timer, what was
-sent, and the log line that sums it up."""
+"""One request and its response as the runtime sees them: the request id, the trace context,
+the timer, what was sent, and the log line that sums it up."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.types import Message, Scope, Send
 
-from . import logs
+from . import logs, tracing
 from .errors import HTTPError
 from .results import dump_json
 
@@ -33,16 +33,20 @@ class Exchange:
         "error",
         "head_only",
         "method",
+        "parent",
         "request_id",
         "route",
         "send",
+        "span_id",
         "start",
         "started",
         "status",
+        "trace_id",
         "traceback",
+        "traceparent",
     )
 
-    def __init__(self, scope: Scope, send: Send) -> None:
+    def __init__(self, scope: Scope, send: Send, sampled_by_default: bool = False) -> None:
         self.start = time.perf_counter()
         self.send = send
         self.method: str = scope["method"]
@@ -54,7 +58,7 @@ class Exchange:
         self.bytes_out = 0
         self.error: str | None = None
         self.traceback: str | None = None
-        request_id = content_type = accept = content_length = None
+        request_id = content_type = accept = content_length = traceparent = tracestate = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -64,6 +68,10 @@ class Exchange:
                 content_length = value
             elif name == b"x-request-id":
                 request_id = value
+            elif name == b"traceparent":
+                traceparent = value
+            elif name == b"tracestate":
+                tracestate = value
         self.content_type: bytes | None = content_type
         self.accept: bytes | None = accept
         self.content_length: bytes | None = content_length
@@ -71,6 +79,17 @@ class Exchange:
             # 32 random hex digits, as uuid4().hex but a fifth of the cost
             request_id = os.urandom(16).hex().encode()
         self.request_id: bytes = request_id
+        # The server span: the caller's trace continued, else a new one (a malformed
+        # traceparent is ignored, as the W3C spec asks). Its own id goes back to the client.
+        parent = None if traceparent is None else tracing.parse_traceparent(traceparent, tracestate)
+        self.parent = parent
+        if parent is None:
+            self.trace_id, self.span_id = tracing.new_ids()
+            flags = b"01" if sampled_by_default else b"00"
+        else:
+            self.trace_id, self.span_id = parent.trace_id, os.urandom(8).hex().encode()
+            flags = b"01" if parent.sampled else b"00"
+        self.traceparent = b"00-%s-%s-%s" % (self.trace_id, self.span_id, flags)
 
     def _timing(self) -> bytes:
         return b"app;dur=%.3f" % ((time.perf_counter() - self.start) * 1000.0)
@@ -86,6 +105,7 @@ class Exchange:
         out: Headers = [
             (b"content-length", b"%d" % len(body)),
             (b"x-request-id", self.request_id),
+            (b"traceparent", self.traceparent),
             (b"server-timing", self._timing()),
         ]
         if content_type is not None:
@@ -115,6 +135,7 @@ class Exchange:
         out: Headers = [
             (b"content-type", content_type),
             (b"x-request-id", self.request_id),
+            (b"traceparent", self.traceparent),
             (b"server-timing", self._timing()),
             *headers,
         ]
@@ -132,8 +153,11 @@ class Exchange:
         kind = message["type"]
         if kind == "http.response.start":
             headers = list(message.get("headers", ()))
-            if not any(name.lower() == b"x-request-id" for name, _ in headers):
+            names = {name.lower() for name, _ in headers}
+            if b"x-request-id" not in names:
                 headers.append((b"x-request-id", self.request_id))
+            if b"traceparent" not in names:
+                headers.append((b"traceparent", self.traceparent))
             headers.append((b"server-timing", self._timing()))
             message = {**message, "headers": headers}
             self.status = message["status"]
@@ -156,21 +180,29 @@ class Exchange:
         self.traceback = "".join(traceback.format_exception(err))
         return 500, "Internal Server Error"
 
-    def log_line(self) -> str:
+    def sampled(self) -> bool:
+        """Whether the server span is recorded: the caller's decision, else the service's."""
+        return self.traceparent.endswith(b"1")
+
+    def log_line(self, elapsed: float | None = None) -> str:
         """The request's log line, formatted directly: it is written for every request.
 
-        Fields: ts, level, event, request_id, method, route, status, exec_ms, bytes_in,
-        bytes_out, error (exception type or null) and, after a 500, traceback.
+        Fields: ts, level, event, request_id, trace_id, span_id, method, route, status,
+        exec_ms, bytes_in, bytes_out, error (exception type or null) and, after a 500,
+        traceback. ``elapsed``: seconds since the request arrived, if already measured.
         """
+        if elapsed is None:
+            elapsed = time.perf_counter() - self.start
         status = self.status
         level = "error" if status >= 500 or status == 0 else "info"
         route = "null" if self.route is None else logs.quote(self.route)
         error = "null" if self.error is None else logs.quote(self.error)
         line = (
             f'{{"ts":"{logs.timestamp()}","level":"{level}","event":"request",'
-            f'"request_id":"{self.request_id.decode()}","method":{logs.quote(self.method)},'
+            f'"request_id":"{self.request_id.decode()}","trace_id":"{self.trace_id.decode()}",'
+            f'"span_id":"{self.span_id.decode()}","method":{logs.quote(self.method)},'
             f'"route":{route},"status":{status or "null"},'
-            f'"exec_ms":{round((time.perf_counter() - self.start) * 1000.0, 3)},'
+            f'"exec_ms":{round(elapsed * 1000.0, 3)},'
             f'"bytes_in":{self.bytes_in},"bytes_out":{self.bytes_out},"error":{error}'
         )
         if self.traceback is not None:

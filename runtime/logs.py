@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ _second: tuple[int, str] = (-1, "")
 MAX_LINES = 256
 _pending: list[str] = []
 _scheduled: set[asyncio.AbstractEventLoop] = set()
+_taking = threading.Lock()
 
 
 def timestamp(now: float | None = None) -> str:
@@ -66,8 +68,11 @@ def flush() -> None:
     """Write every pending line now."""
     if not _pending:
         return
-    text = "\n".join(_pending) + "\n"
-    _pending.clear()
+    # The trace exporter's thread may append or flush meanwhile: each line is taken once.
+    with _taking:
+        lines = _pending[:]
+        del _pending[: len(lines)]
+    text = "\n".join(lines) + "\n"
     # sys.stdout is looked up on every call so that test capture and redirection apply; flushed
     # so a container's log collector sees each line as it happens.
     out = sys.stdout

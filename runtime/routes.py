@@ -12,8 +12,9 @@ from starlette.routing import compile_path
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
-# /ping belongs to the runtime; /execute must never exist (no code arrives over the wire).
-RESERVED = frozenset({"/ping", "/execute"})
+# /ping and /metrics belong to the runtime (/metrics even when metrics are off, so turning them
+# on never takes a route away); /execute must never exist (no code arrives over the wire).
+RESERVED = frozenset({"/ping", "/metrics", "/execute"})
 DOCS_PATHS = frozenset({"/openapi.json", "/docs"})
 
 T = TypeVar("T")
@@ -32,7 +33,8 @@ class Route:
 
 
 def is_reserved(path: str, docs: bool) -> bool:
-    """``/ping``, ``/execute`` (and below it), trailing-slash variants; docs paths when on."""
+    """``/ping``, ``/metrics``, ``/execute`` (and below it), trailing-slash variants; docs
+    paths when on."""
     bare = path.rstrip("/") or "/"
     if bare in RESERVED or bare.startswith("/execute/"):
         return True

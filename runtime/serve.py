@@ -250,7 +250,7 @@ def serve_workers(options: Options) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=_worker, args=(options, listener), name=f"worker-{index}")
+        context.Process(target=_worker, args=(options, listener, index), name=f"worker-{index}")
         for index in range(options.workers)
     ]
     for worker in workers:
@@ -282,7 +282,10 @@ def _listen(options: Options) -> socket.socket:
     return listener
 
 
-def _worker(options: Options, listener: socket.socket) -> None:
+def _worker(options: Options, listener: socket.socket, index: int) -> None:
+    from .metrics import WORKER_ENV
+
+    os.environ[WORKER_ENV] = str(index)  # the `worker` label of this process's metrics
     sys.exit(serve_one(options, listener))
 
 

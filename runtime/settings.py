@@ -18,6 +18,7 @@ class Settings:
     rate_limit: tuple[int, float] | None = None  # (requests, per seconds) per client IP, then 429
     trusted_proxies: int = 0  # proxies whose X-Forwarded-For entries name the client (RunPod: 1)
     docs: bool = False  # serve /openapi.json and /docs
+    metrics: bool = False  # serve Prometheus metrics at /metrics
     startup: Callable[[], Any] | Callable[[], Awaitable[Any]] | None = None
     drain_timeout: float = 30.0  # seconds in-flight requests get after SIGTERM
 

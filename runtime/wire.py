@@ -69,10 +69,11 @@ def path_problem(path: str, raw: bytes | None) -> str | None:
 
 def shadows_builtin(path: str, docs: bool) -> bool:
     """Another spelling of a path the runtime owns: ``/execute`` (in any case, with anything
-    below it or after a ``;``), and ``/ping`` or the docs paths in another case or with a
-    trailing slash. Routes themselves match case-sensitively; these never reach a handler."""
+    below it or after a ``;``), and ``/ping``, ``/metrics`` or the docs paths in another case or
+    with a trailing slash. Routes themselves match case-sensitively; these never reach a
+    handler (``/metrics`` is the runtime's whether metrics are on or off)."""
     head = path[1:].partition("/")[0].partition(";")[0]
     if head.strip().lower() == "execute":
         return True
     bare = path.partition(";")[0].rstrip("/").lower()
-    return bare == "/ping" or (docs and bare in ("/docs", "/openapi.json"))
+    return bare in ("/ping", "/metrics") or (docs and bare in ("/docs", "/openapi.json"))

@@ -244,3 +244,16 @@ def test_a_class_handler_imports_the_class_once_and_routes_its_methods(tmp_path)
     assert "Route('POST', '/speak', Method(_h0, 'speak'), " in service
     assert "Route('GET', '/voices/{name}', Method(_h0, 'describe'), " in service
     assert "Route('GET', '/health', _h1, " in service
+
+
+def test_runtime_metrics_reach_the_service_settings(tmp_path):
+    path = example_copy(tmp_path)
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            "      max_concurrency: 64\n", "      max_concurrency: 64\n      metrics: true\n", 1
+        )
+    )
+    files = render_loaded(load(path))
+    assert "    metrics=True,\n" in files["gpu/handler_service.py"].decode()
+    assert "    metrics=False,\n" in files["cpu/handler_service.py"].decode()

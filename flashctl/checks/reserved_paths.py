@@ -1,7 +1,8 @@
-"""`reserved-path`: `/ping` (RunPod's health check), `runtime.health_path` when set, and
-`/execute` belong to the service, for any method and with trailing slashes too; `/docs` and
-`/openapi.json` do when docs are on (and only warn otherwise, since `flashctl dev` always serves
-them). `runtime.health_path` itself may not be `/execute` or a docs path."""
+"""`reserved-path`: `/ping` (RunPod's health check), `runtime.health_path` when set, `/metrics`
+(Prometheus metrics, whether `runtime.metrics` is on or not, so turning it on never takes a route
+away) and `/execute` belong to the service, for any method and with trailing slashes too; `/docs`
+and `/openapi.json` do when docs are on (and only warn otherwise, since `flashctl dev` always
+serves them). `runtime.health_path` itself may not be `/execute` or a docs path."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from flashctl.model import Project
 from flashctl.problems import Problem, Severity
 
 ID = "reserved-path"
-ALWAYS = {"/ping": "RunPod's load balancer polls it for health", "/execute": "it is never served"}
+ALWAYS = {
+    "/ping": "RunPod's load balancer polls it for health",
+    "/metrics": "the service serves its Prometheus metrics there with runtime.metrics",
+    "/execute": "it is never served",
+}
 DOCS = ("/docs", "/openapi.json")
 
 

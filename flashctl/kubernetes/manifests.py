@@ -24,6 +24,9 @@ readiness probe (on it) keeps traffic away until then and while draining. Livene
 which turns 503 when the service failed or drains. On SIGTERM a preStop pause lets endpoints
 controllers stop routing to the pod before the runtime drains (render.DRAIN_SECONDS), all within
 terminationGracePeriodSeconds.
+
+Metrics: with `runtime.metrics` the pod template carries the `prometheus.io/scrape`, `/port`
+and `/path` annotations that Prometheus's usual `kubernetes_sd` pod relabelling reads.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ PRESTOP_SECONDS = 5
 # Grace covers the preStop pause, the runtime's drain, and a margin for the process to exit.
 TERMINATION_GRACE_SECONDS = PRESTOP_SECONDS + DRAIN_SECONDS + 10
 CONFIG_DIGEST = "flashctl.dev.flows/config-sha256"  # a changed ConfigMap rolls the pods
+METRICS_PATH = "/metrics"
 GPU_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}  # set by NVIDIA GPU feature discovery
 GPU_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
 
@@ -202,10 +206,20 @@ def _deployment_spec(
         "template": {
             "metadata": {
                 "labels": labels(project, endpoint),
-                "annotations": {CONFIG_DIGEST: digest},
+                "annotations": {CONFIG_DIGEST: digest, **_scrape_annotations(endpoint)},
             },
             "spec": _pod_spec(project, endpoint),
         },
+    }
+
+
+def _scrape_annotations(endpoint: Endpoint) -> dict[str, str]:
+    if not endpoint.runtime.metrics:
+        return {}
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(endpoint.runtime.port),
+        "prometheus.io/path": METRICS_PATH,
     }
 
 

@@ -200,6 +200,7 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
         ("rate_limit", repr((rate.requests, rate.per_seconds)) if rate else "None"),
         ("trusted_proxies", repr(runtime.trusted_proxies)),
         ("docs", repr(runtime.docs if docs is None else docs)),
+        ("metrics", repr(runtime.metrics)),
         ("startup", targets[runtime.startup] if runtime.startup else "None"),
         ("drain_timeout", repr(float(DRAIN_SECONDS))),
     ]

@@ -136,6 +136,26 @@ def test_the_service_maps_port_80_to_the_runtime_port(make_project, render):
     assert service["selector"] == by_kind(data)["Deployment"]["spec"]["selector"]["matchLabels"]
 
 
+def test_metrics_on_adds_the_prometheus_scrape_annotations_to_the_pod_template(
+    make_project, render
+):
+    def annotations(text: str) -> dict[str, str]:
+        data = render(make_project(text))["api.yaml"]
+        template = by_kind(data)["Deployment"]["spec"]["template"]
+        return dict(template["metadata"]["annotations"])
+
+    on = annotations(
+        CPU.replace("          port: 9000", "          port: 9000\n          metrics: true")
+    )
+    assert {key: value for key, value in on.items() if key.startswith("prometheus.io/")} == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9000",
+        "prometheus.io/path": "/metrics",
+    }
+    off = annotations(CPU)
+    assert not [key for key in off if key.startswith("prometheus.io/")]
+
+
 def test_probes_use_the_runtime_ping_and_the_startup_probe_covers_a_slow_load(make_project, render):
     text = CPU.replace(
         "        runtime:", "        kubernetes: {startup_timeout: 1200}\n        runtime:"

@@ -29,6 +29,8 @@ def test_one_log_line_per_request_with_every_field(serve, logged):
         "level",
         "event",
         "request_id",
+        "trace_id",
+        "span_id",
         "method",
         "route",
         "status",
@@ -40,6 +42,7 @@ def test_one_log_line_per_request_with_every_field(serve, logged):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["ts"])
     assert line["level"] == "info"
     assert line["request_id"] == response.headers["x-request-id"]
+    assert response.headers["traceparent"] == f"00-{line['trace_id']}-{line['span_id']}-00"
     assert line["method"] == "POST"
     assert line["route"] == "/users/{user_id:int}"  # the template, not the raw path
     assert line["status"] == 200

@@ -1,0 +1,288 @@
+"""W3C Trace Context for every request, and spans exported over OTLP/HTTP JSON when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set.
+
+A request's ``traceparent`` is continued: its server span gets the caller's trace id and the
+caller's span as parent. A missing or malformed one starts a new trace (never an error). The
+server span goes back in the response's ``traceparent`` and its trace id in the log line.
+
+Export needs no OpenTelemetry SDK: a request only appends a tuple to a bounded queue (full:
+the span is dropped and counted); a daemon thread sends batches of them as OTLP JSON with the
+standard library. It reads the SDK's environment variables: ``OTEL_SERVICE_NAME``,
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_EXPORTER_OTLP_TIMEOUT``,
+``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_MAX_QUEUE_SIZE``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``,
+``OTEL_SDK_DISABLED`` and ``OTEL_TRACES_EXPORTER=none``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from . import logs
+
+_TRACEPARENT = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
+# span names use the method only when it is a known one (a client could send any token)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+MAX_TRACESTATE = 512  # bytes kept from a tracestate header; longer ones are dropped
+
+
+class Parent(NamedTuple):
+    trace_id: bytes  # 32 lower-case hex digits
+    span_id: bytes  # 16
+    sampled: bool
+    state: bytes  # the caller's tracestate, or b""
+
+
+def parse_traceparent(value: bytes, state: bytes | None = None) -> Parent | None:
+    """The caller's span from a ``traceparent`` header, ``None`` when it is not a valid one.
+
+    >>> parse_traceparent(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").sampled
+    True
+    """
+    found = _TRACEPARENT.fullmatch(value.strip(b" \t"))
+    if found is None:
+        return None
+    version, trace_id, span_id, flags, rest = found.groups()
+    # version ff is invalid; version 00 has nothing after the flags; later ones may add fields
+    if version == b"ff" or (version == b"00" and rest is not None):
+        return None
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+        return None
+    if state is None or len(state) > MAX_TRACESTATE:
+        state = b""
+    return Parent(trace_id, span_id, bool(int(flags, 16) & 1), state)
+
+
+def new_ids() -> tuple[bytes, bytes]:
+    """A random trace id and span id, as hex."""
+    raw = os.urandom(24).hex().encode()
+    return raw[:32], raw[32:]
+
+
+class Span(NamedTuple):
+    """What a finished server span needs to become OTLP; converted in the exporter thread."""
+
+    trace_id: bytes
+    span_id: bytes
+    parent: Parent | None
+    name: str
+    end_ns: int
+    duration_s: float
+    method: str
+    route: str | None
+    path: str
+    scheme: str
+    http_version: str
+    status: int
+    error: str | None
+
+
+def _int_from_env(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        value = int(env.get(name, "").strip() or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """``k1=v1,k2=v2`` (percent-encoded values), as the OTEL_* variables write them."""
+    pairs: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            pairs[key.strip()] = urllib.parse.unquote(value.strip())
+    return pairs
+
+
+def traces_url(env: Mapping[str, str]) -> str | None:
+    """Where spans go: the traces endpoint as given, or ``/v1/traces`` below the base one."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
+    if env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
+        return None
+    url = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if url:
+        return url
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return base.rstrip("/") + "/v1/traces" if base else None
+
+
+def _safe_url(url: str) -> str:
+    """The URL without user info or query, for log lines (they may carry credentials)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _attribute(key: str, value: str) -> dict[str, Any]:
+    return {"key": key, "value": {"stringValue": value}}
+
+
+class Exporter:
+    """The bounded queue of finished spans and the thread that sends them in batches."""
+
+    def __init__(
+        self, url: str, service: str, version: str, env: Mapping[str, str] | None = None
+    ) -> None:
+        env = os.environ if env is None else env
+        self.url = url
+        self.max_queue = _int_from_env(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048)
+        batch_size = _int_from_env(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)
+        self.batch_size = min(batch_size, self.max_queue)
+        self.delay = _int_from_env(env, "OTEL_BSP_SCHEDULE_DELAY", 5000) / 1000.0
+        self.timeout = _int_from_env(env, "OTEL_EXPORTER_OTLP_TIMEOUT", 10000) / 1000.0
+        headers = {
+            **_pairs(env.get("OTEL_EXPORTER_OTLP_HEADERS", "")),
+            **_pairs(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "")),
+        }
+        self.headers = {**headers, "Content-Type": "application/json"}
+        attributes = {"service.version": version, **_pairs(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))}
+        attributes["service.name"] = env.get("OTEL_SERVICE_NAME", "").strip() or service
+        resource = {"attributes": [_attribute(k, v) for k, v in sorted(attributes.items())]}
+        self._head = (
+            f'{{"resourceSpans":[{{"resource":{json.dumps(resource, separators=(",", ":"))},'
+            '"scopeSpans":[{"scope":{"name":"flashctl_runtime"},"spans":['
+        )
+        self.queue: deque[Span] = deque()
+        self.dropped = 0  # spans that found the queue full
+        self.failed = 0  # spans in batches the collector did not take
+        self.exported = 0
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._last_failure_log = -1e9
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="otlp-exporter", daemon=True)
+            self._thread.start()
+
+    def submit(self, span: Span) -> None:
+        """Queue a finished span; never blocks. Called on the event loop."""
+        queue = self.queue
+        if len(queue) >= self.max_queue:
+            self.dropped += 1
+            return
+        queue.append(span)
+        if len(queue) == self.batch_size:
+            self._wake.set()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued (within ``timeout`` seconds) and stop the thread."""
+        self._stop = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        else:
+            self._send_all()
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(self.delay)
+            self._wake.clear()
+            self._send_all()
+        self._send_all()
+
+    def _send_all(self) -> None:
+        while self.queue:
+            batch = [self.queue.popleft() for _ in range(min(self.batch_size, len(self.queue)))]
+            self._send(batch)
+
+    def _send(self, batch: list[Span]) -> None:
+        import urllib.request  # with http.client and ssl: only services that export pay for it
+
+        body = self.payload(batch)
+        request = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+            self.exported += len(batch)
+        except (OSError, ValueError) as err:  # URLError and HTTPError are OSErrors
+            self.failed += len(batch)
+            now = time.monotonic()
+            if now - self._last_failure_log >= 60.0:  # a dead collector: one line a minute
+                self._last_failure_log = now
+                logs.emit(
+                    "trace_export_failed",
+                    level="warning",
+                    url=_safe_url(self.url),
+                    error=type(err).__name__,
+                    status=getattr(err, "code", None),
+                    spans=len(batch),
+                )
+
+    def payload(self, batch: list[Span]) -> bytes:
+        """The OTLP ``ExportTraceServiceRequest`` for ``batch``, in its JSON mapping."""
+        spans = ",".join([_otlp_span(span) for span in batch])
+        return f"{self._head}{spans}]}}]}}]}}".encode()
+
+    def metric_lines(self, worker: str) -> list[str]:
+        """The exporter's counters for ``/metrics``."""
+        lines = [
+            "# HELP flashctl_trace_spans_total Server spans by what became of them.",
+            "# TYPE flashctl_trace_spans_total counter",
+        ]
+        for outcome, count in (
+            ("dropped", self.dropped),
+            ("exported", self.exported),
+            ("failed", self.failed),
+        ):
+            lines.append(f'flashctl_trace_spans_total{{outcome="{outcome}",{worker}}} {count}')
+        return lines
+
+
+def _string(key: str, value: str) -> str:
+    return f'{{"key":"{key}","value":{{"stringValue":{logs.quote(value)}}}}}'
+
+
+def _otlp_span(span: Span) -> str:
+    """One span in OTLP's JSON mapping, formatted directly (a third of the cost of building
+    dicts for ``json.dumps``: this runs for every exported request)."""
+    attributes = [
+        _string("http.request.method", span.method),
+        _string("url.path", span.path),
+        _string("url.scheme", span.scheme),
+        _string("network.protocol.version", span.http_version),
+    ]
+    if span.route is not None:
+        attributes.append(_string("http.route", span.route))
+    if span.status:
+        attributes.append(
+            f'{{"key":"http.response.status_code","value":{{"intValue":"{span.status}"}}}}'
+        )
+    failed = span.status >= 500 or span.status == 0
+    error = span.error or (str(span.status) if failed and span.status else None)
+    if error is not None:
+        attributes.append(_string("error.type", error))
+    parent = span.parent
+    # flags: sampled (only sampled spans are exported) and whether the parent is remote (bit 9)
+    extra = ',"flags":257'
+    if parent is not None:
+        extra = f',"flags":769,"parentSpanId":"{parent.span_id.decode()}"'
+        if parent.state:
+            extra += f',"traceState":{logs.quote(parent.state.decode("latin-1"))}'
+    start_ns = span.end_ns - int(span.duration_s * 1e9)
+    status = '{"code":2}' if failed else "{}"  # STATUS_CODE_ERROR, else unset
+    return (
+        f'{{"traceId":"{span.trace_id.decode()}","spanId":"{span.span_id.decode()}",'
+        f'"name":{logs.quote(span.name)},"kind":2,'  # SPAN_KIND_SERVER
+        f'"startTimeUnixNano":"{start_ns}","endTimeUnixNano":"{span.end_ns}",'
+        f'"attributes":[{",".join(attributes)}],'
+        f'"status":{status}{extra}}}'
+    )
+
+
+def exporter_from_env(service: str, version: str) -> Exporter | None:
+    url = traces_url(os.environ)
+    return None if url is None else Exporter(url, service, version)
