@@ -59,13 +59,24 @@ RULES: tuple[ModuleType, ...] = (
 Check = Callable[[Project, Document], Iterable[Problem]]
 
 
-def run_checks(project: Project, document: Document) -> list[Problem]:
-    """Every problem every registered rule finds, in registry order (reporters sort them)."""
-    handler_index.forget()  # user code may have changed since the last run
+def run_checks(
+    project: Project, document: Document, handlers: handler_index.HandlerIndex
+) -> list[Problem]:
+    """Every problem every registered rule finds, in registry order (reporters sort them).
+    Rules that look at the user's code (`READS_HANDLERS`) get the index built at the edge."""
     problems: list[Problem] = []
     for rule in RULES:
-        problems.extend(rule.check(project, document))
+        if getattr(rule, "READS_HANDLERS", False):
+            problems.extend(rule.check(project, document, handlers))
+        else:
+            problems.extend(rule.check(project, document))
     return problems
+
+
+def index_handlers(project: Project) -> handler_index.HandlerIndex:
+    """The edge: read the code of every endpoint whose `source` the `source` rule accepts."""
+    usable = [e for e in project.endpoints if source.unusable(e, project.base_dir) is None]
+    return handler_index.index_handlers(usable)
 
 
 # Rules reported by the pipeline stages before the model exists (loader, interpolation, schema).

@@ -10,25 +10,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from flashctl.compiler.document import Document
-from flashctl.compiler.handler_index import Function, find_function, resolve_call
+from flashctl.compiler.handler_index import Function, HandlerIndex
 from flashctl.model import Project
 from flashctl.problems import Problem
 
 ID = "cross-endpoint-call"
+READS_HANDLERS = True
 
 
-def check(project: Project, document: Document) -> Iterator[Problem]:
+def check(project: Project, document: Document, handlers: HandlerIndex) -> Iterator[Problem]:
     owners: dict[tuple[Path, str], str] = {}  # (source folder, module:function) -> endpoint
     for endpoint in project.endpoints:
         for route in endpoint.routes:
             owners.setdefault((endpoint.source_dir, route.handler), endpoint.key)
     for endpoint in project.endpoints:
         for route in endpoint.routes:
-            found = find_function(endpoint.source_dir, route.module, route.function)
+            found = handlers.function(endpoint.source_dir, route.module, route.function)
             if not isinstance(found, Function):
                 continue  # handler-not-found reports it
             for name, line in found.calls:
-                target = resolve_call(endpoint.source_dir, route.module, name)
+                target = handlers.call(endpoint.source_dir, route.module, name)
                 other = owners.get((endpoint.source_dir, target or ""))
                 if other is None or other == endpoint.key:
                     continue

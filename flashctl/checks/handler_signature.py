@@ -9,36 +9,39 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from flashctl.compiler.document import Document
-from flashctl.compiler.handler_index import Function, find_function, find_init
+from flashctl.compiler.handler_index import Function, HandlerIndex
 from flashctl.compiler.route_paths import params
 from flashctl.model import Project
 from flashctl.problems import Problem
 
 ID = "handler-signature"
+READS_HANDLERS = True
 BODY_ONLY = ("bytes", "dict")
 NO_BODY = ("GET", "DELETE")
 
 
-def check(project: Project, document: Document) -> Iterator[Problem]:
+def check(project: Project, document: Document, handlers: HandlerIndex) -> Iterator[Problem]:
     for endpoint in project.endpoints:
         for route in endpoint.routes:
-            found = find_function(endpoint.source_dir, route.module, route.function)
+            found = handlers.function(endpoint.source_dir, route.module, route.function)
             if not isinstance(found, Function):
                 continue  # handler-not-found reports it
             at = (*route.at, "handler")
             for message in _mismatches(found, route.method, route.path):
                 yield document.problem(at, ID, f"handler '{route.handler}': {message}")
-            problem = _not_creatable(endpoint.source_dir, route.module, route.function)
+            problem = _not_creatable(handlers, endpoint.source_dir, route.module, route.function)
             if problem:
                 yield document.problem(at, ID, f"handler '{route.handler}': {problem}")
 
 
-def _not_creatable(source_dir: Path, module: str, target: str) -> str | None:
+def _not_creatable(
+    handlers: HandlerIndex, source_dir: Path, module: str, target: str
+) -> str | None:
     """Why the class of a class handler cannot be created as the service does (no arguments)."""
     owner, dot, _ = target.partition(".")
     if not dot:
         return None
-    init = find_init(source_dir, module, owner)
+    init = handlers.init(source_dir, module, owner)
     required = [p.name for p in init.parameters if p.required] if init else []
     if not init or not required:
         return None

@@ -8,14 +8,15 @@ from collections.abc import Iterator
 
 from flashctl.checks import source
 from flashctl.compiler.document import Document
-from flashctl.compiler.handler_index import Missing, find_function
+from flashctl.compiler.handler_index import HandlerIndex, Missing
 from flashctl.model import Project
 from flashctl.problems import JsonPath, Problem
 
 ID = "handler-not-found"
+READS_HANDLERS = True
 
 
-def check(project: Project, document: Document) -> Iterator[Problem]:
+def check(project: Project, document: Document, handlers: HandlerIndex) -> Iterator[Problem]:
     for endpoint in project.endpoints:
         if source.unusable(endpoint, project.base_dir) is not None:
             continue  # the `source` rule reports it, at `source:`
@@ -28,6 +29,6 @@ def check(project: Project, document: Document) -> Iterator[Problem]:
             )
         for at, handler in targets:
             module, _, function = handler.partition(":")
-            found = find_function(endpoint.source_dir, module, function)
+            found = handlers.function(endpoint.source_dir, module, function)
             if isinstance(found, Missing):
                 yield document.problem(at, ID, f"handler '{handler}': {found.reason}")

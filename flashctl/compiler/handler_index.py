@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ast
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from flashctl.model import Endpoint
 
 
 class Parameter(NamedTuple):
@@ -47,6 +50,58 @@ class _Class(NamedTuple):
     line: int
     methods: dict[str, Function | Missing]  # a static or class method is Missing, with why
     init: Function | None  # its own __init__, without `self`
+
+
+Key = tuple[Path, str, str]  # (source folder, module, name)
+
+
+class HandlerIndex(NamedTuple):
+    """What the handler rules know of the user's code: read once, at the edge (each compile,
+    so each `flashctl dev` reload), then handed to the rules, which read no disk themselves.
+    A test of a rule builds one by hand."""
+
+    functions: Mapping[Key, Function | Missing]  # (source, module, function or Class.method)
+    inits: Mapping[Key, Function | None]  # (source, module, class) -> its own __init__
+    calls: Mapping[Key, str | None]  # (source, module, called name) -> "module:function"
+
+    def function(self, source_dir: Path, module: str, function: str) -> Function | Missing:
+        return self.functions.get(
+            (source_dir, module, function), Missing(f"'{module}:{function}' was not read")
+        )
+
+    def init(self, source_dir: Path, module: str, owner: str) -> Function | None:
+        return self.inits.get((source_dir, module, owner))
+
+    def call(self, source_dir: Path, module: str, name: str) -> str | None:
+        return self.calls.get((source_dir, module, name))
+
+
+def index_handlers(endpoints: Iterable[Endpoint]) -> HandlerIndex:
+    """Read every handler (and startup hook) the endpoints name, the `__init__` of each class
+    handler, and where each handler's calls lead. The caller passes only endpoints whose
+    `source` is usable, so nothing outside the project is read."""
+    forget()  # user code may have changed since the last compile
+    functions: dict[Key, Function | Missing] = {}
+    inits: dict[Key, Function | None] = {}
+    calls: dict[Key, str | None] = {}
+    for endpoint in endpoints:
+        source_dir = endpoint.source_dir
+        names = [(r.module, r.function) for r in endpoint.routes]
+        if endpoint.runtime.startup:
+            module, _, function = endpoint.runtime.startup.partition(":")
+            names.append((module, function))
+        for module, function in names:
+            if (source_dir, module, function) in functions:
+                continue
+            found = find_function(source_dir, module, function)
+            functions[(source_dir, module, function)] = found
+            owner, dot, _ = function.partition(".")
+            if dot:
+                inits[(source_dir, module, owner)] = find_init(source_dir, module, owner)
+            if isinstance(found, Function):
+                for name, _line in found.calls:
+                    calls[(source_dir, module, name)] = resolve_call(source_dir, module, name)
+    return HandlerIndex(functions, inits, calls)
 
 
 def forget() -> None:

@@ -54,7 +54,7 @@ def _compile(
     variables: Mapping[str, str],
     environment: str | None,
 ) -> Compiled:
-    from flashctl.checks import run_checks
+    from flashctl.checks import index_handlers, run_checks
     from flashctl.compiler.interpolate import interpolate
     from flashctl.compiler.loader import load_text
     from flashctl.compiler.overlay import apply_overlays
@@ -98,7 +98,7 @@ def _compile(
             project = build_project(
                 checkable.data, file=file, base_dir=base_dir, environment=environment
             )
-            problems += run_checks(project, effective)
+            problems += run_checks(project, effective, index_handlers(project))
         if schema_problems:
             project = None  # a repaired model is for checking only, never for rendering
     return Compiled(file, project, tuple(sorted(set(problems))), effective)
