@@ -6,8 +6,10 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -84,3 +86,26 @@ class ToLoopback(requests.adapters.HTTPAdapter):
         _scheme, _, rest = (request.url or "").partition("://")
         request.url = f"http://127.0.0.1:{self.port}/" + rest.partition("/")[2]
         return super().send(request, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def start_runtime(
+    folder: Path,
+    app: str,
+    server: str,
+    port: int,
+    log: Path,
+    *extra: str,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`python -m flashctl_runtime.serve APP` on 127.0.0.1:PORT from `folder`, as a container's
+    CMD runs it, its output in `log`. The caller stops it (by this process's PID)."""
+    command = [sys.executable, "-m", "flashctl_runtime.serve", app, "--server", server]
+    command += ["--host", "127.0.0.1", "--port", str(port), *extra]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command,
+            cwd=folder,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

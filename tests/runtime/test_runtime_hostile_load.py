@@ -3,12 +3,10 @@ connections, SIGTERM with pipelined and new requests; both servers, raw sockets.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -16,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, start_runtime
 
 pytestmark = pytest.mark.slow
 
@@ -71,12 +71,6 @@ class Served:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def exchange(port: int, request: bytes, timeout: float = 5.0) -> bytes:
@@ -139,27 +133,7 @@ def start(tmp_path: Path) -> Iterator[object]:
     def run(server: str, *extra: str, **env: str) -> Served:
         port = free_port()
         log = tmp_path / f"{server}-{port}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "flashctl_runtime.serve",
-            "hostile_app:app",
-            "--server",
-            server,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *extra,
-        ]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                command,
-                cwd=tmp_path,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        process = start_runtime(tmp_path, "hostile_app:app", server, port, log, *extra, env=env)
         processes.append(process)
         served = Served(process, port, log)
         deadline = time.monotonic() + 30

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import select
 import signal
 import socket
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.servers import free_port, start_runtime
 
 pytestmark = pytest.mark.slow
 
@@ -82,12 +83,6 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until_listening(served: Served, timeout: float = 20.0) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -127,24 +122,8 @@ def start(tmp_path: Path) -> Iterator[object]:
     def run(server: str, startup_seconds: float = 0.0, *extra: str) -> Served:
         port = free_port()
         log = tmp_path / f"{server}-{port}.log"
-        env = {**os.environ, "STARTUP_SECONDS": str(startup_seconds), "PYTHONUNBUFFERED": "1"}
-        command = [
-            sys.executable,
-            "-m",
-            "flashctl_runtime.serve",
-            "served_app:app",
-            "--server",
-            server,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *extra,
-        ]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
-            )
+        env = {"STARTUP_SECONDS": str(startup_seconds)}
+        process = start_runtime(tmp_path, "served_app:app", server, port, log, *extra, env=env)
         processes.append(process)
         return Served(process, f"http://127.0.0.1:{port}", port, log)
 

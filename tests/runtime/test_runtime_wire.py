@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import select
 import socket
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from tests.servers import free_port, wait_for_status
+from tests.servers import free_port, start_runtime, wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -194,28 +192,8 @@ def served(
     (folder / "wire_app.py").write_text(APP)
     port = free_port()
     log = folder / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "flashctl_runtime.serve",
-        "wire_app:app",
-        "--server",
-        server,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--keep-alive",
-        str(KEEP_ALIVE),
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=folder,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    keep_alive = ("--keep-alive", str(KEEP_ALIVE))
+    process = start_runtime(folder, "wire_app:app", server, port, log, *keep_alive)
     try:
         wait_for_status(f"http://127.0.0.1:{port}/ping", 200, timeout=30.0)
         yield Served(server, port, process, log)
