@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import venv
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,7 @@ from flashctl import catalog
 from flashctl.compiler.pipeline import load_valid_project
 from flashctl.render.flows import render_to
 from tests.servers import free_port, start_interruptible, stop, wait_for_status
-from tests.test_container import dockerfile_cmd
+from tests.test_container import dockerfile_cmd, venv_with_requirements
 
 FIXTURE = Path(__file__).parent / "import_flash" / "fixtures" / "class_worker"
 
@@ -204,17 +203,7 @@ def test_the_rendered_container_of_an_imported_project_serves(imported_project, 
     render_to(load_valid_project(imported_project, variables={}, environment=None), out)
     context = out / endpoint
     assert "runpod" not in (context / "requirements.txt").read_text()
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-r", str(context / "requirements.txt")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert install.returncode == 0, install.stderr
+    python = venv_with_requirements(tmp_path / "venv", context)
     missing = subprocess.run(
         [str(python), "-c", "import importlib.util as u; print(u.find_spec('runpod_flash'))"],
         capture_output=True,

@@ -80,11 +80,9 @@ def rendered(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("endpoint", ["gpu", "cpu", "users"])
-def test_rendered_context_serves_every_route_as_its_container_would(rendered, endpoint, tmp_path):
-    context = rendered / endpoint
-    env_dir = tmp_path / "venv"
+def venv_with_requirements(env_dir: Path, context: Path) -> Path:
+    """A fresh venv with the context's requirements.txt installed, as the image's pip step
+    does; its python."""
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
     install = subprocess.run(
@@ -95,6 +93,26 @@ def test_rendered_context_serves_every_route_as_its_container_would(rendered, en
         check=False,
     )
     assert install.returncode == 0, install.stderr
+    return python
+
+
+def check_calls(client: httpx.Client, calls: list[tuple]) -> None:
+    """Each (method, path, json body or query, status, body or None) answers as listed."""
+    for method, path, data, status, body in calls:
+        if method in ("GET", "DELETE"):
+            response = client.request(method, path, params=data)
+        else:
+            response = client.request(method, path, json=data)
+        assert response.status_code == status, (method, path, response.text)
+        if body is not None:
+            assert response.json() == body, (method, path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("endpoint", ["gpu", "cpu", "users"])
+def test_rendered_context_serves_every_route_as_its_container_would(rendered, endpoint, tmp_path):
+    context = rendered / endpoint
+    python = venv_with_requirements(tmp_path / "venv", context)
     command = dockerfile_cmd(context / "Dockerfile")
     assert command[0] == "python"
     command[0] = str(python)  # the image's python is the venv's here
@@ -108,14 +126,7 @@ def test_rendered_context_serves_every_route_as_its_container_would(rendered, en
         base = f"http://127.0.0.1:{port}"
         wait_for_status(f"{base}/ping", 200, timeout=60, process=server)
         with httpx.Client(base_url=base, timeout=10) as client:
-            for method, path, data, status, body in CALLS[endpoint]:
-                if method in ("GET", "DELETE"):
-                    response = client.request(method, path, params=data)
-                else:
-                    response = client.request(method, path, json=data)
-                assert response.status_code == status, (method, path, response.text)
-                if body is not None:
-                    assert response.json() == body, (method, path)
+            check_calls(client, CALLS[endpoint])
             assert client.post("/execute", json={}).status_code == 404
     finally:
         server.send_signal(signal.SIGTERM)

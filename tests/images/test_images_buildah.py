@@ -26,7 +26,7 @@ from tests.images.conftest import (
     run_in_image,
 )
 from tests.servers import free_port, wait_for_status
-from tests.test_container import CALLS
+from tests.test_container import CALLS, check_calls
 
 pytestmark = pytest.mark.slow
 
@@ -79,14 +79,7 @@ def test_every_example_image_serves_its_routes_as_its_config_says(
         base = f"http://127.0.0.1:{port}"
         wait_for_status(f"{base}/ping", 200, timeout=90, process=server)
         with httpx.Client(base_url=base, timeout=10) as client:
-            for method, path, data, status, body in CALLS[endpoint]:
-                if method in ("GET", "DELETE"):
-                    response = client.request(method, path, params=data)
-                else:
-                    response = client.request(method, path, json=data)
-                assert response.status_code == status, (method, path, response.text)
-                if body is not None:
-                    assert response.json() == body, (method, path)
+            check_calls(client, CALLS[endpoint])
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
