@@ -61,3 +61,13 @@ def test_the_readme_says_to_activate_the_venv_before_its_first_bare_flashctl_com
     bare = re.search(r"^\s*(?:\$ )?flashctl ", readme, re.MULTILINE)
     assert bare is not None
     assert ". .venv/bin/activate" in readme[: bare.start()]
+
+
+def test_every_target_names_a_flow_for_every_command_that_takes_target():
+    from flashctl.targets import TARGETS, flow
+
+    commands = {"render", "plan", "apply", "status", "destroy"}
+    for target, flows in TARGETS.items():
+        assert set(flows) == commands, target
+        for command in commands:
+            assert callable(flow(target, command)), (target, command)
