@@ -16,6 +16,7 @@ from flashctl.cli.options import (
     build_options,
     format_option,
     project_options,
+    target_option,
 )
 from flashctl.errors import ExitCode, UsageError
 
@@ -125,13 +126,9 @@ def apply(
     ("text", "json"),
     "Output format.",
 )
-@click.option(
-    "--target",
-    type=click.Choice(["runpod", "kubernetes"]),
-    default="runpod",
-    show_default=True,
-    help="runpod: the RunPod API; kubernetes: `kubectl get` on each endpoint's Deployment"
-    " (kubectl's current context and namespace).",
+@target_option(
+    "runpod: the RunPod API; kubernetes: `kubectl get` on each endpoint's Deployment"
+    " (kubectl's current context and namespace)."
 )
 @click.option(
     "--releases",
@@ -155,13 +152,9 @@ def status(
 @project_options
 @API_URL
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Delete without asking.")
-@click.option(
-    "--target",
-    type=click.Choice(["runpod", "kubernetes"]),
-    default="runpod",
-    show_default=True,
-    help="runpod: the RunPod API; kubernetes: `kubectl delete -f` on the rendered objects that"
-    " carry this project's labels (kubectl's current context and namespace).",
+@target_option(
+    "runpod: the RunPod API; kubernetes: `kubectl delete -f` on the rendered objects that"
+    " carry this project's labels (kubectl's current context and namespace)."
 )
 @click.pass_obj
 def destroy(options: Options, api_url: str | None, assume_yes: bool, target: str) -> ExitCode:
@@ -194,9 +187,7 @@ def invoke(
     api_url: str | None,
 ) -> ExitCode:
     """Call METHOD PATH on ENDPOINT and print the response body (exit 1 unless 2xx)."""
-    from flashctl.console import Console, debug_log
     from flashctl.deploy.flows import InvokeRequest, run_invoke
 
     request = InvokeRequest(endpoint, method, path, data, local, port, api_url)
-    with debug_log(options.debug):
-        return run_invoke(options.load, Console(), request)
+    return options.run_flow(run_invoke, request)

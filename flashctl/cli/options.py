@@ -38,16 +38,21 @@ class Options:
             self.file, variables=self.resolved_variables(), environment=self.environment
         )
 
+    def run_flow(self, flow: Any, request: Any, load: Load | None = None) -> ExitCode:
+        """`flow(load, console, request)` with the --debug log; `load` replaces loading the
+        file (`--build` hands in the project with its images)."""
+        from flashctl.console import debug_log
+
+        with debug_log(self.debug):
+            return flow(load or self.load, Console(), request)
+
     def run_target(
         self, target: str, command: str, request: Any, load: Load | None = None
     ) -> ExitCode:
-        """Run `command`'s flow for `target` (flashctl/targets.py), with the --debug log;
-        `load` replaces loading the file (`--build` hands in the project with its images)."""
-        from flashctl.console import debug_log
+        """Run `command`'s flow for `target` (flashctl/targets.py)."""
         from flashctl.targets import flow
 
-        with debug_log(self.debug):
-            return flow(target, command)(load or self.load, Console(), request)
+        return self.run_flow(flow(target, command), request, load)
 
     def load_with_images(self, build: bool, engine: str, platform: str, *, push: bool) -> Load:
         """`load`, or with --build a loader of the project deploying the images it builds

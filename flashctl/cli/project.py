@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import click
@@ -16,6 +14,7 @@ from flashctl.cli.options import (
     format_option,
     project_options,
     size_option,
+    target_option,
 )
 from flashctl.errors import ExitCode
 
@@ -39,7 +38,9 @@ def validate(options: Options, fmt: str, strict: bool) -> ExitCode:
     result = compile_file(
         options.file, variables=options.resolved_variables(), environment=options.environment
     )
-    color = fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    from flashctl.console import Console
+
+    color = fmt == "text" and Console.color("stdout")
     click.echo(FORMATS[fmt]([result], color), nl=False)
     failing = result.problems if strict else result.errors
     return ExitCode.FAILED if failing else ExitCode.OK
@@ -73,13 +74,7 @@ def validate(options: Options, fmt: str, strict: bool) -> ExitCode:
     callback=lambda ctx, param, value: size_option(value),
     help="Most bytes copied from one endpoint's source (default 500MiB).",
 )
-@click.option(
-    "--target",
-    type=click.Choice(["runpod", "kubernetes"]),
-    default="runpod",
-    show_default=True,
-    help="runpod: Docker build contexts; kubernetes: manifests for `kubectl apply -f`.",
-)
+@target_option("runpod: Docker build contexts; kubernetes: manifests for `kubectl apply -f`.")
 @click.pass_obj
 def render(
     options: Options,

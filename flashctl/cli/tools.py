@@ -156,7 +156,6 @@ def loadtest(
 ) -> ExitCode:
     """Load one route of ENDPOINT; report p50/p95/p99 latency and server time, throughput and
     errors by status; exit 1 when an objective of the file's `slo:` block is missed."""
-    from flashctl.console import Console, debug_log
     from flashctl.loadtest.flows import LoadtestRequest, run_loadtest
 
     request = LoadtestRequest(
@@ -172,8 +171,7 @@ def loadtest(
         api_url,
         timeout,
     )
-    with debug_log(options.debug):
-        return run_loadtest(options.load, Console(), request)
+    return options.run_flow(run_loadtest, request)
 
 
 @cli.command("import-flash")
