@@ -132,6 +132,20 @@ class KubernetesSettings(NamedTuple):
     ingress: Ingress
 
 
+class RegistryAuth(NamedTuple):
+    """`registry_auth`: a RunPod registry credential by name. With the env names, apply creates
+    it (from those variables' values) when RunPod has none of that name; without, it must exist.
+    """
+
+    name: str
+    username_env: str | None = None
+    password_env: str | None = None
+
+    @property
+    def creatable(self) -> bool:
+        return self.username_env is not None and self.password_env is not None
+
+
 class Endpoint(NamedTuple):
     key: str
     runpod_name: str
@@ -142,7 +156,7 @@ class Endpoint(NamedTuple):
     base_image: str
     image: str | None
     registry: str | None  # where `flashctl build` pushes when `image` is omitted
-    registry_auth: str | None
+    registry_auth: RegistryAuth | None  # the credential RunPod pulls a private image with
     args: str  # RunPod's container `args`; "" runs the image's command
     dependencies: tuple[str, ...]
     system_dependencies: tuple[str, ...]
@@ -225,7 +239,7 @@ def _endpoint(
         base_image=e["base_image"] or f"python:{e['python']}-slim",
         image=e["image"],
         registry=e["registry"],
-        registry_auth=e["registry_auth"],
+        registry_auth=_registry_auth(e["registry_auth"]),
         args=e["args"],
         dependencies=tuple(e["dependencies"]),
         system_dependencies=tuple(e["system_dependencies"]),
@@ -325,3 +339,17 @@ def _env_var(name: str, value: Any) -> EnvVar:
     if isinstance(value, dict):
         return EnvVar(name, secret=value["secret"])
     return EnvVar(name, _text(value))
+
+
+def _registry_auth(raw: str | dict[str, str] | None) -> RegistryAuth | None:
+    """`registry_auth` read: a name alone, or a name with the env variables that hold the login.
+
+    >>> _registry_auth("acme"), _registry_auth({"name": "a", "username_env": "U",
+    ...     "password_env": "P"}).creatable
+    (RegistryAuth(name='acme', username_env=None, password_env=None), True)
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return RegistryAuth(raw)
+    return RegistryAuth(raw["name"], raw["username_env"], raw["password_env"])

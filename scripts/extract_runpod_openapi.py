@@ -34,6 +34,10 @@ NEEDED = (
     "ListCpuTypesResponse",
     "ListDataCentersResponse",
     "ErrorResponse",
+    "ListRegistriesResponse",
+    "Registry",
+    "CreateRegistryRequest",
+    "ListServerlessBillingResponse",
 )
 
 

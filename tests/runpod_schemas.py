@@ -28,10 +28,15 @@ RESPONSE_SCHEMAS = {
     ("GET", "/v2/catalog/gpus"): "ListGpuTypesResponse",
     ("GET", "/v2/catalog/cpus"): "ListCpuTypesResponse",
     ("GET", "/v2/catalog/datacenters"): "ListDataCentersResponse",
+    ("GET", "/v2/registries"): "ListRegistriesResponse",
+    ("POST", "/v2/registries"): "Registry",
+    ("GET", "/v2/registries/{id}"): "Registry",
+    ("GET", "/v2/billing/serverless"): "ListServerlessBillingResponse",
 }
 REQUEST_SCHEMAS = {
     ("POST", "/v2/serverless"): "CreateEndpointRequest",
     ("PATCH", "/v2/serverless/{id}"): "UpdateEndpointRequest",
+    ("POST", "/v2/registries"): "CreateRegistryRequest",
 }
 
 

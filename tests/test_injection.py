@@ -75,6 +75,11 @@ DOCUMENT: dict[str, Any] = {
         },
         "gpu": {
             "image": "ghcr.io/acme/gpu:1",
+            "registry_auth": {
+                "name": "acme-ghcr",
+                "username_env": "GHCR_USER",
+                "password_env": "GHCR_TOKEN",
+            },
             "compute": {
                 "gpu": {
                     "pools": ["ADA_24", "ADA_48_PRO"],

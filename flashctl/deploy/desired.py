@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +18,11 @@ class DesiredEndpoint:
     body: dict[str, Any]  # the `POST /v2/serverless` body
 
 
-def desired_endpoints(project: Project) -> tuple[DesiredEndpoint, ...]:
+def desired_endpoints(
+    project: Project, registry_ids: Mapping[str, str] | None = None
+) -> tuple[DesiredEndpoint, ...]:
     """Every endpoint's create body; an InputError names each endpoint that has no image.
+    `registry_ids` (credential name -> id) fills in `registry` (see `create_body`).
 
     RunPod runs an image, so deploying needs the one CI built from `.flashctl/build/<endpoint>`.
     """
@@ -31,7 +35,9 @@ def desired_endpoints(project: Project) -> tuple[DesiredEndpoint, ...]:
         ]
         raise InputError("Cannot deploy without an image:\n" + "\n".join(lines))
     return tuple(
-        DesiredEndpoint(endpoint.key, endpoint.runpod_name, create_body(project, endpoint))
+        DesiredEndpoint(
+            endpoint.key, endpoint.runpod_name, create_body(project, endpoint, registry_ids)
+        )
         for endpoint in project.endpoints
     )
 

@@ -6,6 +6,8 @@ and plans being applied to stderr. Errors are FlashErrors; the CLI turns them in
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +22,26 @@ from flashctl.deploy.cost import check_budget, cost_text, fetch_costs
 from flashctl.deploy.desired import declared_environments, desired_endpoints
 from flashctl.deploy.destroy import destroy_plan
 from flashctl.deploy.normalize import base_url, owner
-from flashctl.deploy.plan import CREATE, DELETE, REPLACE, UPDATE_RESTART, Plan, make_plan
+from flashctl.deploy.plan import (
+    CREATE,
+    DELETE,
+    REPLACE,
+    UPDATE_RESTART,
+    Plan,
+    RegistryPlan,
+    make_plan,
+)
 from flashctl.deploy.plan_file import dumps, read_plan, stale_reasons, write_plan
 from flashctl.deploy.plan_text import plan_text
 from flashctl.deploy.recheck import refusals, with_live_urls
+from flashctl.deploy.registries import (
+    create_registries,
+    plan_registries,
+    registry_ids,
+    registry_logins,
+    unresolved,
+    unset_variables,
+)
 from flashctl.deploy.wait import WaitTarget, wait_for_rollouts
 from flashctl.errors import DeployError, ExitCode, FlashError, InputError, UsageError
 from flashctl.model import Project
@@ -32,14 +50,18 @@ from flashctl.targets import ApplyRequest, DestroyRequest, PlanRequest, StatusRe
 
 
 def plan_for(client: RunPodClient, loaded: Loaded, *, prune: bool) -> Plan:
-    """One list call, then the pure plan."""
+    """One list call (two when an endpoint uses a registry credential), then the pure plan."""
     project = loaded.project
-    desired = desired_endpoints(project)
+    registries: tuple[RegistryPlan, ...] = ()
+    if any(endpoint.registry_auth for endpoint in project.endpoints):
+        desired_endpoints(project)  # a missing image is reported before any call
+        registries = plan_registries(project, client.list_registries())
+    desired = desired_endpoints(project, registry_ids(registries))
     remote = client.list_endpoints()
     wanted = {want.name for want in desired}
     # Parsing the file again for its environment names is only worth it when there are strays.
     strays = any(owner(r) == project.name and r.get("name") not in wanted for r in remote)
-    return make_plan(
+    plan = make_plan(
         desired,
         remote,
         project=project.name,
@@ -48,6 +70,7 @@ def plan_for(client: RunPodClient, loaded: Loaded, *, prune: bool) -> Plan:
         prune=prune,
         other_environments=declared_environments(loaded.text, project.file) if strays else (),
     )
+    return dataclasses.replace(plan, registries=registries)
 
 
 def run_plan(load: Load, console: Console, request: PlanRequest) -> ExitCode:
@@ -58,6 +81,8 @@ def run_plan(load: Load, console: Console, request: PlanRequest) -> ExitCode:
         costs = fetch_costs(client, loaded.project)
     if request.fmt != "json":
         console.out(plan_text(plan, Console.color("stdout")) + cost_text(costs))
+    if unset := unset_variables(plan, os.environ):
+        console.progress("Warning: apply will need these variables:\n" + "\n".join(unset))
     check_budget(costs)  # over budget: exit 1, and no plan file is saved
     if request.out is not None:
         write_plan(request.out, plan)
@@ -91,6 +116,7 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
         if not plan.pending:
             print_urls(console, plan, [])
             return ExitCode.OK
+        logins = registry_logins(plan, os.environ)  # an unset variable: exit 1, nothing written
         try:
             agreed = confirm("Apply these changes?", assume_yes=assume_yes, command="apply")
         except (click.exceptions.Abort, KeyboardInterrupt):
@@ -101,6 +127,9 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
                 " not made). Running `flashctl apply` again is safe: it plans afresh and asks"
                 " again."
             )
+        plan = create_registries(client, plan, logins, console.progress)
+        if stuck := unresolved(plan):  # only a hand-edited plan file gets here
+            raise DeployError(f"no registry credential id for {', '.join(stuck)}; nothing sent")
         outcomes = carry_out(client, plan, console.progress)
         failed = [o for o in outcomes if o.error is not None]
         if wait and not failed:
@@ -221,21 +250,26 @@ def run_destroy(load: Load, console: Console, request: DestroyRequest) -> ExitCo
 
 def run_status(load: Load, console: Console, request: StatusRequest) -> ExitCode:
     from flashctl.deploy.status import (
+        Spend,
         collect_releases,
+        collect_spend,
         collect_status,
         releases_text,
         status_json,
         status_text,
+        with_spend,
     )
 
     project = load().project
     with open_client(request.api_url) as client:
         rows = collect_status(client, project)
         histories = collect_releases(client, rows) if request.releases else None
+        spend = collect_spend(client) if any(row.id for row in rows) else Spend({})
+        rows = with_spend(rows, spend)
     if request.fmt == "json":
-        console.out(status_json(rows, project, histories))
+        console.out(status_json(rows, project, histories, spend))
     else:
-        console.out(status_text(rows))
+        console.out(status_text(rows, spend))
         if histories:
             console.out("\n" + releases_text(histories))
     return ExitCode.OK

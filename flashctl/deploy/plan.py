@@ -67,6 +67,18 @@ class EndpointPlan:
 
 
 @dataclass(frozen=True)
+class RegistryPlan:
+    """A registry credential the endpoints use: one RunPod has (`id`), or one apply creates from
+    the values of two environment variables (only their names are kept, never the values)."""
+
+    name: str
+    id: str | None  # None: apply creates it
+    username_env: str | None = None
+    password_env: str | None = None
+    endpoints: tuple[str, ...] = ()  # the RunPod names of the endpoints that use it
+
+
+@dataclass(frozen=True)
 class Plan:
     project: str
     environment: str | None
@@ -75,6 +87,7 @@ class Plan:
     endpoints: tuple[EndpointPlan, ...]
     kept: tuple[str, ...] = ()  # owned endpoints that left the file, kept without prune
     warnings: tuple[str, ...] = field(default=())
+    registries: tuple[RegistryPlan, ...] = ()  # the credentials the endpoints use
 
     @property
     def pending(self) -> tuple[EndpointPlan, ...]:

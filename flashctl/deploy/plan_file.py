@@ -21,16 +21,23 @@ and that every endpoint it touches is this project's (`recheck.py`).
          "same_name": ["x7k2m9q4p1v8z3"]}     # ids of all endpoints RunPod had with this name
       ],
       "kept": ["seed-old"],                 # owned endpoints that left the file (no --prune)
-      "warnings": []
+      "warnings": [],
+      "registries": [                       # the registry credentials the endpoints use
+        {"name": "acme-ghcr", "id": null,    # null: apply creates it, and puts its id where
+         "username_env": "GHCR_USER",        # a body says "<registry credential acme-ghcr>"
+         "password_env": "GHCR_TOKEN", "endpoints": ["seed-gpu"]}
+      ]
     }
 
 `action` is one of "create", "update in place", "update, workers restart", "replace", "delete",
 "no change". `before`/`after` are JSON values; null means absent. The API key is never part of
-a plan; env values are (secrets only as `{{ RUNPOD_SECRET_name }}` references).
+a plan; env values are (secrets only as `{{ RUNPOD_SECRET_name }}` references), and a registry
+login only as the names of the variables that hold it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,7 +45,7 @@ from typing import Any
 
 from flashctl.deploy.diff import FieldChange
 from flashctl.deploy.normalize import fingerprint
-from flashctl.deploy.plan import ACTIONS, CREATE, EndpointPlan, Plan
+from flashctl.deploy.plan import ACTIONS, CREATE, EndpointPlan, Plan, RegistryPlan
 from flashctl.errors import InputError
 from flashctl.files import write_file
 
@@ -57,6 +64,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "endpoints": [_endpoint_to_json(e) for e in plan.endpoints],
         "kept": list(plan.kept),
         "warnings": list(plan.warnings),
+        "registries": [
+            dataclasses.asdict(r) | {"endpoints": list(r.endpoints)} for r in plan.registries
+        ],
     }
 
 
@@ -139,6 +149,16 @@ def _plan_from_json(data: Mapping[str, Any]) -> Plan:
         endpoints=tuple(endpoints),
         kept=tuple(data.get("kept", ())),
         warnings=tuple(data.get("warnings", ())),
+        registries=tuple(
+            RegistryPlan(
+                name=str(r["name"]),
+                id=None if r["id"] is None else str(r["id"]),
+                username_env=r.get("username_env"),
+                password_env=r.get("password_env"),
+                endpoints=tuple(str(e) for e in r.get("endpoints", ())),
+            )
+            for r in data.get("registries", ())
+        ),
     )
 
 

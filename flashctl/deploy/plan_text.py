@@ -9,6 +9,9 @@ Plan for project seed against https://api.runpod.io
       workers.max: 5 -> 10
   = seed-users (p1v8z3x7k2m9q4): no change
 
+  + registry credential acme-ghcr: create (username from $GHCR_USER, password from
+    $GHCR_TOKEN), for seed-gpu
+
 1 to create, 1 to update in place, 1 unchanged.
 """
 
@@ -56,6 +59,15 @@ def plan_text(plan: Plan, color: bool = False) -> str:
     lines = [f"Plan for project {plan.project}{where} against {plan.api_url}", ""]
     for endpoint in plan.endpoints:
         lines += _endpoint_lines(endpoint, paint)
+    creates = [r for r in plan.registries if r.id is None]
+    if creates:
+        lines.append("")
+    for registry in creates:  # the variables' names only: values are read by apply
+        lines.append(
+            paint(f"  + registry credential {registry.name}: create", "green")
+            + f" (username from ${registry.username_env}, password from"
+            f" ${registry.password_env}), for {', '.join(registry.endpoints)}"
+        )
     lines.append("")
     counts = plan.summary()
     parts = [f"{counts[action]} {phrase}" for action, phrase in _PHRASES.items() if counts[action]]

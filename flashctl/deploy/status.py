@@ -4,6 +4,10 @@ Health, from the workers list: `not deployed`; `unhealthy` (a worker fails its h
 `updating` (workers still run an older configuration); `starting` (fewer ready workers than
 `workers.min`); `healthy` (ready workers serve); `scaled to zero` (none needed, none running).
 
+Spend, from `GET /v2/billing/serverless` (one call, the last SPEND_DAYS days, today included):
+each deployed endpoint's total in USD. When billing cannot be read, the column says so and the
+rest of the status stands (`spend_error`).
+
 With `--releases`, each deployed endpoint's release history follows, one line per release:
 
     shop-api (x7k2m9q4p1v8z3): version 2, rollout done
@@ -15,13 +19,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from flashctl.deploy.normalize import base_url, owner
 from flashctl.deploy.wait import ready_count
+from flashctl.errors import DeployError
 from flashctl.model import Project
 from flashctl.runpod.client import RunPodClient
+
+SPEND_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class EndpointStatus:
     max: int | None
     total: int
     health: str
+    spend: float | None = None  # USD over the last SPEND_DAYS days; None: not deployed or unknown
 
 
 def health(endpoint: Mapping[str, Any] | None, workers: Mapping[str, Any]) -> str:
@@ -78,6 +86,52 @@ def collect_status(client: RunPodClient, project: Project) -> list[EndpointStatu
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What `/v2/billing/serverless` says each endpoint cost, or why it could not be read."""
+
+    by_id: dict[str, float]
+    error: str | None = None
+
+
+def collect_spend(client: RunPodClient) -> Spend:
+    """One billing call; a failure (RunPod down, billing not allowed for the key) is reported,
+    never raised: status still shows the endpoints."""
+    try:
+        answer = client.serverless_billing(bucket_size="day", last=SPEND_DAYS)
+        return Spend(spend_by_endpoint(answer))
+    except DeployError as err:
+        return Spend({}, str(err).splitlines()[0])
+
+
+def spend_by_endpoint(answer: Mapping[str, Any]) -> dict[str, float]:
+    """`ListServerlessBillingResponse` summed per endpoint id.
+
+    >>> spend_by_endpoint({"records": [{"serverlessId": "a", "totalAmount": 1.5},
+    ...     {"serverlessId": "a", "totalAmount": 0.25}, {"serverlessId": "b", "totalAmount": 0}]})
+    {'a': 1.75, 'b': 0.0}
+    """
+    records = answer.get("records")
+    if not isinstance(records, list):
+        raise DeployError("RunPod's billing answer has no `records` list.")
+    totals: dict[str, float] = {}
+    for record in records:
+        ident, amount = record.get("serverlessId"), record.get("totalAmount")
+        if isinstance(ident, str) and isinstance(amount, int | float):
+            totals[ident] = totals.get(ident, 0.0) + float(amount)
+    return totals
+
+
+def with_spend(rows: Sequence[EndpointStatus], spend: Spend) -> list[EndpointStatus]:
+    """`rows` with each deployed endpoint's spend (0 when billing lists nothing for it)."""
+    if spend.error is not None:
+        return list(rows)
+    return [
+        replace(row, spend=round(spend.by_id.get(row.id, 0.0), 2)) if row.id else row
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -164,9 +218,11 @@ def status_json(
     rows: Sequence[EndpointStatus],
     project: Project,
     histories: Sequence[ReleaseHistory] | None = None,
+    spend: Spend | None = None,
 ) -> str:
-    """`{"project": ..., "environment": ..., "endpoints": [{key, name, id, url, ready, min, max,
-    total, health}]}`; with `histories`, each deployed endpoint also has `releases`:
+    """`{"project": ..., "environment": ..., "spend_days": 7, "spend_error": null, "endpoints":
+    [{key, name, id, url, ready, min, max, total, health, spend}]}` (`spend` in USD, null when
+    unknown); with `histories`, each deployed endpoint also has `releases`:
     `{version, rollout, releases: [{version, created_at, fields, created}]}`."""
     by_name = {history.name: history for history in histories or ()}
     endpoints = []
@@ -176,18 +232,31 @@ def status_json(
             history = asdict(by_name[row.name])
             entry["releases"] = {k: history[k] for k in ("version", "rollout", "releases")}
         endpoints.append(entry)
-    data = {"project": project.name, "environment": project.environment, "endpoints": endpoints}
+    data = {
+        "project": project.name,
+        "environment": project.environment,
+        "spend_days": SPEND_DAYS,
+        "spend_error": spend.error if spend else None,
+        "endpoints": endpoints,
+    }
     return json.dumps(data, indent=2) + "\n"
 
 
-def status_text(rows: Sequence[EndpointStatus]) -> str:
-    table = [("ENDPOINT", "ID", "URL", "WORKERS", "HEALTH")]
+def status_text(rows: Sequence[EndpointStatus], spend: Spend | None = None) -> str:
+    unavailable = spend is not None and spend.error is not None
+    table = [("ENDPOINT", "ID", "URL", "WORKERS", "HEALTH", "SPEND")]
     for row in rows:
         workers = f"{row.ready}/{row.min}/{row.max}" if row.id else "-"
-        table.append((row.name, row.id or "-", row.url or "-", workers, row.health))
+        cost = "?" if unavailable and row.id else "-" if row.spend is None else f"${row.spend:.2f}"
+        table.append((row.name, row.id or "-", row.url or "-", workers, row.health, cost))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in table
     ]
-    return "\n".join(lines) + "\n(workers: ready/min/max)\n"
+    notes = (
+        f"(workers: ready/min/max; spend: USD over the last {SPEND_DAYS} days, from RunPod billing)"
+    )
+    if unavailable:
+        notes += f"\nspend unavailable: {spend.error}" if spend else ""
+    return "\n".join(lines) + "\n" + notes + "\n"

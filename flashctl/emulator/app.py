@@ -8,6 +8,11 @@
     GET    /v2/serverless/{id}/workers    200 {"workers": [...], "summary": {...}} | 404
     GET    /v2/serverless/{id}/releases   200 {"endpointVersion", "rollout", "releases"} | 404
     GET    /v2/catalog/gpus|cpus|datacenters
+    GET    /v2/registries                 200 {"registries": [{"id", "name"}]}
+    POST   /v2/registries                 201 {"id", "name"} | 400 | 422 (the login is kept nowhere)
+    GET    /v2/registries/{id}            200 {"id", "name"} | 404
+    DELETE /v2/registries/{id}            204 | 404
+    GET    /v2/billing/serverless         200 {"records": [...], "metadata": {...}} | 400
 
 Every `/v2` request needs `Authorization: Bearer KEY` (401 otherwise, decided before the body is
 read, and an unauthenticated body is never kept) and may meet an injected fault (see
@@ -41,9 +46,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flashctl.emulator import catalog, schema
+from flashctl.emulator import billing, catalog, schema
 from flashctl.emulator.faults import FaultInjector, ScriptedFault
-from flashctl.emulator.request_log import RequestLog, route_template
+from flashctl.emulator.request_log import RequestLog, redacted, route_template
 from flashctl.emulator.state import EmulatorState
 
 _TITLES = {
@@ -98,6 +103,32 @@ def build_app(emulator: Emulator) -> ASGIApp:
     """The Starlette routes wrapped in the gate that authenticates, delays, faults and logs."""
     state = emulator.state
 
+    async def list_registries(request: Request) -> Response:
+        return JSONResponse({"registries": state.registries()})
+
+    async def create_registry(request: Request) -> Response:
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        if errors := registry_errors(body):
+            return problem(422, "Request validation failed.", errors)
+        return JSONResponse(state.create_registry(body["name"]), 201)
+
+    async def get_registry(request: Request) -> Response:
+        found = state.registry(request.path_params["id"])
+        return JSONResponse(found) if found else problem(404, "registry not found")
+
+    async def delete_registry(request: Request) -> Response:
+        deleted = state.delete_registry(request.path_params["id"])
+        return Response(status_code=204) if deleted else problem(404, "registry not found")
+
+    async def serverless_billing(request: Request) -> Response:
+        now, usage = state.usage()
+        try:
+            return JSONResponse(billing.serverless_billing(now, usage, request.query_params))
+        except ValueError as err:
+            return problem(400, str(err))
+
     async def list_endpoints(request: Request) -> Response:
         return JSONResponse({"endpoints": state.list()})
 
@@ -111,6 +142,8 @@ def build_app(emulator: Emulator) -> ASGIApp:
             return problem(400, "; ".join(problems))
         if "templateId" in body:
             return problem(404, f"template {body['templateId']!r} not found")
+        if unknown := _unknown_registry(body):
+            return unknown
         return JSONResponse(state.create(body), 201)
 
     async def get_endpoint(request: Request) -> Response:
@@ -132,6 +165,8 @@ def build_app(emulator: Emulator) -> ASGIApp:
             return problem(400, "; ".join(problems))
         if "templateId" in body:
             return problem(404, f"template {body['templateId']!r} not found")
+        if unknown := _unknown_registry(body):
+            return unknown
         return JSONResponse(state.update(endpoint_id, body))
 
     async def delete_endpoint(request: Request) -> Response:
@@ -149,6 +184,12 @@ def build_app(emulator: Emulator) -> ASGIApp:
         if state.get(endpoint_id) is None:
             return _not_found()
         return JSONResponse(state.releases(endpoint_id))
+
+    def _unknown_registry(body: Any) -> Response | None:
+        registry = body.get("registry") if isinstance(body, dict) else None
+        if registry is None or state.registry(str(registry)) is not None:
+            return None
+        return problem(400, "registry: no container registry credential has this id")
 
     def catalog_route(kind: str) -> Route:
         async def read(request: Request) -> Response:
@@ -204,6 +245,11 @@ def build_app(emulator: Emulator) -> ASGIApp:
         Route("/v2/serverless/{id}/workers", list_workers, methods=["GET"]),
         Route("/v2/serverless/{id}/releases", list_releases, methods=["GET"]),
         *(catalog_route(kind) for kind in ("gpus", "cpus", "datacenters")),
+        Route("/v2/registries", list_registries, methods=["GET"]),
+        Route("/v2/registries", create_registry, methods=["POST"]),
+        Route("/v2/registries/{id}", get_registry, methods=["GET"]),
+        Route("/v2/registries/{id}", delete_registry, methods=["DELETE"]),
+        Route("/v2/billing/serverless", serverless_billing, methods=["GET"]),
         Route("/_emulator/requests", requests_hook, methods=["GET"]),
         Route("/_emulator/reset", reset_hook, methods=["POST"]),
         Route("/_emulator/faults", faults_hook, methods=["POST"]),
@@ -249,7 +295,7 @@ class _Gate:
             await _drain(receive, _DRAIN_LIMIT)
         fault = None if refusal else emulator.faults.next_fault(f"{scope['method']} {template}")
         entry["fault"] = fault
-        entry["request_body"] = _parse(body)
+        entry["request_body"] = redacted(scope["method"], template, _parse(body))
         if refusal is None and fault in ("429", "500", "503"):
             refusal = self._fault_response(fault)
         if refusal is not None:
@@ -424,6 +470,23 @@ async def _drop_connection(send: Send) -> None:
             "headers": [(b"content-length", b"4096"), (b"x-emulator-fault", b"drop")],
         }
     )
+
+
+def registry_errors(body: Any) -> list[str]:
+    """`CreateRegistryRequest`'s rules, each error naming the field, never its value (the
+    username and password are write-only: not even an error shows them)."""
+    if not isinstance(body, dict):
+        return ["<root>: must be an object"]
+    errors = [
+        f"{key}: unknown field" for key in body if key not in ("name", "username", "password")
+    ]
+    for key in ("name", "username", "password"):
+        value = body.get(key)
+        if key not in body:
+            errors.append(f"{key}: required")
+        elif not isinstance(value, str) or not value:
+            errors.append(f"{key}: must be a non-empty string")
+    return errors
 
 
 def _not_found() -> Response:

@@ -2,7 +2,8 @@
 
 Served at `GET /_emulator/requests` as `{"counts": {"GET /v2/serverless": 2, ...}, "total": n,
 "requests": [...]}`; each logged request has its method, path, route template, status, fault,
-user agent, and the JSON bodies of the request and of the response.
+user agent, and the JSON bodies of the request and of the response (a registry credential's
+username and password are never kept: see `redacted`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,23 @@ _TEMPLATES = [
     (re.compile(r"/v2/serverless/[^/]+"), "/v2/serverless/{id}"),
     (re.compile(r"/v2/serverless/[^/]+/workers"), "/v2/serverless/{id}/workers"),
     (re.compile(r"/v2/serverless/[^/]+/releases"), "/v2/serverless/{id}/releases"),
+    (re.compile(r"/v2/registries/[^/]+"), "/v2/registries/{id}"),
 ]
+# Request fields RunPod keeps write-only: never kept in the log (nor anywhere else).
+WRITE_ONLY = {("POST", "/v2/registries"): ("username", "password")}
+REDACTED = "[redacted]"
+
+
+def redacted(method: str, template: str, body: Any) -> Any:
+    """`body` as the log keeps it: the write-only fields of its route replaced.
+
+    >>> redacted("POST", "/v2/registries", {"name": "a", "username": "u", "password": "p"})
+    {'name': 'a', 'username': '[redacted]', 'password': '[redacted]'}
+    """
+    fields = WRITE_ONLY.get((method, template), ())
+    if not fields or not isinstance(body, dict):
+        return body if not fields or body is None else REDACTED
+    return {key: REDACTED if key in fields else value for key, value in body.items()}
 
 
 def route_template(path: str) -> str:

@@ -32,6 +32,8 @@ from flashctl.errors import DeployError
 from flashctl.files import remove_partial_writes, write_file
 
 JSONObject = dict[str, Any]
+JSONObjects = list[JSONObject]  # (the class's `list` method shadows the name in its body)
+Usage = list[tuple[JSONObject, list[tuple[float, float]]]]  # endpoint, its workers' run spans
 
 # What RunPod fills in when a create leaves a field out (per CreateEndpointRequest's defaults).
 DEFAULT_WORKERS = {"min": 0, "max": 3, "idleTimeout": 10}
@@ -101,10 +103,12 @@ class EmulatorState:
         self._clock = clock
         # id -> {"endpoint": Endpoint, "version": int, "workers": [...], "releases": [...]}
         self._records: dict[str, JSONObject] = {}
+        self._registries: dict[str, JSONObject] = {}  # id -> {"id", "name"}; never a login
         if path is not None:
             remove_partial_writes(path)
             if path.exists():
                 self._records = _read_state(path)
+                self._registries = _read_registries(path)
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -161,6 +165,7 @@ class EmulatorState:
 
     def reset(self) -> None:
         self._records.clear()
+        self._registries.clear()
         self.save()
 
     def max_workers(self, excluding: str | None = None) -> int:
@@ -170,6 +175,37 @@ class EmulatorState:
             for endpoint_id, record in self._records.items()
             if endpoint_id != excluding
         )
+
+    # -- registry credentials ----------------------------------------------------------------
+    #
+    # RunPod keeps the username and password write-only; the emulator needs neither, so it
+    # keeps neither (not in memory, not in the state file).
+
+    def registries(self) -> JSONObjects:
+        return [dict(registry) for registry in self._registries.values()]
+
+    def registry(self, registry_id: str) -> JSONObject | None:
+        found = self._registries.get(registry_id)
+        return dict(found) if found else None
+
+    def create_registry(self, name: str) -> JSONObject:
+        registry_id = new_id(8)
+        while registry_id in self._registries:
+            registry_id = new_id(8)
+        self._registries[registry_id] = {"id": registry_id, "name": name}
+        self.save()
+        return dict(self._registries[registry_id])
+
+    def delete_registry(self, registry_id: str) -> bool:
+        """Forget a credential; endpoints that pulled with it lose the reference (`registry`
+        becomes null), as RunPod's templates do."""
+        if self._registries.pop(registry_id, None) is None:
+            return False
+        for record in self._records.values():
+            if record["endpoint"].get("registry") == registry_id:
+                record["endpoint"]["registry"] = None
+        self.save()
+        return True
 
     # -- workers and releases ----------------------------------------------------------------
     #
@@ -234,6 +270,14 @@ class EmulatorState:
             "releases": releases,
         }
 
+    def usage(self) -> tuple[float, Usage]:
+        """Now, and each endpoint (stored document) with the spans its workers ran: billing."""
+        now = self._clock()
+        return now, [
+            (copy.deepcopy(record["endpoint"]), worker_intervals(record, now))
+            for record in self._records.values()
+        ]
+
     def set_busy(self, endpoint_id: str, count: int) -> None:
         """Mark `count` of the live workers RUNNING (serving a request), the rest not; a test hook.
         The rollout in progress is rescheduled so that busy workers are replaced last."""
@@ -270,6 +314,8 @@ class EmulatorState:
             key=lambda w: (w["version"] == version, bool(w.get("busy"))),
         )
         kept = order[len(order) - wanted :] if wanted else []
+        for worker in order[: len(order) - len(kept)]:
+            _bill(record, worker, now)  # scaled away now
         kept.sort(key=lambda w: (bool(w.get("busy")), w["startedAt"]))
         image = record["endpoint"]["image"]
         while len(kept) < wanted:
@@ -298,7 +344,11 @@ class EmulatorState:
     def save(self) -> None:
         if self.path is None:
             return
-        payload = {"format": 1, "endpoints": list(self._records.values())}
+        payload = {
+            "format": 1,
+            "endpoints": list(self._records.values()),
+            "registries": list(self._registries.values()),
+        }
         write_file(self.path, json.dumps(payload, indent=1, sort_keys=True).encode("utf-8"))
 
     def _now_iso(self) -> str:
@@ -317,10 +367,27 @@ def _live(record: JSONObject, now: float) -> list[JSONObject]:
 def _settle(record: JSONObject, now: float) -> None:
     """Make the schedule the present: retired workers go, replacements not started yet are
     dropped (the workers they were to replace stay, unscheduled)."""
+    for worker in record["workers"]:
+        retired = worker.get("retireAt")
+        if retired is not None and worker["startedAt"] < retired <= now:
+            _bill(record, worker, retired)
     workers = _live(record, now)
     for worker in workers:
         worker["retireAt"] = None
     record["workers"] = workers
+
+
+def _bill(record: JSONObject, worker: JSONObject, until: float) -> None:
+    """Keep the time a worker that goes away ran, `[startedAt, until]`, for billing."""
+    record.setdefault("usage", []).append([worker["startedAt"], until])
+
+
+def worker_intervals(record: JSONObject, now: float) -> list[tuple[float, float]]:
+    """Every span a worker of the endpoint ran, `(start, end)`, those running now up to `now`:
+    what the emulator bills (see `billing.py`)."""
+    spans = [(float(start), float(end)) for start, end in record.get("usage", [])]
+    spans += [(float(w["startedAt"]), now) for w in _live(record, now)]
+    return spans
 
 
 # Fields of an Endpoint that are not its configuration.
@@ -361,6 +428,20 @@ def _read_state(path: Path) -> dict[str, JSONObject]:
             record.setdefault("releases", [])  # a state file from before releases
         return records
     except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DeployError(
+            f"The emulator state file {path} cannot be read ({err}); move it away to start empty."
+        ) from err
+
+
+def _read_registries(path: Path) -> dict[str, JSONObject]:
+    """The registry credentials of a state file (none in one from before registries)."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            str(r["id"]): {"id": str(r["id"]), "name": str(r["name"])}
+            for r in payload.get("registries", [])
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise DeployError(
             f"The emulator state file {path} cannot be read ({err}); move it away to start empty."
         ) from err

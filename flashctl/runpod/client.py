@@ -29,7 +29,7 @@ from requests.adapters import HTTPAdapter
 import flashctl
 from flashctl.errors import DeployError
 from flashctl.runpod.api_url import DEFAULT_API_URL, display_url, resolve_api_url
-from flashctl.runpod.auth import BearerAuth
+from flashctl.runpod.auth import REDACTED, BearerAuth
 from flashctl.runpod.credentials import Credentials, load_credentials
 from flashctl.runpod.errors import (
     RunPodAPIError,
@@ -212,6 +212,61 @@ class RunPodClient:
         call = _Call("GET", path, path, f"reading the {kind} catalog")
         return _list_field(self._run(call), _CATALOG_KEYS[kind], call)
 
+    # -- registry credentials ----------------------------------------------------------------
+
+    def list_registries(self) -> list[JSONObject]:
+        """Every container-registry credential on the account: `[{"id", "name"}]` (RunPod never
+        returns the username or password)."""
+        call = _Call("GET", "/v2/registries", "/v2/registries", "listing registry credentials")
+        return _list_field(self._run(call), "registries", call)
+
+    def create_registry(self, name: str, username: str, password: str) -> JSONObject:
+        """Create a registry credential and return `{"id", "name"}` (201).
+
+        Like an endpoint create, it is never sent twice blindly: after a lost response or a 5xx
+        the list is checked for a credential of this name first. The username and password go
+        only into the request body: never into a log line or a message (a server's error text
+        is scrubbed of the password).
+        """
+
+        def landed(deadline: float) -> JSONObject | None:
+            call = _Call("GET", "/v2/registries", "/v2/registries", "listing registry credentials")
+            listed = _list_field(self._run(call, deadline), "registries", call)
+            named = [r for r in listed if r.get("name") == name]
+            if named:
+                LOGGER.info("registry credential %r was created; its response was lost", name)
+            return named[0] if named else None
+
+        call = _Call(
+            "POST",
+            "/v2/registries",
+            "/v2/registries",
+            f"creating registry credential '{name}'",
+            body={"name": name, "username": username, "password": password},
+            landed=landed,
+            secrets=(password,),
+        )
+        return _object(self._run(call), call)
+
+    # -- billing -------------------------------------------------------------------------------
+
+    def serverless_billing(
+        self, *, bucket_size: str = "day", last: int = 7, serverless_id: str | None = None
+    ) -> JSONObject:
+        """`ListServerlessBillingResponse` for the last `last` buckets of `bucket_size` (`hour`,
+        `day`, ...): `{"records": [{serverlessId, startTime, endTime, totalAmount, ...}],
+        "metadata": {...}}`, one record per endpoint per bucket."""
+        query = f"bucketSize={quote(bucket_size)}&lastN={int(last)}"
+        if serverless_id is not None:
+            query += f"&serverlessId={quote(serverless_id, safe='')}"
+        call = _Call(
+            "GET",
+            "/v2/billing/serverless",
+            f"/v2/billing/serverless?{query}",
+            "reading serverless billing",
+        )
+        return _object(self._run(call), call)
+
     # -- one call, with retries --------------------------------------------------------------
 
     def _run(self, call: _Call, deadline: float | None = None) -> Any:
@@ -335,7 +390,12 @@ class RunPodClient:
         self, call: _Call, response: requests.Response, attempts: int, note: str = ""
     ) -> RunPodAPIError:
         title, detail, errors = read_problem(response)
-        scrub = self._auth.scrub
+
+        def scrub(text: str) -> str:
+            for secret in call.secrets:
+                text = text.replace(secret, REDACTED) if secret else text
+            return self._auth.scrub(text)
+
         return RunPodAPIError(
             call.method,
             call.path,
@@ -363,6 +423,10 @@ class _Call:
     body: JSONObject | None = None
     landed: Callable[[float], JSONObject | None] | None = None  # a write's "did it land?" check
     gone_ok: bool = False  # a DELETE's 404 after a lost response means done
+    secrets: tuple[str, ...] = ()  # values in the body never to show (a registry password)
+
+    def __repr__(self) -> str:  # the body may hold secrets
+        return f"_Call({self.method} {self.path})"
 
 
 def _object(data: Any, call: _Call) -> JSONObject:

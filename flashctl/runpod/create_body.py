@@ -6,6 +6,7 @@ Secrets stay references (`{{ RUNPOD_SECRET_name }}`) that RunPod resolves; no va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flashctl.model import FLASHBOOT, Endpoint, Project
@@ -30,8 +31,28 @@ def endpoint_timeout_ms(endpoint: Endpoint) -> int:
     return int(max(seconds) * 1000)
 
 
-def create_body(project: Project, endpoint: Endpoint) -> dict[str, Any]:
-    """The `POST /v2/serverless` body for `endpoint` (without `image` when none is set yet)."""
+def pending_registry(name: str) -> str:
+    """What stands in `registry` for a credential whose id RunPod has not given yet (a render,
+    or a plan that creates it); `apply` puts the id in its place before anything is sent.
+
+    >>> pending_registry("acme-ghcr")
+    '<registry credential acme-ghcr>'
+    """
+    return f"<registry credential {name}>"
+
+
+def is_pending_registry(value: object) -> bool:
+    """Whether `value` is a `pending_registry` placeholder (RunPod's ids never start with `<`)."""
+    return isinstance(value, str) and value.startswith("<registry credential ")
+
+
+def create_body(
+    project: Project, endpoint: Endpoint, registry_ids: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The `POST /v2/serverless` body for `endpoint` (without `image` when none is set yet).
+
+    `registry` is the id of the credential `registry_auth` names, from `registry_ids` (name ->
+    id), or `pending_registry(name)` when the id is not known."""
     env = {var.name: var.rendered for var in endpoint.env}
     env.update(managed_env(project, endpoint))
     body: dict[str, Any] = {
@@ -54,7 +75,8 @@ def create_body(project: Project, endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.image:
         body["image"] = endpoint.image
     if endpoint.registry_auth:
-        body["registry"] = endpoint.registry_auth
+        name = endpoint.registry_auth.name
+        body["registry"] = (registry_ids or {}).get(name) or pending_registry(name)
     if endpoint.args:
         body["args"] = endpoint.args
     gpu = endpoint.compute.gpu

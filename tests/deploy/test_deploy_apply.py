@@ -193,6 +193,7 @@ def test_json_plan_parses_and_has_the_documented_fields(run_cli, deploy: Deploy)
         "endpoints",
         "kept",
         "warnings",
+        "registries",
     }
     assert data["summary"]["create"] == 3 and data["changes_pending"] is True
     assert data["api_url"] == deploy.url

@@ -23,9 +23,11 @@ def test_status_shows_id_url_workers_and_health(run_cli, deploy: Deploy, write_p
     rows = json.loads(run_cli("status", "-f", str(path), "--format", "json", env=deploy.env).stdout)
 
     assert text.exit_code == 0, text
-    assert text.stdout.splitlines()[0].split() == ["ENDPOINT", "ID", "URL", "WORKERS", "HEALTH"]
+    header = ["ENDPOINT", "ID", "URL", "WORKERS", "HEALTH", "SPEND"]
+    assert text.stdout.splitlines()[0].split() == header
     lines = [" ".join(line.split()) for line in text.stdout.splitlines()]
-    assert f"shop-api {api['id']} {api['requestUrls']['base']} 1/1/2 healthy" in lines
+    row = f"shop-api {api['id']} {api['requestUrls']['base']} 1/1/2 healthy $"
+    assert any(line.startswith(row) for line in lines), text
     assert "scaled to zero" in text.stdout  # shop-web: min 0, nothing running
     first = rows["endpoints"][0]
     assert (first["name"], first["id"], first["ready"], first["min"], first["max"]) == (
@@ -41,7 +43,7 @@ def test_status_of_an_endpoint_not_deployed_yet(run_cli, deploy: Deploy, write_p
     result = run_cli("status", "-f", str(write_project(endpoint_yaml("api"))), env=deploy.env)
 
     assert result.exit_code == 0, result
-    assert " ".join(result.stdout.splitlines()[1].split()) == "shop-api - - - not deployed"
+    assert " ".join(result.stdout.splitlines()[1].split()) == "shop-api - - - not deployed -"
 
 
 class _Echo(BaseHTTPRequestHandler):
