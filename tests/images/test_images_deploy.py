@@ -85,3 +85,34 @@ def test_apply_build_with_an_unreachable_registry_deploys_nothing(
     assert "connection refused" in result.stderr
     assert deploy.writes(deploy.counts()) == 0
     assert deploy.names() == []
+
+
+@pytest.mark.slow
+def test_apply_build_with_a_private_credential_deploys_the_image_with_it(
+    run_cli,
+    deploy: Deploy,
+    example_build: ExampleBuild,
+    tmp_path,
+):
+    registry = example_build.images["cpu"].split("/", 1)[0]
+    file = copy_example(tmp_path, registry)
+    private = (
+        "    registry_auth: {name: acme-ghcr, username_env: GHCR_USER, password_env: GHCR_TOKEN}\n"
+    )
+    text = "".join(
+        private if line.startswith("    registry_auth: null") else line
+        for line in file.read_text().splitlines(keepends=True)
+    )
+    file.write_text(text)
+    env = {**deploy.env, "GHCR_USER": "acme-bot", "GHCR_TOKEN": "pw-CANARY-3c5e7a9b"}
+
+    result = run_cli("-f", str(file), "apply", "--build", "--yes", "--no-wait", env=env)
+
+    assert result.exit_code == 0, result
+    (credential,) = deploy.emulator.emulator.state.registries()
+    gpu = deploy.by_name("seed-gpu")
+    assert gpu["registry"] == credential["id"]
+    assert gpu["image"].startswith(f"{registry}/seed-gpu:fc-")
+    assert gpu["image"].rsplit(":", 1)[1] in tags_in(registry, "seed-gpu")
+    assert "registry" not in deploy.by_name("seed-cpu")
+    assert "pw-CANARY-3c5e7a9b" not in result.stdout + result.stderr
