@@ -237,12 +237,14 @@ def test_a_credential_the_file_no_longer_uses_is_kept(run_cli, deploy: Deploy, w
     assert deploy.counts()["DELETE /v2/registries/{id}"] == 0
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
 def test_the_password_shows_nowhere(
     run_cli,
     start_emulator,
     write_project,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    debug: bool,
 ):
     caplog.set_level(logging.DEBUG)
     state = tmp_path / "emulator-state.json"
@@ -250,21 +252,22 @@ def test_the_password_shows_nowhere(
     env = {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": emulator.url, **LOGIN}
     path = write_project(with_auth(endpoint_yaml("api")))
     saved, rendered = tmp_path / "plan.json", tmp_path / ".flashctl"
+    flag = ("--debug",) if debug else ()
     runs = [
-        ("plan", "-f", str(path)),
-        ("--debug", "plan", "-f", str(path), "--out", str(saved)),
-        ("--debug", "plan", "-f", str(path), "--format", "json"),
-        ("--debug", "apply", "-f", str(path), str(saved), "--yes"),
-        ("plan", "-f", str(path)),
-        ("--debug", "status", "-f", str(path)),
-        ("render", "-f", str(path)),
+        (*flag, "plan", "-f", str(path), "--out", str(saved)),
+        (*flag, "plan", "-f", str(path), "--format", "json"),
+        (*flag, "apply", "-f", str(path), str(saved), "--yes"),
+        (*flag, "plan", "-f", str(path)),
+        (*flag, "status", "-f", str(path)),
+        (*flag, "render", "-f", str(path)),
     ]
     seen = []
     for args in runs:
         result = run_cli(*args, env=env)
         assert result.exit_code == 0, result
         seen += [result.stdout, result.stderr]
-    assert "debug: flashctl.runpod: POST" in seen[7]  # the debug log was on for the create
+    # The debug log was on (or off) for the create.
+    assert ("debug: flashctl.runpod: POST" in seen[5]) is debug
     files = [saved, state, *(p for p in rendered.rglob("*") if p.is_file())]
     assert any(p.name == "endpoint.json" for p in files)
     log = json.dumps(emulator.emulator.log.snapshot())
@@ -274,3 +277,20 @@ def test_the_password_shows_nowhere(
     assert PASSWORD not in everything
     assert USERNAME not in everything  # write-only too
     assert '"username": "[redacted]", "password": "[redacted]"' in log
+
+
+def test_a_plan_file_without_the_credential_sends_nothing(
+    run_cli, deploy: Deploy, write_project, tmp_path: Path
+):
+    path = write_project(with_auth(endpoint_yaml("api")))
+    saved = tmp_path / "plan.json"
+    run_cli("plan", "-f", str(path), "--out", str(saved), env=deploy.env)
+    edited = json.loads(saved.read_text())
+    edited["registries"] = []  # a hand edit: the body still waits for the credential's id
+    saved.write_text(json.dumps(edited))
+
+    result = run_cli("apply", "-f", str(path), str(saved), "--yes", env={**deploy.env, **LOGIN})
+
+    assert result.exit_code == 1, result
+    assert "no registry credential id for shop-api" in result.stderr
+    assert deploy.writes(deploy.counts()) == 0
