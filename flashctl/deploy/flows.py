@@ -39,6 +39,7 @@ from flashctl.deploy.registries import (
     plan_registries,
     registry_ids,
     registry_logins,
+    undeclared,
     unresolved,
     unset_variables,
 )
@@ -104,6 +105,11 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
                 )
             project = _project(load)
             plan = saved_plan(client, plan_file, project.name)
+            if refused := undeclared(plan, project):
+                raise DeployError(
+                    f"The saved plan {plan_file} is refused: " + "; ".join(refused) + ". Nothing"
+                    " was applied; run `flashctl plan --out` again and review it."
+                )
         else:
             loaded = load()
             project = loaded.project

@@ -94,6 +94,23 @@ def plan_registries(
     return tuple(plans)
 
 
+def undeclared(plan: Plan, project: Project) -> list[str]:
+    """Why a saved plan's credentials to create are not the file's (empty: they are). The
+    variables a login is read from come from flash.yaml, never from a plan file alone: an
+    edited plan must not make apply send another variable (the API key, say) to RunPod."""
+    declared = {
+        name: (auth.username_env, auth.password_env)
+        for name, (auth, _) in wanted_registries(project).items()
+        if auth.creatable
+    }
+    return [
+        f"registry credential '{r.name}' from ${r.username_env} and ${r.password_env} is not"
+        f" declared so in {project.file}"
+        for r in to_create(plan)
+        if declared.get(r.name) != (r.username_env, r.password_env)
+    ]
+
+
 def registry_ids(registries: Sequence[RegistryPlan]) -> dict[str, str]:
     """name -> id of the credentials RunPod has."""
     return {r.name: r.id for r in registries if r.id is not None}

@@ -294,3 +294,23 @@ def test_a_plan_file_without_the_credential_sends_nothing(
     assert result.exit_code == 1, result
     assert "no registry credential id for shop-api" in result.stderr
     assert deploy.writes(deploy.counts()) == 0
+
+
+def test_a_plan_file_cannot_choose_the_variables_a_login_is_read_from(
+    run_cli, deploy: Deploy, write_project, tmp_path: Path
+):
+    path = write_project(with_auth(endpoint_yaml("api")))
+    saved = tmp_path / "plan.json"
+    run_cli("plan", "-f", str(path), "--out", str(saved), env=deploy.env)
+    edited = json.loads(saved.read_text())
+    edited["registries"][0]["password_env"] = "RUNPOD_API_KEY"  # would send the key to RunPod
+    saved.write_text(json.dumps(edited))
+
+    result = run_cli("apply", "-f", str(path), str(saved), "--yes", env={**deploy.env, **LOGIN})
+
+    assert result.exit_code == 1, result
+    assert "is refused: registry credential 'acme-ghcr' from $GHCR_USER and $RUNPOD_API_KEY" in (
+        result.stderr
+    )
+    assert deploy.writes(deploy.counts()) == 0
+    assert registries(deploy) == []
