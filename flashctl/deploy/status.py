@@ -243,7 +243,8 @@ def status_json(
 
 
 def status_text(rows: Sequence[EndpointStatus], spend: Spend | None = None) -> str:
-    unavailable = spend is not None and spend.error is not None
+    error = spend.error if spend is not None else None
+    unavailable = error is not None
     table = [("ENDPOINT", "ID", "URL", "WORKERS", "HEALTH", "SPEND")]
     for row in rows:
         workers = f"{row.ready}/{row.min}/{row.max}" if row.id else "-"
@@ -257,6 +258,6 @@ def status_text(rows: Sequence[EndpointStatus], spend: Spend | None = None) -> s
     notes = (
         f"(workers: ready/min/max; spend: USD over the last {SPEND_DAYS} days, from RunPod billing)"
     )
-    if unavailable:
-        notes += f"\nspend unavailable: {spend.error}" if spend else ""
+    if error is not None:
+        notes += f"\nspend unavailable: {error}"
     return "\n".join(lines) + "\n" + notes + "\n"
