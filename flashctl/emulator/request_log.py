@@ -16,6 +16,10 @@ _TEMPLATES = [
     (re.compile(r"/v2/serverless/[^/]+"), "/v2/serverless/{id}"),
     (re.compile(r"/v2/serverless/[^/]+/workers"), "/v2/serverless/{id}/workers"),
     (re.compile(r"/v2/serverless/[^/]+/releases"), "/v2/serverless/{id}/releases"),
+    (
+        re.compile(r"/v2/serverless/[^/]+/workers/[^/]+/logs"),
+        "/v2/serverless/{id}/workers/{workerId}/logs",
+    ),
 ]
 
 

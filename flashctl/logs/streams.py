@@ -1,0 +1,331 @@
+"""Reading several workers' log streams at once and merging them in time order.
+
+One thread per worker reads its stream (`GET .../workers/{workerId}/logs`, server-sent events)
+into a queue; the caller's thread merges. A stream that drops or ends is reopened with
+`Last-Event-ID` (the last event received), so no line is lost or repeated; after
+`MAX_FAILURES` attempts in a row that bring nothing, the stream is given up as failed.
+
+`read_logs` runs in two phases:
+
+1. Backfill: every stream sends its past lines at once; a stream is settled when it has been
+   quiet for `settle` seconds (RunPod's stream never says that the backfill is over). Then the
+   lines are sorted by time (ties: by worker) and the last `tail` are emitted.
+2. With `follow`, live lines: each is held `hold` seconds, so that lines of different workers
+   arriving close together come out in time order; the workers are listed every `poll`
+   seconds and a new one's stream is opened (from the moment the command started, or
+   `since`), up to `MAX_STREAMS` streams. It stops when `stop` is set (or on Ctrl-C, which
+   the caller turns into a clean exit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+
+from flashctl.errors import DeployError
+from flashctl.logs.lines import LogEvent
+from flashctl.logs.sse import EventParser
+from flashctl.runpod.client import RunPodClient
+from flashctl.runpod.errors import RunPodAPIError, RunPodConnectionError
+from flashctl.runpod.retry import RETRY_STATUSES
+
+MAX_FAILURES = 5  # attempts in a row that bring no event before a stream is given up
+MAX_STREAMS = 64  # streams followed at once
+RECONNECT_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0)  # seconds before the 1st, 2nd... reopening
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whose logs and which lines: the query sent with each stream."""
+
+    endpoint_id: str
+    name: str
+    tail: int
+    since: str | None  # RFC 3339
+    worker: str | None = None  # only this worker
+
+
+@dataclass
+class Timing:
+    """Seconds; tests make them short."""
+
+    settle: float = 1.0  # a stream quiet this long has sent its backfill
+    backfill_limit: float = 30.0  # the backfill phase ends after this long in any case
+    hold: float = 0.25  # a live line waits this long for earlier lines of other workers
+    poll: float = 3.0  # between two listings of the workers while following
+
+
+@dataclass(frozen=True)
+class _Opened:
+    worker: str
+
+
+@dataclass(frozen=True)
+class _Done:
+    worker: str
+    error: DeployError | None = None  # None: the worker is gone (404) or its stream ended
+
+
+class StreamReader(threading.Thread):
+    """Reads one worker's stream into `out` until `stop` (or, without `follow`, its end)."""
+
+    def __init__(
+        self,
+        client: RunPodClient,
+        target: Target,
+        worker: str,
+        params: Mapping[str, str | int],
+        out: queue.Queue[Any],
+        *,
+        follow: bool,
+    ) -> None:
+        super().__init__(name=f"logs-{worker}", daemon=True)
+        self.client, self.target, self.worker, self.params = client, target, worker, params
+        self.out, self.follow = out, follow
+        self.stop = threading.Event()
+        self.last_id: str | None = None
+        self._response: requests.Response | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop reading; wakes a read that waits on the socket."""
+        self.stop.set()
+        with self._lock:
+            response = self._response
+        if response is not None:
+            _interrupt(response)
+
+    def run(self) -> None:
+        failures = 0
+        error: DeployError | None = None
+        while not self.stop.is_set():
+            if failures:
+                if failures >= MAX_FAILURES:
+                    break
+                self.stop.wait(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
+                if self.stop.is_set():
+                    break
+            try:
+                response = self.client.open_worker_logs(
+                    self.target.endpoint_id,
+                    self.worker,
+                    params=self.params,
+                    last_event_id=self.last_id,
+                    name=self.target.name,
+                )
+            except RunPodAPIError as err:
+                if err.status == 404:  # the worker is gone, and its log with it
+                    error = None
+                    break
+                error = err
+                if err.status not in RETRY_STATUSES:
+                    break
+                failures += 1
+                continue
+            except RunPodConnectionError as err:
+                error = err
+                failures += 1
+                continue
+            got_any, ended = self._read(response)
+            error = None  # a stream that keeps ending with nothing new: the worker is done
+            failures = 0 if got_any else failures + 1
+            if ended and not self.follow:
+                break
+        if not self.stop.is_set():
+            self.out.put(_Done(self.worker, error))
+
+    def _read(self, response: requests.Response) -> tuple[bool, bool]:
+        """Read events until the stream ends or drops: (whether any event came, whether it
+        ended as a stream ends rather than dropped)."""
+        with self._lock:
+            self._response = response
+        if self.stop.is_set():
+            _interrupt(response)
+        self.out.put(_Opened(self.worker))
+        parser = EventParser()
+        got_any = ended = False
+        try:
+            for chunk in response.iter_content(chunk_size=None):
+                for event in parser.feed(chunk):
+                    if event.type != "message":
+                        continue
+                    self.last_id = event.id or self.last_id
+                    self.out.put(LogEvent.from_data(self.worker, event.id, event.data))
+                    got_any = True
+            ended = True
+        except (requests.RequestException, OSError, ValueError):
+            pass  # a dropped stream: reopened from the last event id
+        finally:
+            with self._lock:
+                self._response = None
+            response.close()
+        return got_any, ended
+
+
+def _interrupt(response: requests.Response) -> None:
+    """Wake a thread blocked reading `response`: shut its socket down (closing it from another
+    thread would not wake the read)."""
+    connection = getattr(response.raw, "connection", None) or getattr(
+        response.raw, "_connection", None
+    )
+    sock = getattr(connection, "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+@dataclass
+class _Stream:
+    reader: StreamReader
+    opened_at: float | None = None
+    last_event_at: float | None = None
+    done: bool = False
+
+
+@dataclass
+class _Merge:
+    """Live lines held for `hold` seconds, emitted in time order."""
+
+    hold: float
+    heap: list[tuple[float, str, int, float, LogEvent]] = field(default_factory=list)
+    count: int = 0
+
+    def push(self, event: LogEvent, arrived: float) -> None:
+        self.count += 1
+        at = event.at or time.time()
+        heapq.heappush(self.heap, (at, event.worker, self.count, arrived, event))
+
+    def due(self, now: float, everything: bool = False) -> list[LogEvent]:
+        """The earliest lines, while the earliest has been held long enough."""
+        ready = []
+        while self.heap and (everything or self.heap[0][3] + self.hold <= now):
+            ready.append(heapq.heappop(self.heap)[4])
+        return ready
+
+
+def read_logs(
+    client: RunPodClient,
+    target: Target,
+    workers: Sequence[str],
+    emit: Callable[[LogEvent], None],
+    *,
+    follow: bool,
+    stop: threading.Event | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+    timing: Timing | None = None,
+) -> None:
+    """Emit the merged tail of `workers`' logs, then with `follow` their new lines (and those of
+    workers that appear) until `stop` is set or Ctrl-C; DeployError when a stream fails."""
+    timing = timing or Timing()
+    stop = stop or threading.Event()
+    out: queue.Queue[Any] = queue.Queue()
+    streams: dict[str, _Stream] = {}
+    started_at = time.time()
+
+    def params(since: str | None) -> dict[str, str | int]:
+        query: dict[str, str | int] = {"tail": target.tail}
+        if since:
+            query["since"] = since
+        return query
+
+    def open_stream(worker: str, since: str | None) -> None:
+        reader = StreamReader(client, target, worker, params(since), out, follow=follow)
+        streams[worker] = _Stream(reader)
+        reader.start()
+
+    def take(item: Any, now: float) -> LogEvent | None:
+        if isinstance(item, LogEvent):
+            stream = streams.get(item.worker)
+            if stream is not None:
+                stream.last_event_at = now
+            return item
+        stream = streams[item.worker]
+        if isinstance(item, _Opened):
+            stream.opened_at = now
+        elif isinstance(item, _Done):
+            stream.done = True
+            if item.error is not None:
+                raise DeployError(f"Lost the log stream of worker {item.worker}: {item.error}")
+        return None
+
+    try:
+        for worker in workers:
+            open_stream(worker, target.since)
+        backfill: list[LogEvent] = []
+        deadline = time.monotonic() + timing.backfill_limit
+        while not stop.is_set():
+            now = time.monotonic()
+            if now >= deadline or all(_settled(s, now, timing.settle) for s in streams.values()):
+                break
+            try:
+                item = out.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            event = take(item, time.monotonic())
+            if event is not None:
+                backfill.append(event)
+        backfill.sort(key=lambda e: (e.at, e.worker))  # stable: each stream's order stays
+        for event in backfill[max(0, len(backfill) - target.tail) :] if target.tail else []:
+            emit(event)
+        if not follow:
+            return
+
+        since = target.since or rfc3339(started_at)
+        merge = _Merge(timing.hold)
+        next_poll = time.monotonic() + timing.poll
+        while not stop.is_set():
+            now = time.monotonic()
+            for event in merge.due(now):
+                emit(event)
+            if now >= next_poll and target.worker is None:
+                next_poll = now + timing.poll
+                listed = [str(w.get("id")) for w in list_workers(client, target)]
+                for worker in listed:
+                    if worker not in streams and len(streams) < MAX_STREAMS:
+                        progress(f"worker {worker} appeared; following its log")
+                        open_stream(worker, since)
+            try:
+                item = out.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            event = take(item, time.monotonic())
+            if event is not None:
+                merge.push(event, time.monotonic())
+        for event in merge.due(0, everything=True):
+            emit(event)
+    finally:
+        for stream in streams.values():
+            stream.reader.close()
+        for stream in streams.values():
+            stream.reader.join(timeout=2)
+
+
+def rfc3339(at: float) -> str:
+    """`2026-12-02T00:10:01.123Z`."""
+    moment = datetime.fromtimestamp(at, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _settled(stream: _Stream, now: float, settle: float) -> bool:
+    if stream.done:
+        return True
+    if stream.opened_at is None:
+        return False
+    return now - max(stream.opened_at, stream.last_event_at or 0.0) >= settle
+
+
+def list_workers(client: RunPodClient, target: Target) -> list[dict[str, Any]]:
+    """The endpoint's workers, as `GET /v2/serverless/{id}/workers` lists them."""
+    answer = client.list_workers(target.endpoint_id, name=target.name)
+    workers = answer.get("workers")
+    return [w for w in workers if isinstance(w, dict)] if isinstance(workers, list) else []
