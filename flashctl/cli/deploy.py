@@ -206,10 +206,10 @@ def invoke(
 )
 @click.option(
     "--tail",
-    default=100,
-    show_default=True,
     type=click.IntRange(0, 5000),
-    help="Print at most this many past lines (merged over the workers).",
+    metavar="N",
+    help="Print at most N past lines, merged over the workers [default: 100, or with --since"
+    " every line since then].",
 )
 @click.option("--worker", metavar="ID", help="Only this worker's log (see `flashctl status`).")
 @format_option(("text", "json"), "json: each event as a JSON line (worker, id, ts, source, line).")
@@ -220,7 +220,7 @@ def logs(
     endpoint: str,
     follow: bool,
     since: str | None,
-    tail: int,
+    tail: int | None,
     worker: str | None,
     fmt: str,
     api_url: str | None,

@@ -1,8 +1,8 @@
 """`flashctl logs ENDPOINT`: the tail of the endpoint's workers' logs, merged in time order, each
 line prefixed with its worker; with `--follow`, new lines as they come, from new workers too.
 
-    flashctl logs api                       # the last 100 lines of every worker, then exit 0
-    flashctl logs api --follow --since 10m  # from ten minutes ago on, until Ctrl-C (exit 0)
+    flashctl logs api                       # the last 100 lines (of all workers), then exit 0
+    flashctl logs api --follow --since 10m  # every line from ten minutes ago on, until Ctrl-C
     flashctl logs api --worker 8g3n5t6r --format json
 
 ENDPOINT is the flash.yaml key (or RunPod name) of an endpoint of this project, found on RunPod
@@ -23,6 +23,7 @@ from flashctl.logs.lines import LogEvent, epoch
 from flashctl.logs.streams import Target, Timing, list_workers, read_logs, rfc3339
 
 TIMING = Timing()  # tests make it faster
+DEFAULT_TAIL = 100
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class LogsRequest:
     endpoint: str  # key or RunPod name
     follow: bool
     since: str | None  # a duration (`10m`) or an RFC 3339 time
-    tail: int
+    tail: int | None  # None: 100, or with `since` every line from then on
     worker: str | None
     fmt: str  # text | json
     api_url: str | None
@@ -55,9 +56,8 @@ def run_logs(load: Load, console: Console, request: LogsRequest) -> ExitCode:
                     f"{endpoint.runpod_name} is not deployed: no endpoint of that name; run "
                     "`flashctl apply` first."
                 )
-            target = Target(
-                str(found["id"]), endpoint.runpod_name, request.tail, since, request.worker
-            )
+            tail = request.tail if request.tail is not None or since else DEFAULT_TAIL
+            target = Target(str(found["id"]), endpoint.runpod_name, tail, since, request.worker)
             workers = [str(w.get("id")) for w in list_workers(client, target)]
             label = f"{target.name} ({target.endpoint_id})"
             if request.worker is not None:

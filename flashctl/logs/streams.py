@@ -9,7 +9,8 @@ into a queue; the caller's thread merges. A stream that drops or ends is reopene
 
 1. Backfill: every stream sends its past lines at once; a stream is settled when it has been
    quiet for `settle` seconds (RunPod's stream never says that the backfill is over). Then the
-   lines are sorted by time (ties: by worker) and the last `tail` are emitted.
+   lines are sorted by time (ties: by worker) and the last `tail` are emitted (all of them
+   with no `tail`: RunPod sends every line from `since` on, up to 5,000 a worker).
 2. With `follow`, live lines: each is held `hold` seconds, so that lines of different workers
    arriving close together come out in time order; the workers are listed every `poll`
    seconds and a new one's stream is opened (from the moment the command started, or
@@ -50,7 +51,7 @@ class Target:
 
     endpoint_id: str
     name: str
-    tail: int
+    tail: int | None  # None: RunPod's default (100 a worker), or all lines from `since` on
     since: str | None  # RFC 3339
     worker: str | None = None  # only this worker
 
@@ -233,7 +234,7 @@ def read_logs(
     started_at = time.time()
 
     def params(since: str | None) -> dict[str, str | int]:
-        query: dict[str, str | int] = {"tail": target.tail}
+        query: dict[str, str | int] = {} if target.tail is None else {"tail": target.tail}
         if since:
             query["since"] = since
         return query
@@ -275,7 +276,8 @@ def read_logs(
             if event is not None:
                 backfill.append(event)
         backfill.sort(key=lambda e: (e.at, e.worker))  # stable: each stream's order stays
-        for event in backfill[max(0, len(backfill) - target.tail) :] if target.tail else []:
+        keep = len(backfill) if target.tail is None else target.tail
+        for event in backfill[len(backfill) - keep :] if keep else []:
             emit(event)
         if not follow:
             return

@@ -160,6 +160,25 @@ def test_since_keeps_the_lines_from_that_time_on(run_cli, deploy, deployed):
     assert len(recent.stdout.splitlines()) == 4  # two start lines, both lines
 
 
+def test_since_shows_every_line_since_then_unless_tail_says_fewer(run_cli, deploy, deployed):
+    api = deployed(workers=1)
+    (a,) = api.workers()
+    now = time.time()
+    for n in range(150):
+        api.store.append(api.id, a, f"line {n}", at=now + n / 1000)
+    path = str(api.path)
+
+    since = run_cli("logs", "api", "--since", "5m", "-f", path, env=deploy.env)
+    tail = run_cli("logs", "api", "--since", "5m", "--tail", "5", "-f", path, env=deploy.env)
+    default = run_cli("logs", "api", "-f", path, env=deploy.env)
+
+    assert len(since.stdout.splitlines()) == 151, since  # and the start line
+    assert [words(line)[1] for line in tail.stdout.splitlines()] == [
+        f"line {n}" for n in range(145, 150)
+    ]
+    assert len(default.stdout.splitlines()) == 100, default
+
+
 def test_since_reads_durations_and_times():
     now = 1_780_000_000.0
 
