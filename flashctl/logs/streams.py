@@ -3,7 +3,9 @@
 One thread per worker reads its stream (`GET .../workers/{workerId}/logs`, server-sent events)
 into a queue; the caller's thread merges. A stream that drops or ends is reopened with
 `Last-Event-ID` (the last event received), so no line is lost or repeated; after
-`MAX_FAILURES` attempts in a row that bring nothing, the stream is given up as failed.
+`MAX_FAILURES` attempts in a row that bring nothing (an API error, a refused connection, a
+stream that ends at once), the stream is given up: as failed after an error, as finished (the
+worker is gone: 404) otherwise.
 
 `read_logs` runs in two phases:
 
@@ -43,6 +45,7 @@ from flashctl.runpod.retry import RETRY_STATUSES
 MAX_FAILURES = 5  # attempts in a row that bring no event before a stream is given up
 MAX_STREAMS = 64  # streams followed at once
 RECONNECT_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0)  # seconds before the 1st, 2nd... reopening
+LASTED = 5.0  # a stream open this long that ends was closed for idleness, not a failure
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,11 @@ class Timing:
 @dataclass(frozen=True)
 class _Opened:
     worker: str
+
+
+@dataclass(frozen=True)
+class _Dropped:
+    worker: str  # its stream broke off: being reopened, so not settled
 
 
 @dataclass(frozen=True)
@@ -137,11 +145,15 @@ class StreamReader(threading.Thread):
                 error = err
                 failures += 1
                 continue
+            opened = time.monotonic()
             got_any, ended = self._read(response)
-            error = None  # a stream that keeps ending with nothing new: the worker is done
-            failures = 0 if got_any else failures + 1
+            error = None  # a stream that keeps ending at once with nothing new: the worker is done
+            lasted = time.monotonic() - opened >= LASTED
+            failures = 0 if got_any or lasted else failures + 1
             if ended and not self.follow:
                 break
+            if not self.stop.is_set():
+                self.out.put(_Dropped(self.worker))  # reopened from the last event id
         if not self.stop.is_set():
             self.out.put(_Done(self.worker, error))
 
@@ -165,7 +177,7 @@ class StreamReader(threading.Thread):
                     got_any = True
             ended = True
         except (requests.RequestException, OSError, ValueError):
-            pass  # a dropped stream: reopened from the last event id
+            pass  # a dropped stream
         finally:
             with self._lock:
                 self._response = None
@@ -253,10 +265,14 @@ def read_logs(
         stream = streams[item.worker]
         if isinstance(item, _Opened):
             stream.opened_at = now
+        elif isinstance(item, _Dropped):
+            stream.opened_at = None
         elif isinstance(item, _Done):
             stream.done = True
             if item.error is not None:
                 raise DeployError(f"Lost the log stream of worker {item.worker}: {item.error}")
+            if follow:
+                progress(f"worker {item.worker}: its log stream ended (the worker is gone)")
         return None
 
     try:

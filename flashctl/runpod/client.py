@@ -243,7 +243,14 @@ class RunPodClient:
                 stream=True,
             )
         except _TRANSPORT_ERRORS as err:
+            LOGGER.debug("GET %s%s -> %s", self.base_url, path, type(err).__name__)
             raise self._unreachable(call, err, 1) from None
+        LOGGER.debug(
+            "GET %s -> %d (stream); Last-Event-ID %s",
+            response.url,
+            response.status_code,
+            last_event_id or "none",
+        )
         if response.status_code >= 400:
             response.content  # noqa: B018  (read the problem body, then let the connection go)
             response.close()

@@ -360,6 +360,58 @@ def test_a_dropped_stream_resumes_with_last_event_id_nothing_lost_or_repeated(
     assert deploy.counts()["GET /v2/serverless/{id}/workers/{workerId}/logs"] >= 3
 
 
+def test_logs_reopen_streams_that_meet_faults(run_cli, deploy, deployed):
+    api = deployed(workers=1)
+    (a,) = api.workers()
+    api.write(a, "one", "two")
+    route = "GET /v2/serverless/{id}/workers/{workerId}/logs"
+    faults = [{"kind": kind, "match": route} for kind in ("503", "drop", "429", "drop_after")]
+    scripted = requests.post(f"{deploy.url}/_emulator/faults", json={"faults": faults}, timeout=5)
+    assert scripted.status_code == 204
+
+    result = run_cli("logs", "api", "--debug", "-f", str(api.path), env=deploy.env)
+
+    assert result.exit_code == 0, result
+    assert [words(line)[1] for line in result.stdout.splitlines()[1:]] == ["one", "two"]
+    assert deploy.counts()[route] == 5
+    assert CANARY_KEY not in result.stderr
+
+
+def test_a_stream_that_keeps_failing_ends_logs_with_exit_1_naming_the_worker(
+    run_cli, deploy, deployed
+):
+    api = deployed(workers=1)
+    (a,) = api.workers()
+    route = "GET /v2/serverless/{id}/workers/{workerId}/logs"
+    faults = [{"kind": "503", "match": route}] * 5
+    requests.post(f"{deploy.url}/_emulator/faults", json={"faults": faults}, timeout=5)
+
+    result = run_cli("logs", "api", "-f", str(api.path), env=deploy.env)
+
+    assert result.exit_code == 1, result
+    assert f"error: Lost the log stream of worker {a}: " in result.stderr
+    assert "(503)" in result.stderr and "Traceback" not in result.stderr
+    assert deploy.counts()[route] == 5
+
+
+def test_following_a_scaled_to_zero_endpoint_waits_for_its_first_worker(
+    run_cli, deploy, deployed, follow, write_project
+):
+    api = deployed(workers=0)
+    follower = follow(api, [])
+
+    more = write_project(endpoint_yaml("api", workers="{min: 1, max: 3}"))
+    assert run_cli("apply", "-f", str(more), "--yes", env=deploy.env).exit_code == 0
+    (a,) = api.workers()
+    api.write(a, "first request")
+    seen = follower.until(lambda seen: len(seen) == 2)
+
+    assert [(e.worker, e.line) for e in seen] == [
+        (a, f"worker {a} started (image acme/app:1, release 1)"),
+        (a, "first request"),
+    ]
+
+
 @pytest.mark.slow
 def test_ctrl_c_ends_logs_follow_with_exit_0(deploy: Deploy, deployed):
     api = deployed()
