@@ -99,6 +99,7 @@ class WorkerLogs:
     def __init__(self) -> None:
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._lock = threading.Lock()
+        self.closed = False  # the server is stopping: streams end
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -141,6 +142,13 @@ class WorkerLogs:
         with self._lock:
             for key in [key for key in self._streams if key[0] == endpoint_id]:
                 _wake(self._streams.pop(key))
+
+    def close(self) -> None:
+        """End every open stream properly (the server is stopping); callable from any thread."""
+        with self._lock:
+            self.closed = True
+            for stream in self._streams.values():
+                _wake(stream)
 
     def clear(self) -> None:
         with self._lock:
@@ -331,6 +339,9 @@ class EventStream(Response):
                     quiet_since = time.monotonic()
                 if self.logs.cut_due(*key):
                     return
+                if self.logs.closed:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
                 if time.monotonic() - quiet_since >= KEEPALIVE:
                     await send(
                         {
@@ -346,7 +357,7 @@ class EventStream(Response):
                     waiting.cancel()
                     return
                 lines = waiting.result()
-                if not lines and not self.logs.has(*key):  # the endpoint was deleted
+                if not lines and (self.logs.closed or not self.logs.has(*key)):  # stopping, deleted
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                     return
         finally:

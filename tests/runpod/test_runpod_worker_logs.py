@@ -6,6 +6,9 @@ against the official schemas at teardown (the events too: tests/runpod_schemas.p
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -17,6 +20,7 @@ from flashctl.emulator.worker_logs import WorkerLogs
 from flashctl.logs.sse import Event, EventParser
 from flashctl.runpod.client import RunPodClient
 from tests.runpod.conftest import CANARY_KEY, make_lb_body
+from tests.servers import free_port, start_interruptible, wait_for_status
 
 AUTH = {"Authorization": f"Bearer {CANARY_KEY}"}
 
@@ -250,3 +254,52 @@ def test_scaling_up_keeps_the_running_workers(emulator, client):
     after = [w["id"] for w in client.list_workers(endpoint_id)["workers"]]
 
     assert len(after) == 3 and set(before) <= set(after)
+
+
+def test_stopping_the_emulator_ends_its_open_streams_properly(start_emulator, make_client):
+    emulator = start_emulator()
+    endpoint_id, (worker, _) = started(make_client(emulator.url))
+    stream = Stream(logs_url(emulator, endpoint_id, worker))
+    stream.take(1)
+
+    emulator.stop()
+    rest = list(stream.chunks)  # the stream's proper end, not a ChunkedEncodingError
+    stream.close()
+
+    assert b"".join(rest).strip(b": keep-alive\n") == b""
+    (logged,) = [e for e in emulator.emulator.log.snapshot()["requests"] if "/logs" in e["path"]]
+    assert logged["status"] == 200 and "started" in logged["response_body"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_emulator_command_ends_open_streams_and_exits_0():
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "flashctl", "emulator", "--port", str(port)]
+    emulator = start_interruptible(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_status(f"{url}/_emulator/requests", 200, process=emulator)
+        body = make_lb_body(workers={"min": 1, "max": 1})
+        endpoint = requests.post(f"{url}/v2/serverless", json=body, headers=AUTH, timeout=5).json()
+        listed = requests.get(
+            f"{url}/v2/serverless/{endpoint['id']}/workers", headers=AUTH, timeout=5
+        )
+        stream = Stream(logs_url_at(url, endpoint["id"], listed.json()["workers"][0]["id"]))
+        stream.take(1)
+
+        emulator.send_signal(signal.SIGINT)
+        rest = list(stream.chunks)
+        stream.close()
+        output, _ = emulator.communicate(timeout=20)
+    finally:
+        if emulator.poll() is None:
+            emulator.kill()
+            emulator.communicate()
+
+    assert emulator.returncode == 0, output
+    assert b"Traceback" not in output
+    assert b"".join(rest).strip(b": keep-alive\n") == b""
+
+
+def logs_url_at(url: str, endpoint_id: str, worker: str) -> str:
+    return f"{url}/v2/serverless/{endpoint_id}/workers/{worker}/logs"
