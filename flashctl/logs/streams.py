@@ -241,28 +241,108 @@ def read_logs(
     workers that appear) until `stop` is set or Ctrl-C; DeployError when a stream fails."""
     timing = timing or Timing()
     stop = stop or threading.Event()
-    out: queue.Queue[Any] = queue.Queue()
-    streams: dict[str, _Stream] = {}
-    started_at = time.time()
+    since = target.since or rfc3339(time.time())  # for workers that start while following
+    streams = _Streams(client, target, follow, progress)
+    try:
+        for worker in workers:
+            streams.open(worker, target.since)
+        backfill = _backfill(streams, timing, stop)
+        keep = len(backfill) if target.tail is None else target.tail
+        for event in backfill[len(backfill) - keep :] if keep else []:
+            emit(event)
+        if follow:
+            _follow(streams, emit, since, timing, stop)
+    finally:
+        streams.close()
 
-    def params(since: str | None) -> dict[str, str | int]:
-        query: dict[str, str | int] = {} if target.tail is None else {"tail": target.tail}
+
+def _backfill(streams: _Streams, timing: Timing, stop: threading.Event) -> list[LogEvent]:
+    """Every line the streams send until each has settled, in time order (ties: by worker;
+    the sort is stable, so each stream keeps its own order)."""
+    lines: list[LogEvent] = []
+    deadline = time.monotonic() + timing.backfill_limit
+    while not stop.is_set() and time.monotonic() < deadline:
+        if streams.settled(timing.settle):
+            break
+        event = streams.next(timeout=0.05)
+        if event is not None:
+            lines.append(event)
+    return sorted(lines, key=lambda e: (e.at, e.worker))
+
+
+def _follow(
+    streams: _Streams,
+    emit: Callable[[LogEvent], None],
+    since: str,
+    timing: Timing,
+    stop: threading.Event,
+) -> None:
+    """Live lines in time order (each held `timing.hold` s), and new workers' streams."""
+    merge = _Merge(timing.hold)
+    next_poll = time.monotonic() + timing.poll
+    while not stop.is_set():
+        now = time.monotonic()
+        for event in merge.due(now):
+            emit(event)
+        if now >= next_poll and streams.target.worker is None:
+            next_poll = now + timing.poll
+            for worker in list_workers(streams.client, streams.target):
+                streams.open_new(str(worker.get("id")), since)
+        arrived = streams.next(timeout=0.05)
+        if arrived is not None:
+            merge.push(arrived, time.monotonic())
+    for event in merge.due(0, everything=True):
+        emit(event)
+
+
+class _Streams:
+    """The readers of the streams being read, the queue they fill, and what is known of each."""
+
+    def __init__(
+        self,
+        client: RunPodClient,
+        target: Target,
+        follow: bool,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.client, self.target, self.follow, self.progress = client, target, follow, progress
+        self.queue: queue.Queue[Any] = queue.Queue()
+        self.streams: dict[str, _Stream] = {}
+        self.full = False
+
+    def open(self, worker: str, since: str | None) -> None:
+        query: dict[str, str | int] = {} if self.target.tail is None else {"tail": self.target.tail}
         if since:
             query["since"] = since
-        return query
-
-    def open_stream(worker: str, since: str | None) -> None:
-        reader = StreamReader(client, target, worker, params(since), out, follow=follow)
-        streams[worker] = _Stream(reader)
+        reader = StreamReader(
+            self.client, self.target, worker, query, self.queue, follow=self.follow
+        )
+        self.streams[worker] = _Stream(reader)
         reader.start()
 
-    def take(item: Any, now: float) -> LogEvent | None:
+    def open_new(self, worker: str, since: str) -> None:
+        """Follow a worker that appeared (at most MAX_STREAMS in all)."""
+        if worker in self.streams:
+            return
+        if len(self.streams) >= MAX_STREAMS:
+            if not self.full:
+                self.full = True
+                self.progress(f"following {MAX_STREAMS} workers already; not {worker} and later")
+            return
+        self.progress(f"worker {worker} appeared; following its log")
+        self.open(worker, since)
+
+    def next(self, timeout: float) -> LogEvent | None:
+        """The next line (None after `timeout` s, or after news of a stream)."""
+        try:
+            item = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        now = time.monotonic()
+        stream = self.streams[item.worker]
         if isinstance(item, LogEvent):
-            stream = streams.get(item.worker)
-            if stream is not None:
-                stream.last_event_at = now
+            stream.last_event_at = now
             return item
-        stream = streams[item.worker]
         if isinstance(item, _Opened):
             stream.opened_at = now
         elif isinstance(item, _Dropped):
@@ -271,60 +351,27 @@ def read_logs(
             stream.done = True
             if item.error is not None:
                 raise DeployError(f"Lost the log stream of worker {item.worker}: {item.error}")
-            if follow:
-                progress(f"worker {item.worker}: its log stream ended (the worker is gone)")
+            if self.follow:
+                self.progress(f"worker {item.worker}: its log stream ended (the worker is gone)")
         return None
 
-    try:
-        for worker in workers:
-            open_stream(worker, target.since)
-        backfill: list[LogEvent] = []
-        deadline = time.monotonic() + timing.backfill_limit
-        while not stop.is_set():
-            now = time.monotonic()
-            if now >= deadline or all(_settled(s, now, timing.settle) for s in streams.values()):
-                break
-            try:
-                item = out.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            event = take(item, time.monotonic())
-            if event is not None:
-                backfill.append(event)
-        backfill.sort(key=lambda e: (e.at, e.worker))  # stable: each stream's order stays
-        keep = len(backfill) if target.tail is None else target.tail
-        for event in backfill[len(backfill) - keep :] if keep else []:
-            emit(event)
-        if not follow:
-            return
+    def settled(self, settle: float) -> bool:
+        """Whether every stream has sent its backfill: quiet for `settle` s since it opened and
+        since its last line, or ended."""
+        now = time.monotonic()
+        return all(
+            stream.done
+            or (
+                stream.opened_at is not None
+                and now - max(stream.opened_at, stream.last_event_at or 0.0) >= settle
+            )
+            for stream in self.streams.values()
+        )
 
-        since = target.since or rfc3339(started_at)
-        merge = _Merge(timing.hold)
-        next_poll = time.monotonic() + timing.poll
-        while not stop.is_set():
-            now = time.monotonic()
-            for event in merge.due(now):
-                emit(event)
-            if now >= next_poll and target.worker is None:
-                next_poll = now + timing.poll
-                listed = [str(w.get("id")) for w in list_workers(client, target)]
-                for worker in listed:
-                    if worker not in streams and len(streams) < MAX_STREAMS:
-                        progress(f"worker {worker} appeared; following its log")
-                        open_stream(worker, since)
-            try:
-                item = out.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            event = take(item, time.monotonic())
-            if event is not None:
-                merge.push(event, time.monotonic())
-        for event in merge.due(0, everything=True):
-            emit(event)
-    finally:
-        for stream in streams.values():
+    def close(self) -> None:
+        for stream in self.streams.values():
             stream.reader.close()
-        for stream in streams.values():
+        for stream in self.streams.values():
             stream.reader.join(timeout=2)
 
 
@@ -332,14 +379,6 @@ def rfc3339(at: float) -> str:
     """`2026-12-02T00:10:01.123Z`."""
     moment = datetime.fromtimestamp(at, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _settled(stream: _Stream, now: float, settle: float) -> bool:
-    if stream.done:
-        return True
-    if stream.opened_at is None:
-        return False
-    return now - max(stream.opened_at, stream.last_event_at or 0.0) >= settle
 
 
 def list_workers(client: RunPodClient, target: Target) -> list[dict[str, Any]]:
