@@ -71,7 +71,6 @@ MAX_DEPTH = 32  # nesting of a JSON body; RunPod's bodies nest 4 deep
 # instead of a reset connection; a longer one is cut off.
 _DRAIN_LIMIT = 16 * MAX_BODY
 STREAM_LOG_LIMIT = 64 * 1024  # bytes of a streamed response kept in the request log
-JSONObject = dict[str, Any]
 
 
 @dataclass
@@ -356,7 +355,9 @@ class _Gate:
         for message in messages:
             await send(message)
 
-    async def _stream(self, scope: Scope, receive: Receive, send: Send, entry: JSONObject) -> None:
+    async def _stream(
+        self, scope: Scope, receive: Receive, send: Send, entry: dict[str, Any]
+    ) -> None:
         """Pass a response that streams (a log) through as it is sent; the log records it when
         it ends, with its first STREAM_LOG_LIMIT bytes."""
         kept = bytearray()
