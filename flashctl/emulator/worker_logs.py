@@ -16,9 +16,10 @@ What reads it (the route, tests):
     lines, cursor = logs.read("ep123", "w1", after="2026-06-01T12:05:04.123Z/000000000042")
     lines = await logs.wait("ep123", "w1", cursor, timeout=1.0)   # newer lines, or [] after a wake
 
-Each (endpoint, worker) stream keeps its last MAX_LINES lines. A line gets the next sequence number
-of its stream and a time no earlier than the line before it's, so time order is append order and
-event ids `<ts>/<seq>` (`2026-06-01T12:05:04.123Z/000000000042`) grow. An SSE event is
+Each (endpoint, worker) stream keeps its last MAX_LINES lines, in memory, until its endpoint is
+deleted (a worker that stopped keeps its log, readable by its id). A line gets the next sequence
+number of its stream and a time no earlier than the line before its, so time order is append
+order and event ids `<ts>/<seq>` (`2026-06-01T12:05:04.123Z/000000000042`) grow. An SSE event is
 
     id: 2026-06-01T12:05:04.123Z/000000000042
     data: {"ts":"2026-06-01T12:05:04.123Z","source":"container","line":"Worker ready."}
