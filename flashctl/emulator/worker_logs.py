@@ -52,6 +52,7 @@ MAX_LINES = 5000  # per stream; RunPod's largest `tail`
 DEFAULT_TAIL = 100
 SOURCES = ("container", "system")
 KEEPALIVE = 15.0  # seconds of silence before a `: keep-alive` comment
+BATCH = 256  # events per write when many are ready at once
 
 
 class LogLine(NamedTuple):
@@ -321,36 +322,31 @@ class EventStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = (self.endpoint_id, self.worker_id)
+
+        async def body(data: bytes, more: bool = True) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": more})
+
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         disconnected = asyncio.ensure_future(_disconnect(receive))
         try:
             lines, cursor = self.logs.read(*key, self.query)
             quiet_since = time.monotonic()
             while True:
-                for line in lines:
-                    cursor = max(cursor, line.seq)
-                    if self.query.source not in (None, line.source):
-                        continue
-                    if self.logs.cut_due(*key):
+                if lines:
+                    cursor = max(cursor, lines[-1].seq)
+                    events, cut = self._events(lines)
+                    for start in range(0, len(events), BATCH):  # a backfill in few writes
+                        await body(b"".join(events[start : start + BATCH]))
+                        quiet_since = time.monotonic()
+                    if cut:
                         return  # unfinished: the server closes the connection mid-stream
-                    await send(
-                        {"type": "http.response.body", "body": line.event(), "more_body": True}
-                    )
-                    self.logs.sent(*key)
-                    quiet_since = time.monotonic()
                 if self.logs.cut_due(*key):
                     return
                 if self.logs.closed:
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    await body(b"", more=False)
                     return
                 if time.monotonic() - quiet_since >= KEEPALIVE:
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "body": b": keep-alive\n\n",
-                            "more_body": True,
-                        }
-                    )
+                    await body(b": keep-alive\n\n")
                     quiet_since = time.monotonic()
                 waiting = asyncio.ensure_future(self.logs.wait(*key, cursor, timeout=KEEPALIVE))
                 await asyncio.wait({waiting, disconnected}, return_when=asyncio.FIRST_COMPLETED)
@@ -359,10 +355,23 @@ class EventStream(Response):
                     return
                 lines = waiting.result()
                 if not lines and (self.logs.closed or not self.logs.has(*key)):  # stopping, deleted
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    await body(b"", more=False)
                     return
         finally:
             disconnected.cancel()
+
+    def _events(self, lines: list[LogLine]) -> tuple[list[bytes], bool]:
+        """The events of `lines` that the query keeps, up to a drop that is due: (events, cut)."""
+        key = (self.endpoint_id, self.worker_id)
+        events: list[bytes] = []
+        for line in lines:
+            if self.query.source not in (None, line.source):
+                continue
+            if self.logs.cut_due(*key):
+                return events, True
+            events.append(line.event())
+            self.logs.sent(*key)
+        return events, False
 
 
 async def _disconnect(receive: Receive) -> None:

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-# Fields of a runtime request line that the readable form leaves out (or shows otherwise).
-_REQUEST_SHOWN = {"ts", "event", "level", "method", "route", "status", "exec_ms", "request_id"}
-_REQUEST_HIDDEN = {"trace_id", "span_id", "bytes_in", "bytes_out", "traceback", "error"}
+# The fields of a runtime request line (`Exchange.log_line`): shown in words or left out; any
+# other field is shown as key=value.
+_REQUEST_FIELDS = frozenset(
+    {"ts", "event", "level", "method", "route", "status", "exec_ms", "request_id", "error"}
+    | {"trace_id", "span_id", "bytes_in", "bytes_out", "traceback"}
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def readable(line: str) -> str:
             words.append(str(record["error"]))
         if record.get("request_id"):
             words.append(f"request {record['request_id']}")
-        extra = {k: v for k, v in record.items() if k not in _REQUEST_SHOWN | _REQUEST_HIDDEN}
+        extra = {k: v for k, v in record.items() if k not in _REQUEST_FIELDS}
         words += [f"{key}={_value(value)}" for key, value in extra.items()]
     else:
         words = [str(record["event"])]
