@@ -33,6 +33,7 @@ NEEDED = (
     "ListGpuTypesResponse",
     "ListCpuTypesResponse",
     "ListDataCentersResponse",
+    "LogSource",
     "ErrorResponse",
     "ListRegistriesResponse",
     "Registry",

@@ -7,7 +7,7 @@ exits: with the flow's code, or with a FlashError's message and code.
 
 - `group.py`: the `flashctl` group and its global options; `options.py`: what commands share
 - `project.py`: validate, render, dev, schema
-- `deploy.py`: plan, apply, status, destroy, invoke
+- `deploy.py`: plan, apply, status, destroy, invoke, logs
 - `tools.py`: emulator, init, loadtest, import-flash
 """
 

@@ -1,5 +1,5 @@
-"""Commands that deploy: plan, apply, status, destroy (to RunPod or, with --target, Kubernetes)
-and invoke. Each gathers its options into a request for the target's flow (flashctl/targets.py)."""
+"""Commands that deploy: plan, apply, status, destroy (to RunPod or, with --target, Kubernetes),
+invoke and logs. Each gathers its options into a request for its flow (flashctl/targets.py)."""
 
 from __future__ import annotations
 
@@ -191,3 +191,44 @@ def invoke(
 
     request = InvokeRequest(endpoint, method, path, data, local, port, api_url)
     return options.run_flow(run_invoke, request)
+
+
+@cli.command()
+@project_options
+@click.argument("endpoint")
+@click.option(
+    "--follow", is_flag=True, help="Keep streaming new lines (and new workers') until Ctrl-C."
+)
+@click.option(
+    "--since",
+    metavar="DURATION",
+    help="Lines from this long ago on (30s, 10m, 1h30m, 2d) or from an RFC 3339 time.",
+)
+@click.option(
+    "--tail",
+    type=click.IntRange(0, 5000),
+    metavar="N",
+    help="Print at most N past lines, merged over the workers [default: 100, or with --since"
+    " every line since then].",
+)
+@click.option("--worker", metavar="ID", help="Only this worker's log (see `flashctl status`).")
+@format_option(("text", "json"), "json: each event as a JSON line (worker, id, ts, source, line).")
+@API_URL
+@click.pass_obj
+def logs(
+    options: Options,
+    endpoint: str,
+    follow: bool,
+    since: str | None,
+    tail: int | None,
+    worker: str | None,
+    fmt: str,
+    api_url: str | None,
+) -> ExitCode:
+    """Print the log of ENDPOINT's workers, merged in time order, each line prefixed with its
+    worker (the runtime's JSON lines made readable); with --follow, keep streaming until Ctrl-C
+    (exit 0)."""
+    from flashctl.logs.flows import LogsRequest, run_logs
+
+    request = LogsRequest(endpoint, follow, since, tail, worker, fmt, api_url)
+    return options.run_flow(run_logs, request)

@@ -77,26 +77,35 @@ def refuse_plain_http(url: str) -> None:
 def remote_url(
     remote: Sequence[Mapping[str, Any]], endpoint: Endpoint, project: Project, path: str
 ) -> str:
-    """The route's URL on RunPod, from the listed endpoint of this name (this project's first,
-    then one no project owns; never another project's, as `plan.name_conflict` rules)."""
-    named = [e for e in remote if e.get("name") == endpoint.runpod_name]
-    conflict = name_conflict(endpoint.runpod_name, named, project.name)
-    if conflict is not None:
-        raise DeployError(
-            f"Not calling {endpoint.runpod_name}: {conflict.strip()}. flashctl calls only "
-            f"endpoints of project '{project.name}'."
-        )
-    named = sorted(
-        (e for e in named if owner(e) in (project.name, None)),
-        key=lambda e: owner(e) != project.name,
-    )
-    base = base_url(named[0]) if named else None
+    """The route's URL on RunPod, from this project's deployed endpoint (`deployed_endpoint`)."""
+    found = deployed_endpoint(remote, endpoint, project, action="calling")
+    base = base_url(found) if found else None
     if base is None:
         raise DeployError(
             f"{endpoint.runpod_name} is not deployed (no endpoint of that name has a URL); "
             "run `flashctl apply` first, or pass --local to call `flashctl dev`."
         )
     return f"{base.rstrip('/')}/{path.lstrip('/')}"
+
+
+def deployed_endpoint(
+    remote: Sequence[Mapping[str, Any]], endpoint: Endpoint, project: Project, *, action: str
+) -> Mapping[str, Any] | None:
+    """The listed endpoint of this name that `project` may use: its own first, then one no
+    project owns; never another project's (as `plan.name_conflict` rules: a DeployError that
+    starts `Not <action> <name>`)."""
+    named = [e for e in remote if e.get("name") == endpoint.runpod_name]
+    conflict = name_conflict(endpoint.runpod_name, named, project.name)
+    if conflict is not None:
+        raise DeployError(
+            f"Not {action} {endpoint.runpod_name}: {conflict.strip()}. flashctl acts only on "
+            f"endpoints of project '{project.name}'."
+        )
+    named = sorted(
+        (e for e in named if owner(e) in (project.name, None)),
+        key=lambda e: owner(e) != project.name,
+    )
+    return named[0] if named else None
 
 
 def parse_data(data: str | None) -> Any:

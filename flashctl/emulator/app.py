@@ -7,6 +7,8 @@
     DELETE /v2/serverless/{id}            204 | 404
     GET    /v2/serverless/{id}/workers    200 {"workers": [...], "summary": {...}} | 404
     GET    /v2/serverless/{id}/releases   200 {"endpointVersion", "rollout", "releases"} | 404
+    GET    /v2/serverless/{id}/workers/{workerId}/logs   200 text/event-stream | 400 | 404
+                                          (worker_logs.py; the response streams while it is open)
     GET    /v2/catalog/gpus|cpus|datacenters
     GET    /v2/registries                 200 {"registries": [{"id", "name"}]}
     POST   /v2/registries                 201 {"id", "name"} | 400 | 422 (the login is kept nowhere)
@@ -27,6 +29,10 @@ Emulator-only hooks, unauthenticated and never faulted (RunPod has nothing like 
     POST /_emulator/faults     {"faults": [{"kind": "drop_after", "match": "POST /v2/serverless"}]}
     POST /_emulator/serverless/{id}/busy   {"workers": N}: N workers serve a request (RUNNING),
                                so a rolling update replaces them last
+    POST /_emulator/serverless/{id}/workers/{workerId}/logs   {"lines": [...], "source"?}:
+                               the worker writes these lines (source: container or system)
+    POST /_emulator/serverless/{id}/workers/{workerId}/logs/drop   {"after": N}: cut the
+                               worker's log stream after N more events, as a lost connection
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -46,7 +52,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flashctl.emulator import billing, catalog, schema
+from flashctl.emulator import billing, catalog, schema, worker_logs
 from flashctl.emulator.faults import FaultInjector, ScriptedFault
 from flashctl.emulator.request_log import RequestLog, redacted, route_template
 from flashctl.emulator.state import EmulatorState
@@ -63,11 +69,13 @@ _TITLES = {
     503: "Service Unavailable",
 }
 _RATE_POLICY = '"minute";q=600;w=60'
+LOGS_PATH = "/v2/serverless/{id}/workers/{workerId}/logs"  # served as a stream (SSE)
 MAX_BODY = 1024 * 1024  # bytes; RunPod's request bodies are a few KB
 MAX_DEPTH = 32  # nesting of a JSON body; RunPod's bodies nest 4 deep
 # A refused body up to this size is read and dropped, so that the client reads the answer
 # instead of a reset connection; a longer one is cut off.
 _DRAIN_LIMIT = 16 * MAX_BODY
+STREAM_LOG_LIMIT = 64 * 1024  # bytes of a streamed response kept in the request log
 
 
 @dataclass
@@ -80,6 +88,7 @@ class Emulator:
     api_key: str | None = None  # None: any non-empty bearer token is accepted
     latency_ms: float = 0.0
     retry_after: int = 1  # seconds, in a 429's Retry-After
+    worker_logs: worker_logs.WorkerLogs = field(default_factory=worker_logs.WorkerLogs)
 
 
 def problem(
@@ -171,6 +180,8 @@ def build_app(emulator: Emulator) -> ASGIApp:
 
     async def delete_endpoint(request: Request) -> Response:
         deleted = state.delete(request.path_params["id"])
+        if deleted:
+            emulator.worker_logs.forget(request.path_params["id"])
         return Response(status_code=204) if deleted else _not_found()
 
     async def list_workers(request: Request) -> Response:
@@ -190,6 +201,30 @@ def build_app(emulator: Emulator) -> ASGIApp:
         if registry is None or state.registry(str(registry)) is not None:
             return None
         return problem(400, "registry: no container registry credential has this id")
+    def known_worker(request: Request) -> tuple[str, str] | Response:
+        """(endpoint id, worker id) of a worker that has started, or the 404; simulated workers
+        write their start line first."""
+        endpoint_id, worker_id = request.path_params["id"], request.path_params["workerId"]
+        if state.get(endpoint_id) is None:
+            return _not_found()
+        worker_logs.begin_workers(
+            emulator.worker_logs, endpoint_id, state.live_workers(endpoint_id)
+        )
+        if not emulator.worker_logs.has(endpoint_id, worker_id):
+            return problem(404, "worker not found")
+        return endpoint_id, worker_id
+
+    async def stream_worker_logs(request: Request) -> Response:
+        known = known_worker(request)
+        if isinstance(known, Response):
+            return known
+        try:
+            query = worker_logs.parse_query(
+                request.query_params, request.headers.get("last-event-id")
+            )
+        except ValueError as err:
+            return problem(400, str(err))
+        return worker_logs.EventStream(emulator.worker_logs, *known, query)
 
     def catalog_route(kind: str) -> Route:
         async def read(request: Request) -> Response:
@@ -202,6 +237,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
 
     async def reset_hook(request: Request) -> Response:
         state.reset()
+        emulator.worker_logs.clear()
         emulator.log.reset()
         emulator.faults.clear()
         return Response(status_code=204)
@@ -231,6 +267,36 @@ def build_app(emulator: Emulator) -> ASGIApp:
         state.set_busy(endpoint_id, count)
         return Response(status_code=204)
 
+    async def write_logs_hook(request: Request) -> Response:
+        known = known_worker(request)
+        if isinstance(known, Response):
+            return known
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        lines = body.get("lines") if isinstance(body, dict) else None
+        source = body.get("source", "container") if isinstance(body, dict) else None
+        if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+            return problem(400, 'expected {"lines": ["..."], "source": "container"|"system"}')
+        if source not in worker_logs.SOURCES:
+            return problem(400, f"source must be one of {', '.join(worker_logs.SOURCES)}")
+        for line in lines:
+            emulator.worker_logs.append(*known, line, source=source)
+        return Response(status_code=204)
+
+    async def drop_logs_hook(request: Request) -> Response:
+        known = known_worker(request)
+        if isinstance(known, Response):
+            return known
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        after = body.get("after", 0) if isinstance(body, dict) else None
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            return problem(400, 'expected {"after": N} with N >= 0')
+        emulator.worker_logs.drop(*known, after)
+        return Response(status_code=204)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         detail = "no such route" if exc.status_code == 404 else exc.detail
@@ -244,6 +310,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
         Route("/v2/serverless/{id}", delete_endpoint, methods=["DELETE"]),
         Route("/v2/serverless/{id}/workers", list_workers, methods=["GET"]),
         Route("/v2/serverless/{id}/releases", list_releases, methods=["GET"]),
+        Route(LOGS_PATH, stream_worker_logs, methods=["GET"]),
         *(catalog_route(kind) for kind in ("gpus", "cpus", "datacenters")),
         Route("/v2/registries", list_registries, methods=["GET"]),
         Route("/v2/registries", create_registry, methods=["POST"]),
@@ -254,6 +321,8 @@ def build_app(emulator: Emulator) -> ASGIApp:
         Route("/_emulator/reset", reset_hook, methods=["POST"]),
         Route("/_emulator/faults", faults_hook, methods=["POST"]),
         Route("/_emulator/serverless/{id}/busy", busy_hook, methods=["POST"]),
+        Route(f"/_emulator{LOGS_PATH.removeprefix('/v2')}", write_logs_hook, methods=["POST"]),
+        Route(f"/_emulator{LOGS_PATH.removeprefix('/v2')}/drop", drop_logs_hook, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     return _Gate(app, emulator)
@@ -303,8 +372,11 @@ class _Gate:
                 refusal.headers["RateLimit"] = self._rate_limit(fault)
                 refusal.headers["RateLimit-Policy"] = _RATE_POLICY
             messages = await _capture(refusal, scope, b"")
-        elif fault == "drop":
+        elif fault == "drop" or (fault == "drop_after" and template == LOGS_PATH):
             messages = []
+        elif template == LOGS_PATH and scope["method"] == "GET":
+            await self._stream(scope, receive, send, entry)
+            return
         else:
             messages = await _capture(self.app, scope, body)
             if fault == "drop_after":
@@ -327,6 +399,41 @@ class _Gate:
         emulator.log.record(entry)
         for message in messages:
             await send(message)
+
+    async def _stream(
+        self, scope: Scope, receive: Receive, send: Send, entry: dict[str, Any]
+    ) -> None:
+        """Pass a response that streams (a log) through as it is sent; the log records it when
+        it ends, with its first STREAM_LOG_LIMIT bytes."""
+        kept = bytearray()
+        streaming = False
+
+        async def forward(message: Message) -> None:
+            nonlocal streaming
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+                streaming = (b"content-type", b"text/event-stream") in [
+                    (name.lower(), value.split(b";")[0]) for name, value in message["headers"]
+                ]
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"ratelimit", self._rate_limit(None).encode()),
+                        (b"ratelimit-policy", _RATE_POLICY.encode()),
+                    ],
+                }
+            elif message["type"] == "http.response.body":
+                kept.extend(message.get("body", b"")[: STREAM_LOG_LIMIT - len(kept)])
+            await send(message)
+
+        entry["status"] = None
+        try:
+            await self.app(scope, receive, forward)
+        finally:
+            text = bytes(kept)
+            entry["response_body"] = text.decode("utf-8", "replace") if streaming else _parse(text)
+            self.emulator.log.record(entry)
 
     def _authenticate(self, headers: Headers) -> Response | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")

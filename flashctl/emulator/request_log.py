@@ -18,6 +18,10 @@ _TEMPLATES = [
     (re.compile(r"/v2/serverless/[^/]+/workers"), "/v2/serverless/{id}/workers"),
     (re.compile(r"/v2/serverless/[^/]+/releases"), "/v2/serverless/{id}/releases"),
     (re.compile(r"/v2/registries/[^/]+"), "/v2/registries/{id}"),
+    (
+        re.compile(r"/v2/serverless/[^/]+/workers/[^/]+/logs"),
+        "/v2/serverless/{id}/workers/{workerId}/logs",
+    ),
 ]
 # Request fields RunPod keeps write-only: never kept in the log (nor anywhere else).
 WRITE_ONLY = {("POST", "/v2/registries"): ("username", "password")}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -90,7 +91,19 @@ def serve_emulator(
     emulator = create_emulator(state, api_key, fail_rate, latency_ms, seed, **options)
     config = _config([f"{host}:{port}"])
     config.errorlog = "-"  # hypercorn prints "Running on http://..." to stderr
-    asyncio.run(serve(_asgi(emulator), config, mode="asgi"))
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+
+        async def shutdown() -> None:
+            await stopping.wait()
+            emulator.worker_logs.close()  # open log streams end instead of being cut
+
+        await serve(_asgi(emulator), config, mode="asgi", shutdown_trigger=shutdown)
+
+    asyncio.run(main())
 
 
 class BackgroundEmulator:
@@ -136,6 +149,7 @@ class BackgroundEmulator:
     def stop(self) -> None:
         if self._thread is None:
             return
+        self.emulator.worker_logs.close()  # open log streams end instead of being cut
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=15)

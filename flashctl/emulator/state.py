@@ -249,6 +249,11 @@ class EmulatorState:
         summary["total"] = len(workers)
         return {"workers": workers, "summary": summary, "endpointVersion": record["version"]}
 
+    def live_workers(self, endpoint_id: str) -> Sequence[JSONObject]:
+        """Copies of the endpoint's live worker records ({id, version, image, startedAt, ...}),
+        for the workers' logs."""
+        return [dict(worker) for worker in _live(self._records[endpoint_id], self._clock())]
+
     def releases(self, endpoint_id: str) -> JSONObject:
         """`ListEndpointReleasesResponse`: the releases newest first, and the rollout's progress."""
         record = self._records[endpoint_id]
@@ -313,7 +318,7 @@ class EmulatorState:
             record["workers"],
             key=lambda w: (w["version"] == version, bool(w.get("busy"))),
         )
-        kept = order[len(order) - wanted :] if wanted else []
+        kept = order[max(0, len(order) - wanted) :] if wanted else []
         for worker in order[: len(order) - len(kept)]:
             _bill(record, worker, now)  # scaled away now
         kept.sort(key=lambda w: (bool(w.get("busy")), w["startedAt"]))

@@ -204,6 +204,59 @@ class RunPodClient:
         call = _Call("GET", "/v2/serverless/{id}/releases", path, action, name)
         return _object(self._run(call), call)
 
+    def open_worker_logs(
+        self,
+        endpoint_id: str,
+        worker_id: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        last_event_id: str | None = None,
+        name: str | None = None,
+    ) -> requests.Response:
+        """Open a worker's log stream (server-sent events; see flashctl/logs/sse.py) and return
+        the response to read as it arrives; the caller closes it. `params`: `tail`, `since`,
+        `source`; `last_event_id` resumes after that event. Sent once: a stream that fails is
+        reopened by its reader, from where it was."""
+        template = "/v2/serverless/{id}/workers/{workerId}/logs"
+        path = (
+            f"/v2/serverless/{quote(endpoint_id, safe='')}/workers/{quote(worker_id, safe='')}/logs"
+        )
+        call = _Call(
+            "GET",
+            template,
+            path,
+            f"reading the log of worker {worker_id} of {_label(endpoint_id, name)}",
+            name,
+        )
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        with self._counts_lock:
+            self.request_counts[("GET", template)] += 1
+        try:
+            response = self._session.get(
+                self.base_url + path,
+                params=dict(params or {}),
+                headers=headers,
+                auth=self._auth,
+                timeout=(self.timeouts.connect, self.timeouts.read),
+                stream=True,
+            )
+        except _TRANSPORT_ERRORS as err:
+            LOGGER.debug("GET %s%s -> %s", self.base_url, path, type(err).__name__)
+            raise self._unreachable(call, err, 1) from None
+        LOGGER.debug(
+            "GET %s -> %d (stream); Last-Event-ID %s",
+            response.url,
+            response.status_code,
+            last_event_id or "none",
+        )
+        if response.status_code >= 400:
+            response.content  # noqa: B018  (read the problem body, then let the connection go)
+            response.close()
+            raise self._api_error(call, response, 1)
+        return response
+
     def catalog(self, kind: CatalogKind) -> list[JSONObject]:
         """The GPU types, CPU flavors or data centers RunPod offers."""
         if kind not in _CATALOG_KEYS:

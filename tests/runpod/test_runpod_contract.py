@@ -189,3 +189,30 @@ def test_contract_check_catches_a_bad_body_and_a_bad_response(official: Any) -> 
     assert any(
         v.startswith("201 response of POST /v2/serverless (#1) vs Endpoint") for v in violations
     )
+
+
+def test_contract_check_catches_a_bad_log_event(official: Any) -> None:
+    good = 'id: 1\ndata: {"ts":"2026-06-01T12:05:04Z","source":"system","line":"ok"}'
+    bad_source = 'id: 2\ndata: {"ts":"2026-06-01T12:05:04Z","source":"kernel","line":"x"}'
+    no_id = 'data: {"ts":"2026-06-01T12:05:04Z","source":"container","line":"x"}'
+    bad_ts = 'id: 4\ndata: {"ts":"yesterday","source":"container","line":"x"}'
+    text = "\n\n".join([good, ": keep-alive", bad_source, no_id, bad_ts, "id: 5\ndata: {cut"])
+    logged = [
+        {
+            "seq": 1,
+            "method": "GET",
+            "path": "/v2/serverless/e/workers/w/logs",
+            "template": "/v2/serverless/{id}/workers/{workerId}/logs",
+            "user_agent": "flashctl/0.1.0",
+            "request_body": None,
+            "status": 200,
+            "response_body": text,
+        }
+    ]
+
+    violations = official.contract_violations(logged)
+
+    assert len(violations) == 3, violations
+    assert "'kernel' is not one of ['container', 'system']" in violations[0]
+    assert "event without an id" in violations[1]
+    assert "ts is not a date-time" in violations[2]
