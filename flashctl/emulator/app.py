@@ -201,6 +201,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
         if registry is None or state.registry(str(registry)) is not None:
             return None
         return problem(400, "registry: no container registry credential has this id")
+
     def known_worker(request: Request) -> tuple[str, str] | Response:
         """(endpoint id, worker id) of a worker that has started, or the 404; simulated workers
         write their start line first."""
