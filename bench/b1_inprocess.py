@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import importlib
+import importlib.util
 import io
 import os
 import pstats
@@ -92,10 +92,14 @@ def rendered(sync: bool, observed: bool) -> Any:
 
 
 def starlette(threadpool: bool) -> Any:
+    """A fresh copy of the baseline module (it reads BASELINE_THREADPOOL when imported)."""
     os.environ["BASELINE_THREADPOOL"] = "1" if threadpool else "0"
-    import starlette_app
-
-    module = importlib.reload(starlette_app)
+    path = ROOT / "bench" / "flash_baseline" / "starlette_app.py"
+    name = f"starlette_app_{'threadpool' if threadpool else 'direct'}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module.app
 
 
