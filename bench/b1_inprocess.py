@@ -83,7 +83,7 @@ def rendered(sync: bool, observed: bool) -> Any:
     if observed:
         exporter = app.exporter
         assert isinstance(exporter, tracing.Exporter)
-        exporter._send = exporter.payload  # type: ignore[method-assign,assignment]
+        exporter._send = exporter.payload
         exporter.start()
     logs_out = open(os.devnull, "w")  # noqa: SIM115 - the log lines are written, to nowhere
     sys.stdout = logs_out
