@@ -53,6 +53,8 @@ GROUPS = {
         "rendered-hypercorn-observed",
         "rendered-uvicorn",
         "rendered-uvicorn-observed",
+        "rendered-hypercorn-observed-0.1",
+        "rendered-uvicorn-observed-0.1",
     ],
 }
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -172,6 +174,9 @@ def verdicts(runs: dict[str, list[Load]], stats: dict[str, dict[str, float]]) ->
         ratio_line(f"async, {server}", f"{rendered}-async", f"starlette-{server}", 0.95, False)
         ratio_line(f"sync, {server}", rendered, f"starlette-{server}-threadpool", 1.2, p99=False)
         ratio_line(f"metrics+tracing, {server}", f"{rendered}-observed", rendered, 0.95, False)
+        ratio_line(
+            f"metrics+tracing at 0.1, {server}", f"{rendered}-observed-0.1", rendered, 0.95, False
+        )
     return lines
 
 

@@ -9,7 +9,7 @@ Every contender is one process on 127.0.0.1 answering `POST /transform`
   variants compile the context to .pyc first, as an image built with `compileall` would ship.
   The `-async` variants serve /transform from an `async def` wrapper of the same function (on the
   event loop); the `-observed` ones have `runtime.metrics: true` and export every request's span
-  to a local OTLP collector (`otlp_sink`).
+  to a local OTLP collector (`otlp_sink`), `-observed-0.1` a tenth of them (trace-id ratio).
 - starlette-hypercorn, starlette-uvicorn: flash_baseline/starlette_app.py served by
   flash_baseline/serve_bare.py with the server settings of runtime/serve.py (one process,
   uvloop, same keep-alive and backlog) but without importing the runtime package.
@@ -102,6 +102,8 @@ NAMES = (
     "rendered-uvicorn-async",
     "rendered-hypercorn-observed",
     "rendered-uvicorn-observed",
+    "rendered-hypercorn-observed-0.1",
+    "rendered-uvicorn-observed-0.1",
     "starlette-hypercorn",
     "starlette-uvicorn",
     "starlette-hypercorn-threadpool",
@@ -209,11 +211,11 @@ def rendered(
     """The rendered variant as its container runs it; `compiled`: with its .py files compiled
     to .pyc first (`python -m compileall`), which the rendered Dockerfile does not do.
     `variant` "async": /transform is an `async def` handler; "observed": metrics on and spans
-    exported to `otlp_url` (every request sampled, OpenTelemetry's default)."""
+    exported to `otlp_url` (every request sampled, OpenTelemetry's default); "observed-0.1":
+    the same with `parentbased_traceidratio` sampling at 0.1."""
     folder = workdir / ("compiled" if compiled else "as-rendered") / (variant or "plain")
-    context = render_variant(
-        folder, server, async_handler=variant == "async", metrics=variant == "observed"
-    )
+    observed = variant.startswith("observed")
+    context = render_variant(folder, server, async_handler=variant == "async", metrics=observed)
     if compiled:
         subprocess.run(
             [sys.executable, "-m", "compileall", "-q", str(context)],
@@ -229,10 +231,13 @@ def rendered(
     endpoint_env = json.loads((context / "endpoint.json").read_text(encoding="utf-8"))["env"]
     name = "-".join(["rendered", server] + ["compiled"] * compiled + [variant] * bool(variant))
     env = {**dockerfile_env(context), **endpoint_env}
-    if variant == "observed":
+    if observed:
         if not otlp_url:
             raise SystemExit(f"{name} needs an OTLP collector (otlp_sink)")
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp_url
+    if variant == "observed-0.1":
+        env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+        env["OTEL_TRACES_SAMPLER_ARG"] = "0.1"
     return Contender(name, argv, context, env)
 
 
@@ -288,6 +293,12 @@ def build(names: list[str], workdir: Path, otlp_url: str = "") -> dict[str, Cont
         ),
         "rendered-uvicorn-observed": lambda: rendered(
             workdir, "uvicorn", variant="observed", otlp_url=otlp_url
+        ),
+        "rendered-hypercorn-observed-0.1": lambda: rendered(
+            workdir, "hypercorn", variant="observed-0.1", otlp_url=otlp_url
+        ),
+        "rendered-uvicorn-observed-0.1": lambda: rendered(
+            workdir, "uvicorn", variant="observed-0.1", otlp_url=otlp_url
         ),
         "starlette-hypercorn": lambda: starlette("hypercorn"),
         "starlette-uvicorn": lambda: starlette("uvicorn"),
