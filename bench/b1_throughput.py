@@ -13,8 +13,9 @@ All servers are started first (see contenders.py), then each round runs
 same machine noise; medians over the rounds. Targets: B1h >= 0.9x; B1u >= 1.5x the req/s of
 runpod-flash with a p99 no worse. Groups `async`, `sync` and `observed` (issue 17), on both
 servers: an `async def` handler >= 0.95x bare Starlette; the sync handler >= 1.2x bare Starlette
-calling it through `run_in_threadpool`; metrics and span export (every request sampled, to a
-local collector) on >= 0.95x off. `--check` exits 1 when a target is missed.
+calling it through `run_in_threadpool`; metrics and span export (every request sampled, or a
+tenth of them in `-observed-0.1`, to a local collector) on >= 0.95x off. `--check` exits 1
+when a target is missed.
 """
 
 from __future__ import annotations
