@@ -459,3 +459,28 @@ def test_a_real_server_exports_the_span_of_a_traced_request(tmp_path, collector,
         process.terminate()
         process.wait(30)
         log.close()
+
+
+def test_spans_of_the_same_kind_keep_their_own_ids_and_parents_in_one_batch():
+    exporter = Exporter("http://127.0.0.1:9/v1/traces", "svc", "1", env={})
+    caller = parse_traceparent(f"00-{TRACE}-{PARENT}-01".encode(), b"k=v")
+
+    def span(trace: bytes, span_id: bytes, parent, status: int) -> Span:
+        return Span(trace, span_id, parent, "GET /u", 2_000, 0.000001, "GET", "/u", "/u",
+                    "http", "1.1", status, None)  # fmt: skip
+
+    batch = [
+        span(b"a" * 32, b"1" * 16, None, 200),
+        span(TRACE.encode(), b"2" * 16, caller, 200),
+        span(b"b" * 32, b"3" * 16, None, 500),
+    ]
+    spans = json.loads(exporter.payload(batch))["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert [(s["traceId"], s["spanId"], s.get("parentSpanId")) for s in spans] == [
+        ("a" * 32, "1" * 16, None),
+        (TRACE, "2" * 16, PARENT),
+        ("b" * 32, "3" * 16, None),
+    ]
+    assert [s["status"] for s in spans] == [{}, {}, {"code": 2}]
+    assert spans[1]["traceState"] == "k=v" and "traceState" not in spans[0]
+    assert [attributes(s)["http.response.status_code"] for s in spans] == ["200", "200", "500"]
+    assert spans[0]["startTimeUnixNano"] == "1000" and spans[0]["endTimeUnixNano"] == "2000"
