@@ -11,7 +11,11 @@ request (/proc/PID/stat), steadier than req/s on a shared machine, and the cores
 All servers are started first (see contenders.py), then each round runs
 `wrk -t2 -c32 -d10s` with a POST JSON script against each in turn, so every contender sees the
 same machine noise; medians over the rounds. Targets: B1h >= 0.9x; B1u >= 1.5x the req/s of
-runpod-flash with a p99 no worse. `--check` exits 1 when a target is missed.
+runpod-flash with a p99 no worse. Groups `async`, `sync` and `observed` (issue 17), on both
+servers: an `async def` handler >= 0.95x bare Starlette; the sync handler >= 1.2x bare Starlette
+calling it through `run_in_threadpool`; metrics and span export (every request sampled, or a
+tenth of them in `-observed-0.1`, to a local collector) on >= 0.95x off. `--check` exits 1
+when a target is missed.
 """
 
 from __future__ import annotations
@@ -31,6 +35,28 @@ from contenders import Load
 GROUPS = {
     "b1h": ["rendered-hypercorn", "starlette-hypercorn", "starlette-hypercorn-threadpool"],
     "b1u": ["rendered-uvicorn", "runpod-flash", "runpod-flash-quiet", "starlette-uvicorn"],
+    # issue 17: an async handler against bare Starlette, a sync one against Starlette's thread
+    # pool, and metrics + span export on against off, on both servers
+    "async": [
+        "rendered-hypercorn-async",
+        "starlette-hypercorn",
+        "rendered-uvicorn-async",
+        "starlette-uvicorn",
+    ],
+    "sync": [
+        "rendered-hypercorn",
+        "starlette-hypercorn-threadpool",
+        "rendered-uvicorn",
+        "starlette-uvicorn-threadpool",
+    ],
+    "observed": [
+        "rendered-hypercorn",
+        "rendered-hypercorn-observed",
+        "rendered-uvicorn",
+        "rendered-uvicorn-observed",
+        "rendered-hypercorn-observed-0.1",
+        "rendered-uvicorn-observed-0.1",
+    ],
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -43,7 +69,12 @@ def measure(
     runs: dict[str, list[Load]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="flashctl-b1-") as tmp, contextlib.ExitStack() as stack:
-        servers = contenders.build(names, Path(tmp))
+        otlp_url = ""
+        if any(name.endswith("-observed") for name in names):
+            otlp_url, received = stack.enter_context(contenders.otlp_sink())
+            report = "  OTLP bytes received: {:,}"
+            stack.callback(lambda: print(report.format(received[0]), file=sys.stderr))
+        servers = contenders.build(names, Path(tmp), otlp_url)
         served = {name: stack.enter_context(contenders.serving(servers[name])) for name in names}
         for name in names:
             contenders.wrk(served[name][1], warmup, connections)
@@ -118,9 +149,13 @@ def verdicts(runs: dict[str, list[Load]], stats: dict[str, dict[str, float]]) ->
         verdict = "PASS" if ok else "FAIL"
         if target <= 0:
             verdict = "context"
+        # their CPU per request over ours: the throughput ratio the same CPU would give, steadier
+        # than req/s when other jobs share the cores
+        cpu_ratio = stats[theirs]["cpu_us"] / stats[ours]["cpu_us"]
         lines.append(
             f"| {label} | {ours} / {theirs} | {ratio:.2f}x | {median:.2f}x ({low:.2f}..{high:.2f})"
-            f" | {'>= ' + format(target, '.1f') + 'x' if target > 0 else '-'}{p99_text}"
+            f" | {cpu_ratio:.2f}x"
+            f" | {'>= ' + format(target, 'g') + 'x' if target > 0 else '-'}{p99_text}"
             f" | {verdict} |"
         )
 
@@ -135,6 +170,14 @@ def verdicts(runs: dict[str, list[Load]], stats: dict[str, dict[str, float]]) ->
     ratio_line("B1u", "rendered-uvicorn", "runpod-flash", 1.5, p99=True)
     ratio_line("B1u (flash, no access log)", "rendered-uvicorn", "runpod-flash-quiet", 1.5, True)
     ratio_line("framework cost on uvicorn", "rendered-uvicorn", "starlette-uvicorn", 0, False)
+    for server in ("hypercorn", "uvicorn"):
+        rendered = f"rendered-{server}"
+        ratio_line(f"async, {server}", f"{rendered}-async", f"starlette-{server}", 0.95, False)
+        ratio_line(f"sync, {server}", rendered, f"starlette-{server}-threadpool", 1.2, p99=False)
+        ratio_line(f"metrics+tracing, {server}", f"{rendered}-observed", rendered, 0.95, False)
+        ratio_line(
+            f"metrics+tracing at 0.1, {server}", f"{rendered}-observed-0.1", rendered, 0.95, False
+        )
     return lines
 
 
@@ -148,7 +191,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
-    names = [name for group in args.groups for name in GROUPS[group]]
+    names = list(dict.fromkeys(name for group in args.groups for name in GROUPS[group]))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     runs, cpu = measure(names, args.reps, args.seconds, args.connections, args.warmup)
     stats = {name: summary(loads, cpu[name]) for name, loads in runs.items()}
@@ -159,8 +202,11 @@ def main() -> int:
     )
     print(table(stats))
     print()
-    print("| target | ours / theirs | req/s ratio | per-round ratio (min..max) | goal | verdict |")
-    print("|---|---|---:|---:|---|---|")
+    print(
+        "| target | ours / theirs | req/s ratio | per-round ratio (min..max)"
+        " | CPU/req ratio (theirs/ours) | goal | verdict |"
+    )
+    print("|---|---|---:|---:|---:|---|---|")
     lines = verdicts(runs, stats)
     print("\n".join(lines))
     RESULTS.mkdir(exist_ok=True)

@@ -7,11 +7,14 @@ Every contender is one process on 127.0.0.1 answering `POST /transform`
   `runtime.server` set (VARIANT below), started with its Dockerfile's CMD from the build context,
   with the Dockerfile's ENV and endpoint.json's env (as the container runs it). The `-compiled`
   variants compile the context to .pyc first, as an image built with `compileall` would ship.
+  The `-async` variants serve /transform from an `async def` wrapper of the same function (on the
+  event loop); the `-observed` ones have `runtime.metrics: true` and export every request's span
+  to a local OTLP collector (`otlp_sink`), `-observed-0.1` a tenth of them (trace-id ratio).
 - starlette-hypercorn, starlette-uvicorn: flash_baseline/starlette_app.py served by
   flash_baseline/serve_bare.py with the server settings of runtime/serve.py (one process,
   uvloop, same keep-alive and backlog) but without importing the runtime package.
-- starlette-hypercorn-threadpool: the same app calling the function through Starlette's
-  `run_in_threadpool`, as the runtime runs every sync handler in a thread pool.
+- starlette-hypercorn-threadpool, starlette-uvicorn-threadpool: the same app calling the function
+  through Starlette's `run_in_threadpool`, as the runtime runs every sync handler in a thread pool.
 - runpod-flash: runpod-flash 1.21.0's `create_lb_handler` app (flash_baseline/flash_lb_app.py) on
   `python -m uvicorn` with uvicorn's defaults (uvicorn[standard]: uvloop, httptools, access log
   on), from its own venv.
@@ -31,6 +34,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -67,12 +71,26 @@ endpoints:
     runtime:
       server: {server}
       docs: true
+      metrics: {metrics}
     env:
       LOG_LEVEL: INFO
     routes:
       - {{method: GET, path: /health, handler: "cpu_worker:health"}}
       - {{method: POST, path: /validate, handler: "cpu_worker:validate"}}
-      - {{method: POST, path: /transform, handler: "cpu_worker:transform"}}
+      - {{method: POST, path: /transform, handler: "{transform}"}}
+"""
+
+# The `-async` variants serve /transform from this module, added beside the seed's sources: the
+# same function as an `async def` handler, so the runtime calls it on the event loop.
+ASYNC_WORKER = """\
+\"\"\"The seed's transform as an async handler (bench only).\"\"\"
+
+from cpu_worker import transform as _transform
+
+
+async def transform(text: str, operation: str) -> str:
+    \"\"\"Apply `operation` to `text`, on the event loop.\"\"\"
+    return _transform(text, operation)
 """
 
 NAMES = (
@@ -80,9 +98,16 @@ NAMES = (
     "rendered-uvicorn",
     "rendered-hypercorn-compiled",
     "rendered-uvicorn-compiled",
+    "rendered-hypercorn-async",
+    "rendered-uvicorn-async",
+    "rendered-hypercorn-observed",
+    "rendered-uvicorn-observed",
+    "rendered-hypercorn-observed-0.1",
+    "rendered-uvicorn-observed-0.1",
     "starlette-hypercorn",
     "starlette-uvicorn",
     "starlette-hypercorn-threadpool",
+    "starlette-uvicorn-threadpool",
     "runpod-flash",
     "runpod-flash-quiet",
 )
@@ -131,16 +156,30 @@ def revision() -> str:
 # --- rendering the example variant -----------------------------------------------------------
 
 
-def render_variant(workdir: Path, server: str) -> Path:
-    """Render the `cpu` variant for `server` under `workdir`; return its build context."""
+def render_variant(
+    workdir: Path, server: str, async_handler: bool = False, metrics: bool = False
+) -> Path:
+    """Render the `cpu` variant for `server` under `workdir`; return its build context.
+    `async_handler`: /transform is ASYNC_WORKER's; `metrics`: `runtime.metrics: true`."""
     from flashctl.compiler.pipeline import load_valid_project
     from flashctl.render.flows import render_to
 
     folder = workdir / f"variant-{server}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "flash.yaml"
-    source = json.dumps(str(ROOT / "examples" / "seed"))
-    path.write_text(VARIANT.format(source=source, server=server), encoding="utf-8")
+    # a source must be inside the folder of flash.yaml: a copy of the seed's
+    source = shutil.copytree(ROOT / "examples" / "seed", folder / "source", dirs_exist_ok=True)
+    transform = "cpu_worker:transform"
+    if async_handler:
+        (source / "async_worker.py").write_text(ASYNC_WORKER, encoding="utf-8")
+        transform = "async_worker:transform"
+    text = VARIANT.format(
+        source=json.dumps("source"),
+        server=server,
+        transform=transform,
+        metrics=json.dumps(metrics),
+    )
+    path.write_text(text, encoding="utf-8")
     loaded = load_valid_project(path, variables={}, environment=None)
     render_to(loaded, folder / ".flashctl" / "build")
     return folder / ".flashctl" / "build" / "cpu"
@@ -166,10 +205,17 @@ def dockerfile_env(context: Path) -> dict[str, str]:
     return env
 
 
-def rendered(workdir: Path, server: str, compiled: bool = False) -> Contender:
+def rendered(
+    workdir: Path, server: str, compiled: bool = False, variant: str = "", otlp_url: str = ""
+) -> Contender:
     """The rendered variant as its container runs it; `compiled`: with its .py files compiled
-    to .pyc first (`python -m compileall`), which the rendered Dockerfile does not do."""
-    context = render_variant(workdir / ("compiled" if compiled else "as-rendered"), server)
+    to .pyc first (`python -m compileall`), which the rendered Dockerfile does not do.
+    `variant` "async": /transform is an `async def` handler; "observed": metrics on and spans
+    exported to `otlp_url` (every request sampled, OpenTelemetry's default); "observed-0.1":
+    the same with `parentbased_traceidratio` sampling at 0.1."""
+    folder = workdir / ("compiled" if compiled else "as-rendered") / (variant or "plain")
+    observed = variant.startswith("observed")
+    context = render_variant(folder, server, async_handler=variant == "async", metrics=observed)
     if compiled:
         subprocess.run(
             [sys.executable, "-m", "compileall", "-q", str(context)],
@@ -183,8 +229,16 @@ def rendered(workdir: Path, server: str, compiled: bool = False) -> Contender:
     # The image's python is this venv's; bind loopback only (argparse: the last --host wins).
     argv = (sys.executable, *command[1:], "--host", "127.0.0.1")
     endpoint_env = json.loads((context / "endpoint.json").read_text(encoding="utf-8"))["env"]
-    name = f"rendered-{server}" + ("-compiled" if compiled else "")
-    return Contender(name, argv, context, {**dockerfile_env(context), **endpoint_env})
+    name = "-".join(["rendered", server] + ["compiled"] * compiled + [variant] * bool(variant))
+    env = {**dockerfile_env(context), **endpoint_env}
+    if observed:
+        if not otlp_url:
+            raise SystemExit(f"{name} needs an OTLP collector (otlp_sink)")
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp_url
+    if variant == "observed-0.1":
+        env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+        env["OTEL_TRACES_SAMPLER_ARG"] = "0.1"
+    return Contender(name, argv, context, env)
 
 
 def starlette(server: str, threadpool: bool = False) -> Contender:
@@ -224,16 +278,32 @@ def flash(workdir: Path, quiet: bool) -> Contender:
     return Contender("runpod-flash" + ("-quiet" if quiet else ""), tuple(argv), workdir, env)
 
 
-def build(names: list[str], workdir: Path) -> dict[str, Contender]:
-    """The named contenders, rendering build contexts under `workdir` as needed."""
+def build(names: list[str], workdir: Path, otlp_url: str = "") -> dict[str, Contender]:
+    """The named contenders, rendering build contexts under `workdir` as needed; the
+    `-observed` ones export spans to `otlp_url` (see `otlp_sink`)."""
     makers = {
         "rendered-hypercorn": lambda: rendered(workdir, "hypercorn"),
         "rendered-uvicorn": lambda: rendered(workdir, "uvicorn"),
         "rendered-hypercorn-compiled": lambda: rendered(workdir, "hypercorn", compiled=True),
         "rendered-uvicorn-compiled": lambda: rendered(workdir, "uvicorn", compiled=True),
+        "rendered-hypercorn-async": lambda: rendered(workdir, "hypercorn", variant="async"),
+        "rendered-uvicorn-async": lambda: rendered(workdir, "uvicorn", variant="async"),
+        "rendered-hypercorn-observed": lambda: rendered(
+            workdir, "hypercorn", variant="observed", otlp_url=otlp_url
+        ),
+        "rendered-uvicorn-observed": lambda: rendered(
+            workdir, "uvicorn", variant="observed", otlp_url=otlp_url
+        ),
+        "rendered-hypercorn-observed-0.1": lambda: rendered(
+            workdir, "hypercorn", variant="observed-0.1", otlp_url=otlp_url
+        ),
+        "rendered-uvicorn-observed-0.1": lambda: rendered(
+            workdir, "uvicorn", variant="observed-0.1", otlp_url=otlp_url
+        ),
         "starlette-hypercorn": lambda: starlette("hypercorn"),
         "starlette-uvicorn": lambda: starlette("uvicorn"),
         "starlette-hypercorn-threadpool": lambda: starlette("hypercorn", threadpool=True),
+        "starlette-uvicorn-threadpool": lambda: starlette("uvicorn", threadpool=True),
         "runpod-flash": lambda: flash(workdir, quiet=False),
         "runpod-flash-quiet": lambda: flash(workdir, quiet=True),
     }
@@ -241,6 +311,35 @@ def build(names: list[str], workdir: Path) -> dict[str, Contender]:
     if unknown:
         raise SystemExit(f"unknown contenders {unknown}; known: {', '.join(NAMES)}")
     return {name: makers[name]() for name in names}
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[tuple[str, list[int]]]:
+    """A collector on 127.0.0.1 that takes every OTLP/HTTP export with 200 and counts the
+    bytes it received: yields (base URL for OTEL_EXPORTER_OTLP_ENDPOINT, [bytes])."""
+    import http.server
+    import threading
+
+    received = [0]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received[0] += len(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # --- processes and probes --------------------------------------------------------------------

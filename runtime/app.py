@@ -95,7 +95,7 @@ class Service:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         exporter, metrics = self.exporter, self.metrics
-        exchange = Exchange(scope, send, exporter is not None)
+        exchange = Exchange(scope, send, None if exporter is None else exporter.sampler)
         if metrics is not None:
             metrics.active += 1
         try:
@@ -390,20 +390,20 @@ def _span(scope: Scope, exchange: Exchange, elapsed: float) -> tracing.Span:
     method, route = exchange.method, exchange.route
     known = method in tracing.METHODS
     name = method if known else "HTTP"
-    return tracing.Span(
-        trace_id=exchange.trace_id,
-        span_id=exchange.span_id,
-        parent=exchange.parent,
-        name=name if route is None else f"{name} {route}",
-        end_ns=time.time_ns(),
-        duration_s=elapsed,
-        method=method if known else "_OTHER",
-        route=route,
-        path=scope["path"],
-        scheme=scope.get("scheme", "http"),
-        http_version=scope.get("http_version", "1.1"),
-        status=exchange.status,
-        error=exchange.error,
+    return tracing.Span(  # by position: this runs on the event loop for every exported request
+        exchange.trace_id,
+        exchange.span_id,
+        exchange.parent,
+        name if route is None else f"{name} {route}",
+        time.time_ns(),
+        elapsed,
+        method if known else "_OTHER",
+        route,
+        scope["path"],
+        scope.get("scheme", "http"),
+        scope.get("http_version", "1.1"),
+        exchange.status,
+        exchange.error,
     )
 
 

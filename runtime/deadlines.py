@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from .errors import HTTPError
 
 T = TypeVar("T")
+_current_task = asyncio.current_task
 
 
 class Deadlines:
@@ -29,12 +30,13 @@ class Deadlines:
     async def within(self, seconds: float, awaitable: Awaitable[T], status: int = 504) -> T:
         """``await awaitable``, or 504 once ``seconds`` have passed (cancelling it); with
         ``status=408`` the awaitable is reading the request body, and the connection closes."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        task = _current_task()
         assert task is not None
+        loop = task.get_loop()
         if loop is not self._loop:  # a new loop (tests start several): start afresh
             self._loop, self._due, self._expired, self._timer = loop, {}, set(), None
-        self._due[task] = loop.time() + seconds
+        due = self._due
+        due[task] = loop.time() + seconds
         if self._timer is None:
             self._timer = loop.call_later(self.tick, self._check)
         try:
@@ -44,8 +46,9 @@ class Deadlines:
                 raise _expired(status, seconds) from None
             raise
         finally:
-            self._due.pop(task, None)
-            self._expired.discard(task)
+            due.pop(task, None)
+            if self._expired:
+                self._expired.discard(task)
 
     def _check(self) -> None:
         loop = self._loop

@@ -3,7 +3,7 @@ the timer, what was sent, and the log line that sums it up."""
 
 from __future__ import annotations
 
-import os
+import random
 import re
 import time
 import traceback
@@ -21,6 +21,12 @@ Headers = list[tuple[bytes, bytes]]
 # Ids from the client are echoed into headers and logs, so only sane ones are kept.
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _JSON = b"application/json"
+_bits = random.getrandbits
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
+# JSON string literals of the routes and methods log lines name (bounded: routes are the
+# service's, methods a client's tokens, so only the standard ones are kept)
+_QUOTED: dict[str, str] = {m: logs.quote(m) for m in tracing.METHODS}
 
 
 class Exchange:
@@ -46,7 +52,9 @@ class Exchange:
         "traceparent",
     )
 
-    def __init__(self, scope: Scope, send: Send, sampled_by_default: bool = False) -> None:
+    def __init__(self, scope: Scope, send: Send, sampler: tracing.Sampler | None = None) -> None:
+        """``sampler``: whether the server span is recorded (exported), when spans are; with
+        ``None`` none is and the sampled flag of a continued trace is passed on as it came."""
         self.start = time.perf_counter()
         self.send = send
         self.method: str = scope["method"]
@@ -75,21 +83,29 @@ class Exchange:
         self.content_type: bytes | None = content_type
         self.accept: bytes | None = accept
         self.content_length: bytes | None = content_length
+        # One draw for the request id, trace id and span id: 80 random hex digits (see
+        # tracing.new_ids); a request id is 32 of them, as uuid4().hex but a tenth of the cost.
+        raw = b"%080x" % _bits(320)
         if request_id is None or _SANE_ID.fullmatch(request_id) is None:
-            # 32 random hex digits, as uuid4().hex but a fifth of the cost
-            request_id = os.urandom(16).hex().encode()
+            request_id = raw[48:]
         self.request_id: bytes = request_id
         # The server span: the caller's trace continued, else a new one (a malformed
         # traceparent is ignored, as the W3C spec asks). Its own id goes back to the client.
         parent = None if traceparent is None else tracing.parse_traceparent(traceparent, tracestate)
         self.parent = parent
+        span_id = raw[:16]
         if parent is None:
-            self.trace_id, self.span_id = tracing.new_ids()
-            flags = b"01" if sampled_by_default else b"00"
+            trace_id = raw[16:48]
+            if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:  # never, but invalid
+                trace_id, span_id = tracing.new_ids()
+            sampled = sampler is not None and sampler.sampled(trace_id, None)
         else:
-            self.trace_id, self.span_id = parent.trace_id, os.urandom(8).hex().encode()
-            flags = b"01" if parent.sampled else b"00"
-        self.traceparent = b"00-%s-%s-%s" % (self.trace_id, self.span_id, flags)
+            trace_id = parent.trace_id
+            if span_id == _ZERO_SPAN:
+                span_id = tracing.new_span_id()
+            sampled = parent.sampled if sampler is None else sampler.sampled(trace_id, parent)
+        self.trace_id, self.span_id = trace_id, span_id
+        self.traceparent = b"00-%s-%s-%s" % (trace_id, span_id, b"01" if sampled else b"00")
 
     def _timing(self) -> bytes:
         return b"app;dur=%.3f" % ((time.perf_counter() - self.start) * 1000.0)
@@ -195,16 +211,29 @@ class Exchange:
             elapsed = time.perf_counter() - self.start
         status = self.status
         level = "error" if status >= 500 or status == 0 else "info"
-        route = "null" if self.route is None else logs.quote(self.route)
+        route = self.route
+        route_text = "null" if route is None else (_ROUTES.get(route) or _quote_route(route))
         error = "null" if self.error is None else logs.quote(self.error)
+        method = _QUOTED.get(self.method) or logs.quote(self.method)
         line = (
             f'{{"ts":"{logs.timestamp()}","level":"{level}","event":"request",'
             f'"request_id":"{self.request_id.decode()}","trace_id":"{self.trace_id.decode()}",'
-            f'"span_id":"{self.span_id.decode()}","method":{logs.quote(self.method)},'
-            f'"route":{route},"status":{status or "null"},'
+            f'"span_id":"{self.span_id.decode()}","method":{method},'
+            f'"route":{route_text},"status":{status or "null"},'
             f'"exec_ms":{round(elapsed * 1000.0, 3)},'
             f'"bytes_in":{self.bytes_in},"bytes_out":{self.bytes_out},"error":{error}'
         )
         if self.traceback is not None:
             return f'{line},"traceback":{logs.quote(self.traceback)}}}'
         return line + "}"
+
+
+# Routes are templates (and /ping, the health path, ...): few, so each is quoted once.
+_ROUTES: dict[str, str] = {}
+
+
+def _quote_route(route: str) -> str:
+    text = logs.quote(route)
+    if len(_ROUTES) < 1024:
+        _ROUTES[route] = text
+    return text

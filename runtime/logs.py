@@ -16,6 +16,7 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=st
 quote: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
 
 _second: tuple[int, str] = (-1, "")
+_milli: tuple[int, str] = (-1, "")
 
 # While other requests are in flight, request lines wait for the end of the event loop's turn
 # and every line of that turn shares one write to stdout: a write is a system call, measured at
@@ -29,12 +30,17 @@ _taking = threading.Lock()
 
 def timestamp(now: float | None = None) -> str:
     """UTC, millisecond precision: ``2025-01-31T12:00:00.123Z``."""
-    global _second
+    global _second, _milli
     now = time.time() if now is None else now
-    whole = int(now)
+    milli = int(now * 1000)
+    if _milli[0] == milli:  # requests finishing in the same millisecond share the text
+        return _milli[1]
+    whole = milli // 1000
     if _second[0] != whole:  # formatting the date is most of the cost: once a second
         _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
-    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
+    text = f"{_second[1]}.{milli - whole * 1000:03d}Z"
+    _milli = (milli, text)
+    return text
 
 
 def emit(event: str, level: str = "info", **fields: Any) -> None:
@@ -45,6 +51,11 @@ def emit(event: str, level: str = "info", **fields: Any) -> None:
 
 def write(line: str, defer: bool = False) -> None:
     """Write a request's line; with ``defer`` by the end of this turn of the event loop."""
+    if not defer and not _pending:  # the common case: one line, one write, no lock needed
+        out = sys.stdout
+        out.write(line + "\n")
+        out.flush()
+        return
     _pending.append(line)
     if not defer or len(_pending) >= MAX_LINES:
         flush()

@@ -10,13 +10,19 @@ the span is dropped and counted); a daemon thread sends batches of them as OTLP 
 standard library. It reads the SDK's environment variables: ``OTEL_SERVICE_NAME``,
 ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_EXPORTER_OTLP_TIMEOUT``,
 ``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_MAX_QUEUE_SIZE``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``,
-``OTEL_SDK_DISABLED`` and ``OTEL_TRACES_EXPORTER=none``.
+``OTEL_SDK_DISABLED``, ``OTEL_TRACES_EXPORTER=none``, and ``OTEL_TRACES_SAMPLER`` with
+``OTEL_TRACES_SAMPLER_ARG`` (which requests are exported; see ``Sampler``).
+
+Sampling decides only what is exported: every request still gets its trace id, in the log line
+and in the response's ``traceparent`` (whose sampled flag tells the caller the decision), and a
+continued trace keeps the caller's trace id whatever is decided.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import threading
 import time
@@ -62,10 +68,94 @@ def parse_traceparent(value: bytes, state: bytes | None = None) -> Parent | None
     return Parent(trace_id, span_id, bool(int(flags, 16) & 1), state)
 
 
+# Ids come from ``random``, as the OpenTelemetry SDK makes them: a tenth of the cost of
+# os.urandom's system call. They identify, they do not protect (W3C Trace Context asks for
+# randomness, not secrecy), and ``random`` is reseeded in a forked worker process.
+_bits = random.getrandbits
+
+
 def new_ids() -> tuple[bytes, bytes]:
-    """A random trace id and span id, as hex."""
-    raw = os.urandom(24).hex().encode()
+    """A random trace id and span id, as hex (never the all-zero ids W3C rules invalid)."""
+    raw = b"%048x" % _bits(192)
+    while raw[:32] == _ZERO_TRACE or raw[32:] == _ZERO_SPAN:
+        raw = b"%048x" % _bits(192)
     return raw[:32], raw[32:]
+
+
+def new_span_id() -> bytes:
+    """A random span id, as hex."""
+    raw = b"%016x" % _bits(64)
+    while raw == _ZERO_SPAN:
+        raw = b"%016x" % _bits(64)
+    return raw
+
+
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+
+
+class Sampler(NamedTuple):
+    """Which server spans are recorded and exported, as OpenTelemetry's built-in samplers
+    decide (``OTEL_TRACES_SAMPLER``, default ``parentbased_always_on``): ``ratio`` of new
+    traces, chosen by trace id (TraceIdRatioBased: its low 64 bits below ``ratio * 2**64``,
+    so every service sampling at a ratio agrees on a trace); with ``parent_based`` a continued
+    trace follows the caller's sampled flag instead.
+
+    >>> Sampler(0.5, parent_based=False).sampled(b"0" * 16 + b"7" + b"f" * 15, None)
+    True
+    """
+
+    ratio: float
+    parent_based: bool = True
+
+    def sampled(self, trace_id: bytes, parent: Parent | None) -> bool:
+        if parent is not None and self.parent_based:
+            return parent.sampled
+        ratio = self.ratio
+        if ratio >= 1.0:
+            return True
+        if ratio <= 0.0:
+            return False
+        return int(trace_id[16:], 16) < round(ratio * 18446744073709551616)  # 2**64
+
+
+def sampler_from_env(env: Mapping[str, str]) -> Sampler:
+    """The sampler ``OTEL_TRACES_SAMPLER`` and ``OTEL_TRACES_SAMPLER_ARG`` name (the ratio,
+    0 to 1, for the ``traceidratio`` ones; 1 when missing). An unknown sampler or a bad ratio
+    is logged once and the default used, as the SDK does: tracing never stops a service."""
+    name = env.get("OTEL_TRACES_SAMPLER", "").strip().lower() or "parentbased_always_on"
+    if name not in SAMPLERS:
+        logs.emit(
+            "trace_sampler_unknown",
+            level="warning",
+            sampler=name,
+            detail=f"using parentbased_always_on; known: {', '.join(SAMPLERS)}",
+        )
+        name = "parentbased_always_on"
+    parent_based = name.startswith("parentbased_")
+    kind = name.removeprefix("parentbased_")
+    if kind != "traceidratio":
+        return Sampler(1.0 if kind == "always_on" else 0.0, parent_based)
+    text = env.get("OTEL_TRACES_SAMPLER_ARG", "").strip()
+    try:
+        ratio = float(text) if text else 1.0
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:  # NaN fails this too
+        logs.emit(
+            "trace_sampler_arg_invalid",
+            level="warning",
+            value=text[:64],
+            detail="OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1; using 1",
+        )
+        ratio = 1.0
+    return Sampler(ratio, parent_based)
 
 
 class Span(NamedTuple):
@@ -147,6 +237,7 @@ class Exporter:
             **_pairs(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "")),
         }
         self.headers = {**headers, "Content-Type": "application/json"}
+        self.sampler = sampler_from_env(env)
         attributes = {"service.version": version, **_pairs(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))}
         attributes["service.name"] = env.get("OTEL_SERVICE_NAME", "").strip() or service
         resource = {"attributes": [_attribute(k, v) for k, v in sorted(attributes.items())]}
@@ -246,9 +337,39 @@ def _string(key: str, value: str) -> str:
     return f'{{"key":"{key}","value":{{"stringValue":{logs.quote(value)}}}}}'
 
 
+# What spans of one (method, path, scheme, version, route, status, error) share: their name,
+# attributes and status, formatted once. Bounded: the path is the client's.
+_SHARED: dict[tuple[Any, ...], str] = {}
+MAX_SHARED = 1024
+
+
 def _otlp_span(span: Span) -> str:
     """One span in OTLP's JSON mapping, formatted directly (a third of the cost of building
-    dicts for ``json.dumps``: this runs for every exported request)."""
+    dicts for ``json.dumps``: this runs for every exported request), the part most spans share
+    with others taken from ``_SHARED``."""
+    key = (span.name, span.method, span.path, span.scheme, span.http_version, span.route,
+           span.status, span.error)  # fmt: skip
+    shared = _SHARED.get(key)
+    if shared is None:
+        if len(_SHARED) >= MAX_SHARED:
+            _SHARED.clear()
+        shared = _SHARED[key] = _shared_part(span)
+    parent = span.parent
+    # flags: sampled (only sampled spans are exported) and whether the parent is remote (bit 9)
+    extra = ',"flags":257'
+    if parent is not None:
+        extra = f',"flags":769,"parentSpanId":"{parent.span_id.decode()}"'
+        if parent.state:
+            extra += f',"traceState":{logs.quote(parent.state.decode("latin-1"))}'
+    start_ns = span.end_ns - int(span.duration_s * 1e9)
+    return (
+        f'{{"traceId":"{span.trace_id.decode()}","spanId":"{span.span_id.decode()}",'
+        f'"startTimeUnixNano":"{start_ns}","endTimeUnixNano":"{span.end_ns}",'
+        f"{shared}{extra}}}"
+    )
+
+
+def _shared_part(span: Span) -> str:
     attributes = [
         _string("http.request.method", span.method),
         _string("url.path", span.path),
@@ -265,21 +386,10 @@ def _otlp_span(span: Span) -> str:
     error = span.error or (str(span.status) if failed and span.status else None)
     if error is not None:
         attributes.append(_string("error.type", error))
-    parent = span.parent
-    # flags: sampled (only sampled spans are exported) and whether the parent is remote (bit 9)
-    extra = ',"flags":257'
-    if parent is not None:
-        extra = f',"flags":769,"parentSpanId":"{parent.span_id.decode()}"'
-        if parent.state:
-            extra += f',"traceState":{logs.quote(parent.state.decode("latin-1"))}'
-    start_ns = span.end_ns - int(span.duration_s * 1e9)
     status = '{"code":2}' if failed else "{}"  # STATUS_CODE_ERROR, else unset
     return (
-        f'{{"traceId":"{span.trace_id.decode()}","spanId":"{span.span_id.decode()}",'
         f'"name":{logs.quote(span.name)},"kind":2,'  # SPAN_KIND_SERVER
-        f'"startTimeUnixNano":"{start_ns}","endTimeUnixNano":"{span.end_ns}",'
-        f'"attributes":[{",".join(attributes)}],'
-        f'"status":{status}{extra}}}'
+        f'"attributes":[{",".join(attributes)}],"status":{status}'
     )
 
 

@@ -185,3 +185,12 @@ def test_the_line_of_a_request_alone_is_written_before_its_call_returns(monkeypa
 
     [written] = asyncio.run(main())
     assert '"route":"/a"' in written
+
+
+def test_timestamps_are_utc_to_the_millisecond_across_second_boundaries():
+    # the text is reused within a millisecond and the date part within a second
+    assert logs.timestamp(1_700_000_000.9991) == "2023-11-14T22:13:20.999Z"
+    assert logs.timestamp(1_700_000_000.9999) == "2023-11-14T22:13:20.999Z"
+    assert logs.timestamp(1_700_000_001.0004) == "2023-11-14T22:13:21.000Z"
+    assert logs.timestamp(1_700_000_001.0524) == "2023-11-14T22:13:21.052Z"
+    assert logs.timestamp(1_600_000_000.5) == "2020-09-13T12:26:40.500Z"

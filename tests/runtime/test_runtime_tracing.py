@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -16,7 +17,14 @@ from typing import Any
 import httpx
 import pytest
 from flashctl_runtime import HTTPError, Route, Settings, create_app
-from flashctl_runtime.tracing import Exporter, Span, parse_traceparent, traces_url
+from flashctl_runtime.tracing import (
+    Exporter,
+    Sampler,
+    Span,
+    parse_traceparent,
+    sampler_from_env,
+    traces_url,
+)
 from starlette.testclient import TestClient
 
 from tests.runtime.exposition import parse, series
@@ -256,6 +264,107 @@ def test_a_caller_that_did_not_sample_is_not_exported(exporting):
     assert exporting.spans()[0]["traceId"] != TRACE
 
 
+def _sampled_out(monkeypatch, sampler: str, ratio: str | None = None) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    if ratio is not None:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", ratio)
+
+
+def test_a_ratio_of_0_exports_nothing_yet_every_request_keeps_its_trace(
+    monkeypatch, exporting, logged
+):
+    _sampled_out(monkeypatch, "traceidratio", "0")
+    app = create_app([Route("GET", "/users/{user_id:int}", get_user)], Settings())
+    with TestClient(app) as client:
+        logged()
+        headers = [client.get(f"/users/{n}").headers["traceparent"] for n in range(3)]
+        lines = logged("request")
+    # W3C: the trace id is still made, propagated and logged; only the span is not recorded
+    found = [TRACEPARENT.fullmatch(header).groups() for header in headers]
+    assert [flags for _, _, flags in found] == ["00", "00", "00"]
+    assert [(line["trace_id"], line["span_id"]) for line in lines] == [
+        (trace_id, span_id) for trace_id, span_id, _ in found
+    ]
+    assert len({trace_id for trace_id, _, _ in found}) == 3
+    assert exporting.spans() == []  # sent at shutdown, had there been any
+
+
+def test_parent_based_sampling_follows_the_caller_and_samples_new_traces_by_ratio(
+    monkeypatch, exporting
+):
+    _sampled_out(monkeypatch, "parentbased_traceidratio", "0")
+    app = create_app([Route("GET", "/users/{user_id:int}", get_user)], Settings())
+    with TestClient(app) as client:
+        sampled = client.get("/users/1", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+        assert sampled.headers["traceparent"].endswith("-01")
+        new = client.get("/users/2")
+        assert new.headers["traceparent"].endswith("-00")
+    [span] = exporting.spans()
+    assert (span["traceId"], span["parentSpanId"]) == (TRACE, PARENT)
+
+
+@pytest.mark.parametrize(
+    ("sampler", "caller_flags", "exported"),
+    [
+        ("always_off", "01", False),  # not parent-based: the caller's flag is not followed
+        ("traceidratio", "00", True),  # ratio 1 (no argument)
+        ("parentbased_always_off", "01", True),
+        ("parentbased_always_on", "00", False),
+    ],
+)
+def test_a_sampler_that_is_not_parent_based_decides_for_a_continued_trace_too(
+    monkeypatch, exporting, sampler, caller_flags, exported
+):
+    _sampled_out(monkeypatch, sampler)
+    app = create_app([Route("GET", "/users/{user_id:int}", get_user)], Settings())
+    with TestClient(app) as client:
+        headers = {"traceparent": f"00-{TRACE}-{PARENT}-{caller_flags}"}
+        response = client.get("/users/1", headers=headers)
+    trace_id, _, flags = TRACEPARENT.fullmatch(response.headers["traceparent"]).groups()
+    assert trace_id == TRACE  # continued whatever is decided
+    assert flags == ("01" if exported else "00")
+    assert len(exporting.spans()) == (1 if exported else 0)
+
+
+def test_the_ratio_sampler_decides_by_the_low_64_bits_of_the_trace_id():
+    # as OpenTelemetry's TraceIdRatioBased: sampled when they are below ratio * 2**64, so
+    # every service sampling a trace at the same ratio makes the same decision
+    sampler = Sampler(0.25, parent_based=False)
+    high = b"f" * 16
+    assert sampler.sampled(high + b"3fffffffffffffff", None)
+    assert not sampler.sampled(high + b"4000000000000000", None)
+    assert Sampler(1.0).sampled(high + b"f" * 16, None)
+    assert not Sampler(0.0).sampled(high + b"0" * 15 + b"1", None)
+    draws = random.Random(17)
+    ids = [b"%032x" % draws.getrandbits(128) for _ in range(2000)]
+    assert 400 <= sum(sampler.sampled(trace_id, None) for trace_id in ids) <= 600
+
+
+@pytest.mark.parametrize(
+    ("env", "expected", "warning"),
+    [
+        ({}, Sampler(1.0, True), None),
+        ({"OTEL_TRACES_SAMPLER": "always_off"}, Sampler(0.0, False), None),
+        ({"OTEL_TRACES_SAMPLER": " TraceIdRatio ", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+         Sampler(0.1, False), None),
+        ({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"},
+         Sampler(0.5, True), None),
+        ({"OTEL_TRACES_SAMPLER": "jaeger_remote"}, Sampler(1.0, True), "trace_sampler_unknown"),
+        ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"},
+         Sampler(1.0, False), "trace_sampler_arg_invalid"),
+        ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "nan"},
+         Sampler(1.0, False), "trace_sampler_arg_invalid"),
+        ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"},
+         Sampler(1.0, False), "trace_sampler_arg_invalid"),
+    ],
+)  # fmt: skip
+def test_the_sampler_follows_the_opentelemetry_variables(env, expected, warning, logged):
+    logged()
+    assert sampler_from_env(env) == expected
+    warnings = [line["event"] for line in logged() if line["level"] == "warning"]
+    assert warnings == ([] if warning is None else [warning])
+
+
 def test_a_full_queue_drops_spans_and_counts_them_without_blocking():
     exporter = Exporter(
         "http://127.0.0.1:9/v1/traces", "svc", "1", env={"OTEL_BSP_MAX_QUEUE_SIZE": "2"}
@@ -350,3 +459,28 @@ def test_a_real_server_exports_the_span_of_a_traced_request(tmp_path, collector,
         process.terminate()
         process.wait(30)
         log.close()
+
+
+def test_spans_of_the_same_kind_keep_their_own_ids_and_parents_in_one_batch():
+    exporter = Exporter("http://127.0.0.1:9/v1/traces", "svc", "1", env={})
+    caller = parse_traceparent(f"00-{TRACE}-{PARENT}-01".encode(), b"k=v")
+
+    def span(trace: bytes, span_id: bytes, parent, status: int) -> Span:
+        return Span(trace, span_id, parent, "GET /u", 2_000, 0.000001, "GET", "/u", "/u",
+                    "http", "1.1", status, None)  # fmt: skip
+
+    batch = [
+        span(b"a" * 32, b"1" * 16, None, 200),
+        span(TRACE.encode(), b"2" * 16, caller, 200),
+        span(b"b" * 32, b"3" * 16, None, 500),
+    ]
+    spans = json.loads(exporter.payload(batch))["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert [(s["traceId"], s["spanId"], s.get("parentSpanId")) for s in spans] == [
+        ("a" * 32, "1" * 16, None),
+        (TRACE, "2" * 16, PARENT),
+        ("b" * 32, "3" * 16, None),
+    ]
+    assert [s["status"] for s in spans] == [{}, {}, {"code": 2}]
+    assert spans[1]["traceState"] == "k=v" and "traceState" not in spans[0]
+    assert [attributes(s)["http.response.status_code"] for s in spans] == ["200", "200", "500"]
+    assert spans[0]["startTimeUnixNano"] == "1000" and spans[0]["endTimeUnixNano"] == "2000"
