@@ -50,7 +50,13 @@ class AppExchange:
 def route_template(scope: Scope, root_path: str) -> str | None:
     """The path template of the app's route that served ``scope``, when the app's router left
     it there (Starlette and FastAPI put the matched route in ``scope["route"]``; mounts extend
-    ``root_path``); ``None`` when unknown."""
+    ``root_path``; FastAPI 0.16x keeps included routers and records the route's whole path in
+    ``scope["fastapi"]``); ``None`` when unknown."""
+    fastapi = scope.get("fastapi")
+    if isinstance(fastapi, dict):
+        whole = getattr(fastapi.get("effective_route_context"), "path", None)
+        if isinstance(whole, str):
+            return whole
     route = scope.get("route")
     path = getattr(route, "path", None) if route is not None else None
     if not isinstance(path, str):

@@ -99,6 +99,17 @@ class Scan:
     apps: list[WebApp] = field(default_factory=list)
     routers: list[str] = field(default_factory=list)  # where an APIRouter is created
     imports_fastapi: bool = False  # some module imports fastapi
+    module_imports: dict[str, set[str]] = field(default_factory=dict)  # module -> packages
+
+    def needs(self, module: str, package: str) -> bool:
+        """Whether importing `module` imports `package`: the module itself or a package it is
+        in does (`workers.gpu.endpoint` runs `workers/gpu/__init__.py` first)."""
+        parts = module.split(".")
+        return any(
+            package in self.module_imports.get(".".join(parts[:n]), ())
+            for n in range(1, len(parts) + 1)
+        )
+
     packages: set[str] = field(default_factory=set)  # runpod_flash / tetra_rp, as imported
 
 
@@ -151,6 +162,7 @@ def scan_project(root: Path) -> Scan:
         package = reader.package_imported()
         scan.packages.update(reader.packages)
         scan.imports_fastapi = scan.imports_fastapi or "fastapi" in reader.imported
+        scan.module_imports[module] = reader.imported
         scan.routers += reader.routers
         for name, (kind, where) in reader.web_apps.items():
             if kind in ASGI_APPS:

@@ -116,7 +116,9 @@ def translate(scan: Scan, project: str, source: str) -> Translation:
             )
             continue
         key = _unique_key(_endpoint_key(resource.name, project), endpoints)
-        endpoints[key] = _endpoint(resource, project, key, notes)
+        modules = {route["handler"].partition(":")[0] for route in routes}
+        extra = ["fastapi"] if any(scan.needs(m, "fastapi") for m in modules) else []
+        endpoints[key] = _endpoint(resource, project, key, notes, extra)
         endpoints[key]["routes"] = routes
         origins[key] = f"{resource.kind} '{resource.name}' ({resource.where})"
     _app_endpoints(scan, project, endpoints, origins, notes)

@@ -256,3 +256,19 @@ def test_routes_and_an_app_together_are_refused():
 
     with pytest.raises(ValueError, match="routes or an app"):
         create_app([RuntimeRoute("GET", "/a", lambda: 1)], app=raw_app)
+
+
+def test_route_templates_read_from_fastapis_included_routers_and_starlettes_mounts():
+    from types import SimpleNamespace
+
+    from flashctl_runtime.mounted import route_template
+
+    # FastAPI 0.16x keeps included routers: the route's own path lacks the router's prefix
+    fastapi = {
+        "route": SimpleNamespace(path="/items/{item_id}"),
+        "fastapi": {"effective_route_context": SimpleNamespace(path="/cpu/items/{item_id}")},
+    }
+    assert route_template(fastapi, "") == "/cpu/items/{item_id}"
+    mounted = {"route": SimpleNamespace(path="/{name}"), "root_path": "/svc/sub"}
+    assert route_template(mounted, "/svc") == "/sub/{name}"
+    assert route_template({}, "") is None
