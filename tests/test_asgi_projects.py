@@ -116,6 +116,17 @@ def test_a_missing_app_is_reported_at_its_line(imported, run_cli, tmp_path):
     assert "[app-not-found]" in result.stdout
 
 
+def test_the_app_endpoint_renders_for_kubernetes_with_the_runtimes_probes(imported):
+    from flashctl.kubernetes.render import render_kubernetes
+    from tests.kubernetes.conftest import container
+
+    project = load_valid_project(imported, variables={}, environment=None).project
+    files = render_kubernetes(project)
+    app = container(files[f"{APP_ENDPOINT}.yaml"])
+    assert app["readinessProbe"]["httpGet"]["path"] == "/ping?ready=1"  # 503 until started
+    assert app["livenessProbe"]["httpGet"]["path"] == "/ping"
+
+
 @pytest.mark.slow
 def test_the_fastapi_project_serves_under_dev(imported, fastapi_python, tmp_path):
     port = free_port()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -114,6 +115,7 @@ def test_ping_is_204_until_the_apps_lifespan_has_started_then_200(serve_app):
     events: list[str] = []
     client = serve_app(items_app(events, startup_seconds=0.5))
     assert client.get("/ping").status_code == 204
+    assert client.get("/ping?ready=1").status_code == 503  # Kubernetes' readiness probe
     assert client.get("/items/1").status_code == 503  # routes wait for the start-up too
     wait_for_ping(client, 200)
     assert events == ["startup"]
@@ -272,3 +274,76 @@ def test_route_templates_read_from_fastapis_included_routers_and_starlettes_moun
     mounted = {"route": SimpleNamespace(path="/{name}"), "root_path": "/svc/sub"}
     assert route_template(mounted, "/svc") == "/sub/{name}"
     assert route_template({}, "") is None
+
+
+SERVED_APP = """
+import asyncio
+import contextlib
+
+from flashctl_runtime import Settings, create_app
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+entered = 0
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    print('{"event": "app_started"}', flush=True)
+    yield
+    print('{"event": "app_stopped"}', flush=True)
+
+
+async def slow(request):
+    global entered
+    entered += 1
+    await asyncio.sleep(1.0)
+    return PlainTextResponse("done")
+
+
+async def count(request):
+    return PlainTextResponse(str(entered))
+
+
+user_app = Starlette(routes=[Route("/slow", slow), Route("/entered", count)], lifespan=lifespan)
+app = create_app([], Settings(title="served", drain_timeout=10.0), app=user_app)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+def test_sigterm_lets_in_flight_app_requests_finish_then_stops_the_app(tmp_path, server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.servers import free_port, start_runtime, wait_for_status
+
+    (tmp_path / "served_app.py").write_text(SERVED_APP)
+    port = free_port()
+    log = tmp_path / "server.log"
+    process = start_runtime(tmp_path, "served_app:app", server, port, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_status(f"{base}/ping", 200, timeout=30, process=process)
+        with ThreadPoolExecutor(5) as pool:
+            futures = [pool.submit(httpx.get, f"{base}/slow", timeout=15.0) for _ in range(5)]
+            deadline = time.monotonic() + 10
+            while httpx.get(f"{base}/entered").text != "5":
+                assert time.monotonic() < deadline, "the requests never reached the app"
+                time.sleep(0.02)
+            process.send_signal(signal.SIGTERM)
+            responses = [future.result(timeout=15) for future in futures]
+        assert [r.text for r in responses] == ["done"] * 5
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    events = [line for line in log.read_text().splitlines() if '"event"' in line]
+    order = [e for e in ("app_started", "ready", "draining", "app_stopped", "shutdown")
+             if any(f'"{e}"' in line for line in events)]  # fmt: skip
+    assert order == ["app_started", "ready", "draining", "app_stopped", "shutdown"]
+    first = {e: next(i for i, line in enumerate(events) if f'"{e}"' in line) for e in order}
+    assert first["draining"] < first["app_stopped"] < first["shutdown"]
