@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sysconfig
+import time
 from pathlib import Path
 
 import httpx
@@ -189,3 +190,36 @@ def test_the_rendered_container_of_the_app_endpoint_serves(imported, fastapi_pyt
         output = stop(server, signal.SIGTERM)
     assert "Traceback" not in output, output
     assert '"event":"shutdown"' in output
+
+
+def test_under_dev_an_apps_lifespan_state_reaches_its_requests_beside_other_endpoints():
+    import contextlib
+
+    from flashctl_runtime import Route, Settings, create_app
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route as StarletteRoute
+    from starlette.testclient import TestClient
+
+    from flashctl.dev.mount import Mounted
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield {"model": "loaded"}
+
+    async def model(request: Request) -> JSONResponse:
+        return JSONResponse({"model": request.state.model})
+
+    user_app = Starlette(routes=[StarletteRoute("/model", model)], lifespan=lifespan)
+    apps = {
+        "whole": create_app([], Settings(), app=user_app),
+        "plain": create_app([Route("GET", "/one", lambda: 1)], Settings()),
+    }
+    with TestClient(Mounted(apps)) as client:
+        deadline = time.monotonic() + 10
+        while client.get("/whole/ping").status_code != 200:  # the app's lifespan has run
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert client.get("/whole/model").json() == {"model": "loaded"}
+        assert client.get("/plain/one").json() == 1
