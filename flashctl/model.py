@@ -79,7 +79,7 @@ class RuntimeSettings(NamedTuple):
     health_path: str | None  # RunPod's HEALTH_CHECK_PATH; None: /ping
     server: str
     workers: int
-    request_timeout: float
+    request_timeout: float | None  # None: no cap of the service's own (RunPod's still applies)
     max_body: int
     body_timeout: float
     max_concurrency: int
@@ -166,6 +166,7 @@ class Endpoint(NamedTuple):
     env: tuple[EnvVar, ...]
     routes: tuple[Route, ...]
     kubernetes: KubernetesSettings
+    app: str | None = None  # "module:attribute" of a whole ASGI app, served instead of routes
 
 
 class Slo(NamedTuple):
@@ -270,7 +271,9 @@ def _endpoint(
             health_path=runtime["health_path"],
             server=runtime["server"],
             workers=runtime["workers"],
-            request_timeout=float(runtime["request_timeout"]),
+            request_timeout=None
+            if runtime["request_timeout"] is None
+            else float(runtime["request_timeout"]),
             max_body=parse_size(runtime["max_body"]),
             body_timeout=float(runtime["body_timeout"]),
             max_concurrency=runtime["max_concurrency"],
@@ -295,6 +298,7 @@ def _endpoint(
             if r is not None  # set aside by schema.without_invalid; indices stay file positions
         ),
         kubernetes=_kubernetes(e["kubernetes"]),
+        app=e["app"],
     )
 
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import logs, results, tracing, wire
 from .bodies import (
@@ -37,6 +37,7 @@ from .instances import Method, create_instances
 from .limits import ConcurrencyLimit, RateLimit, client_address
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
+from .mounted import AppExchange, AppLifespan, route_template
 from .operations import Operation, compile_route, invoke, kind_of
 from .ping import Health, health_path
 from .routes import Route, Router
@@ -57,17 +58,26 @@ def _route_path(scope: Scope) -> str:
     return path[len(root) :] if path[len(root)] == "/" else path
 
 
-class Service:
-    """The ASGI app: ``/ping``, the declared routes and, when enabled, ``/metrics``,
-    ``/openapi.json`` and ``/docs``. ``drain()`` is called by the server on SIGTERM."""
+# The docs paths of an app (FastAPI's defaults): the app's own, refused while docs are off.
+APP_DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
-    def __init__(self, operations: Sequence[Operation], settings: Settings) -> None:
+
+class Service:
+    """The ASGI app: ``/ping``, the declared routes (or a whole ASGI ``app``) and, when
+    enabled, ``/metrics``, ``/openapi.json`` and ``/docs``. ``drain()`` is called by the server
+    on SIGTERM."""
+
+    def __init__(
+        self, operations: Sequence[Operation], settings: Settings, app: ASGIApp | None = None
+    ) -> None:
         self.settings = settings
         self.operations = tuple(operations)
+        self.app = app
+        self.app_lifespan: AppLifespan | None = None
         self.methods = [
             o.route.endpoint for o in operations if isinstance(o.route.endpoint, Method)
         ]
-        self.health = Health(settings.startup is not None or bool(self.methods))
+        self.health = Health(settings.startup is not None or bool(self.methods) or app is not None)
         self.health_path = health_path(os.environ.get("HEALTH_CHECK_PATH"))  # and /ping
         self.router: Router[Operation] = Router()
         for operation in self.operations:
@@ -89,7 +99,7 @@ class Service:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(scope, receive, send)
         else:  # websockets are not part of the contract: refuse the handshake
             await send({"type": "websocket.close", "code": 1000})
 
@@ -128,10 +138,10 @@ class Service:
             if method != "GET":
                 return await exchange.fail(405, "Method Not Allowed", {"Allow": "GET, HEAD"})
             return await exchange.respond(200, self.metrics.render(), METRICS_CONTENT_TYPE)
-        if self.settings.docs and path in ("/openapi.json", "/docs"):
+        if self.settings.docs and path in ("/openapi.json", "/docs") and self.app is None:
             exchange.route = path
             return await self._docs(exchange, method, path)
-        if wire.shadows_builtin(path, self.settings.docs):
+        if wire.shadows_builtin(path, self.settings.docs and self.app is None):
             return await exchange.fail(404, "Not Found")  # never served, whatever routes match
         if self.rate is not None:
             client = client_address(scope, self.settings.trusted_proxies)
@@ -140,6 +150,8 @@ class Service:
                 if self.metrics is not None:
                     self.metrics.rejected["rate_limit"] += 1
                 return await exchange.fail(429, "Too many requests", {"Retry-After": str(wait)})
+        if self.app is not None:
+            return await self._serve_app(self.app, scope, receive, exchange, path)
         try:
             operation, params, allowed = self.router.match(method, path)
         except ValueError:  # a path parameter past its type's range (a 5,000-digit int)
@@ -172,6 +184,44 @@ class Service:
             await self._serve(operation, params, scope, receive, exchange, raw)
         finally:
             self.concurrency.leave()
+
+    async def _serve_app(
+        self, app: ASGIApp, scope: Scope, receive: Receive, exchange: Exchange, path: str
+    ) -> None:
+        """The request to a whole ASGI app, within the service's limits: ``max_body`` (413),
+        ``max_concurrency`` (503), ``request_timeout`` (504, if nothing is sent yet)."""
+        exchange.route = path
+        if not self.settings.docs and path in APP_DOCS_PATHS:
+            return await exchange.fail(404, "Not Found")
+        refusal = self.health.refusal()
+        if refusal is not None:
+            return await exchange.fail(503, refusal, {"Retry-After": "1"})
+        limit = self.settings.max_body
+        length = declared_length(exchange.content_length)
+        if length is not None and length > limit:
+            return await self._failed(exchange, BodyTooLarge(limit), user_code=False)
+        if not self.concurrency.enter():
+            return await self._refuse_concurrency(exchange)
+        relay = AppExchange(exchange, receive, limit)
+        root = scope.get("root_path", "")  # the app's router may extend it (mounts)
+        timeout = self.settings.request_timeout
+        try:
+            call = app(scope, relay.receive, relay.send)
+            await (call if timeout is None else self.deadlines.within(timeout, call))
+            if not exchange.started:
+                raise BodyTooLarge(limit) if relay.too_large else RuntimeError("no response")
+        except Exception as err:
+            await self._failed(exchange, BodyTooLarge(limit) if relay.too_large else err, False)
+        except asyncio.CancelledError:
+            exchange.error = "CancelledError"
+            if not exchange.started:
+                with contextlib.suppress(Exception):
+                    await exchange.fail(503, "Service is shutting down")
+            raise
+        finally:
+            self.concurrency.leave()
+            exchange.bytes_in = relay.size
+            exchange.route = route_template(scope, root) or path
 
     async def _refuse_concurrency(self, exchange: Exchange) -> None:
         if self.metrics is not None:
@@ -318,7 +368,7 @@ class Service:
 
     # --- lifespan -------------------------------------------------------------------------
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A plain asyncio task, not an anyio task group: both servers run asyncio, and anyio's
         # asyncio backend costs ~25 ms of imports at start-up (B2 cold start).
         hook: asyncio.Task[None] | None = None
@@ -333,18 +383,26 @@ class Service:
                 )
                 if self.exporter is not None:
                     self.exporter.start()
-                if self.settings.startup is not None or self.methods:
+                if self.app is not None:
+                    self.app_lifespan = AppLifespan(self.app, scope)
+                if self.settings.startup is not None or self.methods or self.app is not None:
                     hook = asyncio.create_task(self._run_startup())
                 elif self.metrics is not None:
                     self.metrics.startup_seconds = 0.0
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 break
+        started = hook is None or hook.done()
         if hook is not None and not hook.done():
             hook.cancel()  # a hook still running is abandoned
             with contextlib.suppress(asyncio.CancelledError):
                 await hook
         self.drain()
+        if self.app_lifespan is not None:  # the app's own shutdown, after in-flight requests
+            if started:
+                await self.app_lifespan.shutdown(self.settings.drain_timeout)
+            else:
+                self.app_lifespan.abandon()
         self.threads.close()
         if self.exporter is not None:  # the last spans, within a bounded wait
             await asyncio.get_running_loop().run_in_executor(None, self.exporter.close)
@@ -363,6 +421,8 @@ class Service:
                 if inspect.isawaitable(result):
                     await result
             await create_instances(self.methods, self.threads)
+            if self.app_lifespan is not None:
+                await self.app_lifespan.startup()
         except Exception as err:
             if self.health.state == "starting":
                 self.health.state = "failed"
@@ -407,11 +467,16 @@ def _span(scope: Scope, exchange: Exchange, elapsed: float) -> tracing.Span:
     )
 
 
-def create_app(routes: Sequence[Route], settings: Settings | None = None) -> Service:
+def create_app(
+    routes: Sequence[Route], settings: Settings | None = None, *, app: ASGIApp | None = None
+) -> Service:
     """Build the service; every route's binding is planned here, so a signature no request
-    could satisfy fails at start-up, not on the first call.
+    could satisfy fails at start-up, not on the first call. With ``app`` (a whole ASGI app,
+    ``routes`` empty) every request but the runtime's own goes to it.
 
     >>> app = create_app([Route("POST", "/add", add)], Settings(title="calc"))
     """
     settings = settings or Settings()
-    return Service([compile_route(route, settings) for route in routes], settings)
+    if app is not None and routes:
+        raise ValueError("create_app takes routes or an app, not both")
+    return Service([compile_route(route, settings) for route in routes], settings, app)

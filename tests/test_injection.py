@@ -27,7 +27,10 @@ from flashctl.render import source_copy
 from flashctl.render.contexts import render_project
 from flashctl.schema.checker import inlined_schema
 
-HANDLERS = "def go(item: str, body: dict):\n    return body\n\n\ndef start():\n    return None\n"
+HANDLERS = (
+    "def go(item: str, body: dict):\n    return body\n\n\ndef start():\n    return None\n"
+    "\n\nasgi = go\n"
+)
 ROUTE = {"method": "POST", "path": "/go/{item}", "handler": "app:go", "summary": "Go."}
 KUBERNETES = {
     "namespace": "ml-serving",
@@ -88,6 +91,11 @@ DOCUMENT: dict[str, Any] = {
                 }
             },
             "routes": [ROUTE],
+        },
+        "whole": {
+            "image": "ghcr.io/acme/whole:1",
+            "compute": {"cpu": [{"flavor": "cpu5c", "vcpus": 2}]},
+            "app": "app:asgi",
         },
         "cuda": {
             "image": "ghcr.io/acme/cuda:1",

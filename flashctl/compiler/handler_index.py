@@ -63,6 +63,7 @@ class HandlerIndex(NamedTuple):
     functions: Mapping[Key, Function | Missing]  # (source, module, function or Class.method)
     inits: Mapping[Key, Function | None]  # (source, module, class) -> its own __init__
     calls: Mapping[Key, str | None]  # (source, module, called name) -> "module:function"
+    apps: Mapping[Key, int | Missing] = {}  # (source, module, attribute) -> its line, for `app:`
 
     def function(self, source_dir: Path, module: str, function: str) -> Function | Missing:
         return self.functions.get(
@@ -75,6 +76,11 @@ class HandlerIndex(NamedTuple):
     def call(self, source_dir: Path, module: str, name: str) -> str | None:
         return self.calls.get((source_dir, module, name))
 
+    def app(self, source_dir: Path, module: str, attribute: str) -> int | Missing:
+        return self.apps.get(
+            (source_dir, module, attribute), Missing(f"'{module}:{attribute}' was not read")
+        )
+
 
 def index_handlers(endpoints: Iterable[Endpoint]) -> HandlerIndex:
     """Read every handler (and startup hook) the endpoints name, the `__init__` of each class
@@ -84,8 +90,12 @@ def index_handlers(endpoints: Iterable[Endpoint]) -> HandlerIndex:
     functions: dict[Key, Function | Missing] = {}
     inits: dict[Key, Function | None] = {}
     calls: dict[Key, str | None] = {}
+    apps: dict[Key, int | Missing] = {}
     for endpoint in endpoints:
         source_dir = endpoint.source_dir
+        if endpoint.app:
+            module, _, attribute = endpoint.app.partition(":")
+            apps[(source_dir, module, attribute)] = find_attribute(source_dir, module, attribute)
         names = [(r.module, r.function) for r in endpoint.routes]
         if endpoint.runtime.startup:
             module, _, function = endpoint.runtime.startup.partition(":")
@@ -101,7 +111,7 @@ def index_handlers(endpoints: Iterable[Endpoint]) -> HandlerIndex:
             if isinstance(found, Function):
                 for name, _line in found.calls:
                     calls[(source_dir, module, name)] = resolve_call(source_dir, module, name)
-    return HandlerIndex(functions, inits, calls)
+    return HandlerIndex(functions, inits, calls, apps)
 
 
 def forget() -> None:
@@ -151,6 +161,49 @@ def find_function(source_dir: Path, module: str, function: str) -> Function | Mi
             f" move it to the top level of {path.name}"
         )
     return Missing(f"no function '{function}' is defined at the top level of {path.name}")
+
+
+def find_attribute(source_dir: Path, module: str, name: str) -> int | Missing:
+    """The line where `module` binds `name` at module level (`app = FastAPI()`, an annotated
+    assignment, `from .api import app`, a `def` or `class`), or why it does not. What the name
+    holds is only known by running the module, which validate never does."""
+    found = _module(source_dir, module)
+    if isinstance(found, Missing):
+        return found
+    path, _, _, tree, _ = found
+    for node in _module_level(tree.body):
+        if _binds(node, name):
+            return node.lineno
+    nested = any(_binds(node, name) for node in ast.walk(tree) if isinstance(node, ast.stmt))
+    if nested:
+        return Missing(
+            f"'{name}' is assigned inside a function or class in {path.name}; an app must be"
+            " a module-level name (`app = FastAPI()` at the top level)"
+        )
+    return Missing(f"nothing named '{name}' is assigned at the top level of {path.name}")
+
+
+def _binds(node: ast.stmt, name: str) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name == name
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return any(
+            (alias.asname or alias.name.split(".")[0]) == name
+            for alias in node.names
+            if alias.name != "*"
+        )
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and (
+        not isinstance(node, ast.AnnAssign) or node.value is not None
+    ):
+        targets = [node.target]
+    return any(
+        isinstance(leaf, ast.Name) and leaf.id == name
+        for target in targets
+        for leaf in ast.walk(target)
+    )
 
 
 @functools.lru_cache(maxsize=1024)

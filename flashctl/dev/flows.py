@@ -115,6 +115,8 @@ def route_table(project: Project, options: DevOptions) -> list[str]:
     for endpoint in project.endpoints:
         prefix = "" if len(project.endpoints) == 1 else f"/{endpoint.key}"
         lines.append(f"{endpoint.key}: {base}{prefix}/docs")
+        if endpoint.app:
+            lines.append(f"  *      {base}{prefix}/...  -> {endpoint.app} (ASGI app)")
         for route in endpoint.routes:
             lines.append(f"  {route.method:<6} {base}{prefix}{route.path}  -> {route.handler}")
     return lines

@@ -77,7 +77,7 @@ class Mounted:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(scope, receive, send)
             return
         path: str = scope["path"]
         prefix = path.lstrip("/").partition("/")[0]
@@ -90,8 +90,11 @@ class Mounted:
         child["root_path"] = scope.get("root_path", "") + "/" + prefix
         await app(child, receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        # Each child gets its own lifespan conversation, driven by the server's.
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Each child gets its own lifespan conversation, driven by the server's. They share the
+        # server's `state`: the server copies it into every request, so what an app's lifespan
+        # stores there (a FastAPI lifespan yielding a dict) reaches its requests.
+        state = scope.get("state")
         queues = {key: asyncio.Queue[dict[str, Any]]() for key in self.apps}
         replies: asyncio.Queue[tuple[str, MutableMapping[str, Any]]] = asyncio.Queue()
 
@@ -102,8 +105,10 @@ class Mounted:
             return send_reply
 
         async def run_child(key: str, app: ASGIApp) -> None:
-            scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-            await app(scope, queues[key].get, child_send(key))
+            child = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": state}
+            if state is None:
+                del child["state"]
+            await app(child, queues[key].get, child_send(key))
 
         tasks = [asyncio.create_task(run_child(key, app)) for key, app in self.apps.items()]
         while True:

@@ -60,9 +60,11 @@ def run_import(request: ImportRequest, console: Console) -> ExitCode:
     else:
         write_file(output, text.encode("utf-8"))
         console.out(f"{output}\n")
-    routes = sum(len(e["routes"]) for e in endpoints.values())
+    routes = sum(len(e.get("routes", ())) for e in endpoints.values())
+    apps = sum(1 for e in endpoints.values() if "app" in e)
+    served = f"{routes} route(s)" + (f", {apps} ASGI app(s)" if apps else "")
     console.progress(
-        f"translated {len(endpoints)} endpoint(s), {routes} route(s) from {scan.files} files; "
+        f"translated {len(endpoints)} endpoint(s), {served} from {scan.files} files; "
         f"{len(translation.notes)} item(s) not translated:"
     )
     for note in translation.notes:

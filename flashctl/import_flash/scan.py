@@ -39,6 +39,8 @@ ENDPOINT = "Endpoint"
 RESOURCE_KINDS = LOAD_BALANCERS | QUEUE_BASED | {ENDPOINT}
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 WEB_APPS = ("FastAPI", "APIRouter", "Flask", "Starlette")
+ASGI_APPS = ("FastAPI", "Starlette")  # served whole, as `app: "module:name"`
+PACKAGES = ("runpod_flash", "tetra_rp")
 SKIPPED_DIRS = frozenset(
     {".git", ".hg", "__pycache__", ".venv", "venv", "env", ".tox", ".mypy_cache",
      ".pytest_cache", ".ruff_cache", "node_modules", "build", "dist", ".flash", ".runpod"}
@@ -70,6 +72,7 @@ class Resource:
     where: str
     handlers: list[Handler] = field(default_factory=list)
     decorated_directly: bool = False  # `@Endpoint(...)` on a function: queue-based
+    package: str = "runpod_flash"  # whose defaults apply: runpod_flash, or tetra_rp
 
     @property
     def name(self) -> str:
@@ -78,10 +81,36 @@ class Resource:
 
 
 @dataclass
+class WebApp:
+    """`app = FastAPI(...)` (or `Starlette(...)`) at module level: served whole."""
+
+    module: str
+    name: str
+    kind: str
+    where: str
+    package: str | None  # runpod_flash or tetra_rp when its module imports one
+
+
+@dataclass
 class Scan:
     resources: list[Resource] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files: int = 0
+    apps: list[WebApp] = field(default_factory=list)
+    routers: list[str] = field(default_factory=list)  # where an APIRouter is created
+    imports_fastapi: bool = False  # some module imports fastapi
+    module_imports: dict[str, set[str]] = field(default_factory=dict)  # module -> packages
+
+    def needs(self, module: str, package: str) -> bool:
+        """Whether importing `module` imports `package`: the module itself or a package it is
+        in does (`workers.gpu.endpoint` runs `workers/gpu/__init__.py` first)."""
+        parts = module.split(".")
+        return any(
+            package in self.module_imports.get(".".join(parts[:n]), ())
+            for n in range(1, len(parts) + 1)
+        )
+
+    packages: set[str] = field(default_factory=set)  # runpod_flash / tetra_rp, as imported
 
 
 @dataclass
@@ -130,7 +159,16 @@ def scan_project(root: Path) -> Scan:
         reader.read(tree)
         scan.notes += reader.notes
         aliases[module] = reader.aliases
+        package = reader.package_imported()
+        scan.packages.update(reader.packages)
+        scan.imports_fastapi = scan.imports_fastapi or "fastapi" in reader.imported
+        scan.module_imports[module] = reader.imported
+        scan.routers += reader.routers
+        for name, (kind, where) in reader.web_apps.items():
+            if kind in ASGI_APPS:
+                scan.apps.append(WebApp(module, name, kind, where, package))
         for resource in reader.resources:
+            resource.package = package or "runpod_flash"
             by_ref[resource.ref] = resource
             scan.resources.append(resource)
         pending += reader.pending
@@ -210,7 +248,16 @@ class _ModuleReader:
         self.resources: list[Resource] = []
         self.pending: list[_Pending] = []
         self.notes: list[str] = []
-        self.web_apps: set[str] = set()
+        self.web_apps: dict[str, tuple[str, str]] = {}  # name -> (kind, where)
+        self.routers: list[str] = []
+        self.imported: set[str] = set()  # top-level packages imported
+        self.packages: set[str] = set()  # runpod_flash / tetra_rp, as imported here
+
+    def package_imported(self) -> str | None:
+        """The runpod-flash package this module imports (tetra_rp only when it alone is)."""
+        if "runpod_flash" in self.packages:
+            return "runpod_flash"
+        return "tetra_rp" if "tetra_rp" in self.packages else None
 
     def where(self, node: ast.AST) -> str:
         return f"{self.relative}:{getattr(node, 'lineno', 0)}"
@@ -221,6 +268,7 @@ class _ModuleReader:
                 self._import(node)
             elif isinstance(node, ast.Import):
                 for alias in node.names:
+                    self._imported(alias.name)
                     # `import a.b` binds `a`; `import a.b as c` binds `c` to a.b
                     bound = alias.asname or alias.name.split(".")[0]
                     self.aliases[bound] = alias.name if alias.asname else bound
@@ -229,7 +277,15 @@ class _ModuleReader:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self._definition(node)
 
+    def _imported(self, module: str) -> None:
+        top = module.split(".")[0]
+        self.imported.add(top)
+        if top in PACKAGES:
+            self.packages.add(top)
+
     def _import(self, node: ast.ImportFrom) -> None:
+        if not node.level and node.module:
+            self._imported(node.module)
         base = node.module or ""
         if node.level:
             package = self.package.split(".") if self.package else []
@@ -252,12 +308,14 @@ class _ModuleReader:
                 self.resources.append(self._resource(value, f"{self.module}:{name}", called))
                 return
             if called in WEB_APPS:
-                self.web_apps.add(name)
-                self.notes.append(
-                    f"{self.where(node)}: a {called} app ('{name}'): its routes are not "
-                    "translated; flash.yaml serves plain handler functions, so move each route's "
-                    "code into a function and add it under routes:"
-                )
+                self.web_apps[name] = (called, self.where(node))
+                if called == "APIRouter":
+                    self.routers.append(f"{self.where(node)}: APIRouter '{name}'")
+                elif called not in ASGI_APPS:  # Flask speaks WSGI, not ASGI
+                    self.notes.append(
+                        f"{self.where(node)}: a {called} app ('{name}') is not an ASGI app; "
+                        "its routes are not translated: serve them as functions under routes:"
+                    )
                 return
         evaluated = evaluate(value, self.names, self.source)
         if not isinstance(evaluated, Unknown):

@@ -2,8 +2,10 @@
 
 Options are read in runpod-flash's resource spelling (`workersMin`, `gpus`, `instanceIds`, ...);
 `Endpoint(...)` keywords are first renamed to it (`workers=(1, 3)`, `gpu=`, `cpu=`, ...). Where
-runpod-flash and flash.yaml default differently (at most 1 worker, CUDA 12.8, Python 3.12), the
-runpod-flash value is written out, so the endpoint behaves as before.
+runpod-flash (or, for a module importing tetra_rp, tetra-rp) and flash.yaml default differently
+(workers, idle timeout, CUDA 12.8, Python 3.12, no per-request cap), the package's value is
+written out, so the endpoint behaves as before. A FastAPI or Starlette app becomes an endpoint
+serving it whole (`app: "main:app"`), with its mothership's settings when it has one.
 """
 
 from __future__ import annotations
@@ -14,13 +16,36 @@ from typing import Any
 
 from flashctl.catalog import GPU_POOLS, NAME_MAX, POOL_TYPES
 from flashctl.import_flash import catalog
-from flashctl.import_flash.scan import LOAD_BALANCERS, QUEUE_BASED, Handler, Resource, Scan
+from flashctl.import_flash.scan import (
+    LOAD_BALANCERS,
+    QUEUE_BASED,
+    Handler,
+    Resource,
+    Scan,
+)
 from flashctl.import_flash.values import CallRef, EnumRef, Unknown
+from flashctl.runpod.create_body import LOAD_BALANCER_LIMIT_S
 
 FLASH_PYTHON = "3.12"  # runpod-flash's worker Python
-FLASH_MIN_CUDA = "12.8"  # runpod-flash's default minCudaVersion
-FLASH_WORKERS = (0, 1)  # runpod-flash's default (workersMin, workersMax)
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a resource gets for the options it leaves out: runpod-flash and tetra-rp differ."""
+
+    workers: tuple[int, int]  # (workersMin, workersMax)
+    idle_timeout: int  # idleTimeout, seconds
+    min_cuda: str | None  # minCudaVersion; None: any CUDA
+    execution_timeout_ms: int  # executionTimeoutMs; 0: no per-request cap
+
+
+# runpod_flash/core/resources/serverless.py and constants.py (DEFAULT_WORKERS_MIN/MAX)
+FLASH_DEFAULTS = Defaults(workers=(0, 1), idle_timeout=60, min_cuda="12.8", execution_timeout_ms=0)
+# tetra_rp/core/resources/serverless.py (no minCudaVersion field)
+TETRA_DEFAULTS = Defaults(workers=(0, 3), idle_timeout=5, min_cuda=None, execution_timeout_ms=0)
+DEFAULTS = {"runpod_flash": FLASH_DEFAULTS, "tetra_rp": TETRA_DEFAULTS}
+FLASH_WORKERS = FLASH_DEFAULTS.workers
 
 # Endpoint(...) keyword -> resource field
 ENDPOINT_KEYWORDS = {
@@ -51,7 +76,7 @@ HANDLED = {
     "name", "gpus", "instanceIds", "gpuCount", "workers", "workersMin", "workersMax",
     "idleTimeout", "scalerType", "scalerValue", "flashboot", "executionTimeoutMs",
     "minCudaVersion", "datacenter", "networkVolume", "networkVolumes", "networkVolumeId", "env",
-    "dependencies", "system_dependencies", "python_version", "id",
+    "dependencies", "system_dependencies", "python_version", "id", "gpuIds",
 }  # fmt: skip
 
 
@@ -68,7 +93,10 @@ def translate(scan: Scan, project: str, source: str) -> Translation:
     notes = list(scan.notes)
     endpoints: dict[str, Any] = {}
     origins: dict[str, str] = {}
+    hosts = _app_hosts(scan)
     for resource in scan.resources:
+        if not resource.handlers and resource in hosts.values():
+            continue  # the mothership: it serves an app, below
         if not resource.handlers:
             notes.append(
                 f"{resource.where}: {resource.kind} '{resource.name}' has no functions decorated "
@@ -88,9 +116,12 @@ def translate(scan: Scan, project: str, source: str) -> Translation:
             )
             continue
         key = _unique_key(_endpoint_key(resource.name, project), endpoints)
-        endpoints[key] = _endpoint(resource, project, key, notes)
+        modules = {route["handler"].partition(":")[0] for route in routes}
+        extra = ["fastapi"] if any(scan.needs(m, "fastapi") for m in modules) else []
+        endpoints[key] = _endpoint(resource, project, key, notes, extra)
         endpoints[key]["routes"] = routes
         origins[key] = f"{resource.kind} '{resource.name}' ({resource.where})"
+    _app_endpoints(scan, project, endpoints, origins, notes)
     document: dict[str, Any] = {
         "version": 1,
         "project": project,
@@ -100,7 +131,63 @@ def translate(scan: Scan, project: str, source: str) -> Translation:
     return Translation(document, sorted(notes, key=_position), origins)
 
 
-def _endpoint(resource: Resource, project: str, key: str, notes: list[str]) -> dict[str, Any]:
+def _app_hosts(scan: Scan) -> dict[str, Resource]:
+    """The resource each app is deployed on, by app ("module:name"): runpod-flash deploys a
+    project's FastAPI app on its "mothership", a load balancer resource without functions of
+    its own. With one such resource and one app, they belong together."""
+    idle = [r for r in scan.resources if not r.handlers and r.kind in LOAD_BALANCERS]
+    if len(scan.apps) == 1 and len(idle) == 1:
+        app = scan.apps[0]
+        return {f"{app.module}:{app.name}": idle[0]}
+    return {}
+
+
+def _app_endpoints(
+    scan: Scan,
+    project: str,
+    endpoints: dict[str, Any],
+    origins: dict[str, str],
+    notes: list[str],
+) -> None:
+    """One endpoint per FastAPI/Starlette app, `app: "module:name"`: the app served whole."""
+    hosts = _app_hosts(scan)
+    for app in scan.apps:
+        target = f"{app.module}:{app.name}"
+        host = hosts.get(target)
+        if host is None:  # runpod-flash's own default for the app: a CPU load balancer
+            package = app.package or _project_package(scan)
+            host = Resource(target, "CpuLiveLoadBalancer", {}, app.where, package=package)
+        name = host.options.get("name")
+        key = _unique_key(
+            _endpoint_key(name if isinstance(name, str) else app.name, project), endpoints
+        )
+        # the app needs fastapi in its image when the code imports it (runpod-flash's own
+        # images had it); `app:` goes after the settings, where `routes:` would be
+        extra = ["fastapi"] if scan.imports_fastapi else []
+        endpoints[key] = {**_endpoint(host, project, key, notes, extra), "app": target}
+        origins[key] = f"{app.kind} app '{app.name}' ({app.where})" + (
+            f" on {host.kind} '{host.name}' ({host.where})" if host.ref != target else ""
+        )
+        notes.append(
+            f"{app.where}: {app.kind} app '{app.name}' is served whole by endpoint '{key}' "
+            f"(app: {target}); the service answers /ping itself, and the @remote functions its "
+            "routes call run in its process, not on their own endpoints' workers"
+        )
+    if not scan.apps:
+        for router in scan.routers:
+            notes.append(
+                f"{router} is in no FastAPI app: include it in one (`app = FastAPI()`, "
+                "`app.include_router(...)`) and name that app under `app:`"
+            )
+
+
+def _project_package(scan: Scan) -> str:
+    return "tetra_rp" if scan.packages == {"tetra_rp"} else "runpod_flash"
+
+
+def _endpoint(
+    resource: Resource, project: str, key: str, notes: list[str], extra: list[str] | None = None
+) -> dict[str, Any]:
     options = _resource_options(resource)
     where = resource.where
     for name in sorted(set(options) - HANDLED):
@@ -116,6 +203,7 @@ def _endpoint(resource: Resource, project: str, key: str, notes: list[str]) -> d
         elif str(python) not in PYTHONS:
             notes.append(f"{where}: {resource.name}: python_version={_shown(python)} not supported")
     dependencies = _merged(resource, "dependencies", options, notes)
+    dependencies = [d for d in extra or () if not _names(dependencies, d)] + dependencies
     if dependencies:
         endpoint["dependencies"] = dependencies
     system = _merged(resource, "system_dependencies", options, notes)
@@ -123,10 +211,7 @@ def _endpoint(resource: Resource, project: str, key: str, notes: list[str]) -> d
         endpoint["system_dependencies"] = system
     endpoint["compute"] = _compute(resource, options, notes)
     endpoint["scaling"] = _scaling(resource, options, notes)
-    timeout_ms = options.get("executionTimeoutMs")
-    if isinstance(timeout_ms, (int, float)) and not isinstance(timeout_ms, bool) and timeout_ms > 0:
-        seconds = timeout_ms / 1000
-        endpoint["runtime"] = {"request_timeout": int(seconds) if seconds.is_integer() else seconds}
+    endpoint["runtime"] = {"request_timeout": _request_timeout(resource, options, notes)}
     env = options.get("env")
     if isinstance(env, dict) and env:
         literal = {
@@ -143,17 +228,49 @@ def _endpoint(resource: Resource, project: str, key: str, notes: list[str]) -> d
     return endpoint
 
 
+def _request_timeout(
+    resource: Resource, options: dict[str, Any], notes: list[str]
+) -> float | int | None:
+    """`executionTimeoutMs` as `runtime.request_timeout`: 0 (the default of both packages)
+    is no cap of the service's own, which flash.yaml writes as null."""
+    where = f"{resource.where}: {resource.name}"
+    timeout_ms = options.get("executionTimeoutMs", DEFAULTS[resource.package].execution_timeout_ms)
+    if timeout_ms is None or timeout_ms == 0:
+        return None
+    if not isinstance(timeout_ms, (int, float)) or isinstance(timeout_ms, bool) or timeout_ms < 0:
+        notes.append(f"{where}: executionTimeoutMs={_shown(timeout_ms)} not understood; no cap")
+        return None
+    seconds = min(timeout_ms / 1000, 86400.0)
+    if seconds > LOAD_BALANCER_LIMIT_S:
+        notes.append(
+            f"{where}: executionTimeoutMs={timeout_ms}: RunPod's load balancer ends a request "
+            f"after {LOAD_BALANCER_LIMIT_S / 60:g} minutes whatever the endpoint allows"
+        )
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def _names(requirements: list[str], name: str) -> bool:
+    """Whether `requirements` already name the distribution `name` (`fastapi>=0.110`)."""
+    return any(re.match(rf"{re.escape(name)}(?![A-Za-z0-9_.-])", r, re.I) for r in requirements)
+
+
 def _resource_options(resource: Resource) -> dict[str, Any]:
-    """The options in the resource spelling (`Endpoint` keywords renamed)."""
-    if resource.kind != "Endpoint":
-        return dict(resource.options)
+    """The options in the resource spelling (`Endpoint` keywords renamed; tetra-rp's
+    `gpuIds`, a list or a comma-separated string, read as `gpus`)."""
     options: dict[str, Any] = {}
     for name, value in resource.options.items():
-        if name == "workers":
+        if name == "workers" and resource.kind == "Endpoint":
             low, high = _workers(value)
             options["workersMin"], options["workersMax"] = low, high
-        else:
+        elif resource.kind == "Endpoint":
             options[ENDPOINT_KEYWORDS.get(name, name)] = value
+        else:
+            options[name] = value
+    ids = options.pop("gpuIds", None)
+    if ids is not None and options.get("gpus") is None:
+        options["gpus"] = (
+            [i.strip() for i in ids.split(",") if i.strip()] if isinstance(ids, str) else ids
+        )
     return options
 
 
@@ -175,7 +292,7 @@ def _compute(resource: Resource, options: dict[str, Any], notes: list[str]) -> d
     if _is_cpu(resource, options):
         compute["cpu"] = _cpu(options.get("instanceIds"), where, notes)
     else:
-        compute["gpu"] = _gpu(options, where, notes)
+        compute["gpu"] = _gpu(options, DEFAULTS[resource.package], where, notes)
     centers = _data_centers(options.get("datacenter"), where, notes)
     if centers:
         compute["data_centers"] = centers
@@ -216,7 +333,9 @@ def _cpu(value: Any, where: str, notes: list[str]) -> list[dict[str, Any]]:
     return configs
 
 
-def _gpu(options: dict[str, Any], where: str, notes: list[str]) -> dict[str, Any]:
+def _gpu(
+    options: dict[str, Any], defaults: Defaults, where: str, notes: list[str]
+) -> dict[str, Any]:
     value = options.get("gpus")
     items = value if isinstance(value, list) else [value if value is not None else "any"]
     pools: list[str] = []
@@ -259,7 +378,7 @@ def _gpu(options: dict[str, Any], where: str, notes: list[str]) -> dict[str, Any
         gpu["count"] = count
     if exclude:
         gpu["exclude"] = exclude
-    cuda = options.get("minCudaVersion", FLASH_MIN_CUDA)
+    cuda = options.get("minCudaVersion", defaults.min_cuda)
     if isinstance(cuda, EnumRef):
         cuda = cuda.member.lstrip("Vv").replace("_", ".")
     if isinstance(cuda, str) and re.fullmatch(r"\d+\.\d+", cuda):
@@ -306,16 +425,17 @@ def _volumes(options: dict[str, Any], where: str, notes: list[str]) -> list[str]
 
 def _scaling(resource: Resource, options: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     where = f"{resource.where}: {resource.name}"
-    low = options.get("workersMin", FLASH_WORKERS[0])
-    high = options.get("workersMax", FLASH_WORKERS[1])
+    defaults = DEFAULTS[resource.package]
+    low = options.get("workersMin", defaults.workers[0])
+    high = options.get("workersMax", defaults.workers[1])
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)):
-        notes.append(f"{where}: workers {_shown(low)}..{_shown(high)} not numbers; using 0..1")
-        low, high = FLASH_WORKERS
+        low, high = defaults.workers
+        notes.append(f"{where}: workers not numbers; using {low}..{high}")
     if high < 1:
         notes.append(f"{where}: workersMax {high}: flash.yaml needs at least 1; using 1")
         high = 1
     scaling: dict[str, Any] = {"workers": {"min": low, "max": max(high, low)}}
-    idle = options.get("idleTimeout")
+    idle = options.get("idleTimeout", defaults.idle_timeout)
     if isinstance(idle, int) and not isinstance(idle, bool) and idle != 60:
         scaling["idle_timeout"] = min(max(idle, 1), 3600)
         if scaling["idle_timeout"] != idle:

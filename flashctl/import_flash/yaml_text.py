@@ -37,6 +37,7 @@ def yaml_text(translation: Translation, source_display: str) -> str:
         if key in endpoints:
             endpoints.yaml_set_comment_before_after_key(key, before=f"from {origin}", indent=2)
     yaml = YAML()
+    yaml.representer.add_representer(type(None), _null)  # `request_timeout: null`, not empty
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096  # one route per line, however long
     stream = io.StringIO()
@@ -61,3 +62,7 @@ def _commented(value: Any, parent: str = "") -> Any:
             sequence.fa.set_flow_style()
         return sequence
     return value
+
+
+def _null(representer: Any, value: None) -> Any:
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")

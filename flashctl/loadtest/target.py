@@ -55,6 +55,11 @@ def pick_route(endpoint: Endpoint, route: str | None) -> tuple[str, str]:
     """The `--route` given, else the endpoint's first route without path parameters."""
     if route is not None:
         return parse_route(route)
+    if endpoint.app:
+        raise UsageError(
+            f"'{endpoint.key}' serves the ASGI app {endpoint.app}, whose routes flashctl does not"
+            " know: choose one with --route 'METHOD /path' (e.g. --route 'GET /items')."
+        )
     for candidate in endpoint.routes:
         if "{" not in candidate.path:
             return candidate.method, candidate.path
@@ -65,7 +70,10 @@ def pick_route(endpoint: Endpoint, route: str | None) -> tuple[str, str]:
 
 
 def declared(endpoint: Endpoint, method: str, path: str) -> bool:
-    """Whether a route of `endpoint` serves METHOD PATH (path parameters match any segment)."""
+    """Whether a route of `endpoint` serves METHOD PATH (path parameters match any segment);
+    an app endpoint's app may serve any."""
+    if endpoint.app:
+        return True
     for route in endpoint.routes:
         pattern = re.sub(r"\{[^}:]+:path\}", ".+", route.path)
         pattern = re.sub(r"\{[^}]+\}", "[^/]+", pattern)

@@ -175,6 +175,11 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
             imports.append(f"from {module} import {name} as {aliases[imported]}")
         alias = aliases[imported]
         targets[handler] = f"Method({alias}, {method!r})" if method else alias
+    asgi_app = None
+    if endpoint.app:  # the schema holds both parts to Python identifiers
+        module, _, attribute = endpoint.app.partition(":")
+        imports.append(f"from {module} import {attribute} as _app")
+        asgi_app = "_app"
     routes = [
         ", ".join(
             [
@@ -210,6 +215,7 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
         "imports": imports,
         "routes": routes,
         "settings": settings,
+        "asgi_app": asgi_app,
     }
 
 
@@ -228,6 +234,7 @@ def _manifest(project: Project, files: Files, input_digest: str) -> bytes:
                 "routes": [
                     {"method": r.method, "path": r.path, "handler": r.handler} for r in e.routes
                 ],
+                **({"app": e.app} if e.app else {}),
             }
             for e in project.endpoints
         },

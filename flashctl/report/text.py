@@ -39,7 +39,9 @@ def summary(result: Compiled) -> str:
         return f"{result.file}: ok"
     routes = sum(len(e.routes) for e in project.endpoints)
     endpoints = len(project.endpoints)
-    return f"{result.file}: ok ({_count(endpoints, 'endpoint')}, {_count(routes, 'route')})"
+    apps = sum(1 for e in project.endpoints if e.app)
+    served = f"{_count(routes, 'route')}" + (f", {_count(apps, 'ASGI app')}" if apps else "")
+    return f"{result.file}: ok ({_count(endpoints, 'endpoint')}, {served})"
 
 
 def _count(n: int, noun: str) -> str:

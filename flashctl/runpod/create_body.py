@@ -24,9 +24,15 @@ def managed_env(project: Project, endpoint: Endpoint) -> dict[str, str]:
     return env
 
 
+# RunPod's load balancer ends a request after 5.5 minutes whatever the endpoint's timeout
+# (its docs, "Load balancing endpoints"): the timeout of a service with no cap of its own.
+LOAD_BALANCER_LIMIT_S = 330.0
+
+
 def endpoint_timeout_ms(endpoint: Endpoint) -> int:
     """RunPod's per-request timeout: the longest any route may run, in milliseconds."""
-    seconds = [endpoint.runtime.request_timeout]
+    request_timeout = endpoint.runtime.request_timeout
+    seconds = [LOAD_BALANCER_LIMIT_S if request_timeout is None else request_timeout]
     seconds += [r.timeout for r in endpoint.routes if r.timeout is not None]
     return int(max(seconds) * 1000)
 

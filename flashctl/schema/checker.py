@@ -182,6 +182,11 @@ def _describe(error: Any) -> str:
         return f"{shown} is not one of {options}{_suggest(str(value), schema['enum'])}"
     if kind == "const":
         return f"must be {json.dumps(schema['const'])}, got {shown}"
+    choices = schema.get("oneOf") if kind == "oneOf" else None
+    if choices and all(len(choice.get("required", ())) == 1 for choice in choices):
+        # `oneOf` of required keys: exactly one of them (an endpoint's `routes` or `app`)
+        names = " or ".join(f"`{choice['required'][0]}`" for choice in choices)
+        return f"give exactly one of {names}"
     if kind in ("anyOf", "oneOf") and "pattern" in json.dumps(schema):
         return f"{shown} is not a size: write a number of bytes or e.g. 30MB, 512KiB, 1GB"
     if kind == "pattern":

@@ -27,7 +27,14 @@ def imported(run_cli, tmp_path: Path, fixture: str) -> tuple[dict[str, Any], str
 
 @pytest.mark.parametrize(
     "fixture",
-    ["tetra_load_balancer", "endpoint_api", "queue_workers", "shared_resource", "class_worker"],
+    [
+        "tetra_load_balancer",
+        "endpoint_api",
+        "queue_workers",
+        "shared_resource",
+        "class_worker",
+        "fastapi_app",
+    ],
 )
 def test_imported_project_validates(run_cli, tmp_path, fixture: str):
     _document, _notes, path = imported(run_cli, tmp_path, fixture)
@@ -44,8 +51,9 @@ def test_remote_decorators_on_load_balancer_resources(run_cli, tmp_path):
     assert document["project"] == "tetra-load-balancer"
     assert document["defaults"] == {"python": "3.12", "source": "."}
     gpu = document["endpoints"]["load-balancer-gpu"]
-    assert gpu["compute"]["gpu"] == {"pools": ["AMPERE_48", "ADA_48_PRO"], "min_cuda": "12.8"}
+    assert gpu["compute"]["gpu"] == {"pools": ["AMPERE_48", "ADA_48_PRO"]}  # tetra-rp: any CUDA
     assert gpu["scaling"] == {"workers": {"min": 1, "max": 3}, "idle_timeout": 120}
+    assert gpu["runtime"] == {"request_timeout": None}  # executionTimeoutMs 0: no cap
     assert gpu["dependencies"] == ["numpy", "torch"]  # from the @remote decorators
     assert gpu["routes"] == [
         {"method": "GET", "path": "/health", "handler": "workers.gpu.endpoint:gpu_health"},
@@ -57,12 +65,19 @@ def test_remote_decorators_on_load_balancer_resources(run_cli, tmp_path):
         {"flavor": "cpu3c", "vcpus": 2},
         {"flavor": "cpu5c", "vcpus": 4},
     ]
-    assert cpu["scaling"] == {"workers": {"min": 0, "max": 1}}  # runpod-flash's default
-    assert "main.py:7: a FastAPI app ('app'): its routes are not translated" in notes
-    assert "mothership.py:5: CpuLiveLoadBalancer 'load_balancer-mothership' has no" in notes
+    # tetra-rp's defaults (workersMax 3, idleTimeout 5), not runpod-flash's (1, 60)
+    assert cpu["scaling"] == {"workers": {"min": 0, "max": 3}, "idle_timeout": 5}
+    app = document["endpoints"]["load-balancer-mothership"]  # the FastAPI app on its mothership
+    assert app["app"] == "main:app"
+    assert app["dependencies"] == ["fastapi"]
+    assert app["compute"] == {"cpu": [{"flavor": "cpu3g", "vcpus": 2}]}
+    assert app["scaling"] == {"workers": {"min": 1, "max": 3}, "idle_timeout": 5}
+    assert "routes" not in app
+    assert "main.py:7: FastAPI app 'app' is served whole by endpoint 'load-balancer-mo" in notes
     text = path.read_text()
     assert "# from LiveLoadBalancer '03_05_load_balancer_gpu' (workers/gpu/endpoint.py:3)" in text
-    assert "#   - main.py:7: a FastAPI app" in text  # the notes are in the file too
+    assert "#   - main.py:7: FastAPI app 'app' is served whole" in text  # notes in the file too
+    assert "request_timeout: null" in text
 
 
 def test_endpoint_routes_and_every_compute_option(run_cli, tmp_path):

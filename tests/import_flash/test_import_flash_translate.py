@@ -117,3 +117,78 @@ def test_a_call_into_another_endpoints_function_is_reported_not_changed(tmp_path
     assert len(crossing) == 2, notes
     assert crossing[0].startswith("worker.py:9: search() calls embed() of Endpoint 'gpu'")
     assert "pkg.tools.t() of LiveLoadBalancer 'tools'" in crossing[1]
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        ("", None),  # executionTimeoutMs defaults to 0 in both packages: no cap
+        ("execution_timeout_ms=0, ", None),
+        ("execution_timeout_ms=90000, ", 90),
+        ("execution_timeout_ms=1500, ", 1.5),
+    ],
+)
+def test_execution_timeout_ms_zero_is_no_cap(tmp_path, option: str, expected):
+    endpoints, _ = translated(
+        tmp_path,
+        f"api = Endpoint(name='t', cpu='cpu5c-2-4', {option}workers=2)\n"
+        "@api.post('/a')\ndef a():\n    return 1\n",
+    )
+    assert endpoints["t"]["runtime"] == {"request_timeout": expected}
+
+
+def test_a_timeout_past_runpods_load_balancer_limit_is_kept_and_reported(tmp_path):
+    endpoints, notes = translated(
+        tmp_path,
+        "gpu = LiveLoadBalancer(name='long', executionTimeoutMs=600000)\n"
+        "@remote(gpu, method='POST', path='/a')\ndef a():\n    return 1\n",
+    )
+    assert endpoints["long"]["runtime"] == {"request_timeout": 600}
+    assert any("ends a request after 5.5 minutes" in note for note in notes)
+
+
+def test_tetra_rp_projects_get_tetra_rps_defaults_and_runpod_flash_ones_their_own(tmp_path):
+    resource = "gpu = LiveLoadBalancer(name='{name}', gpus=[GpuGroup.ADA_24])\n"
+    route = "@remote(gpu, method='POST', path='/a')\ndef a():\n    return 1\n"
+    (tmp_path / "tetra").mkdir()
+    (tmp_path / "tetra" / "worker.py").write_text(
+        "from tetra_rp import GpuGroup, LiveLoadBalancer, remote\n"
+        + resource.format(name="old")
+        + route
+    )
+    (tmp_path / "flash").mkdir()
+    (tmp_path / "flash" / "worker.py").write_text(
+        "from runpod_flash import GpuGroup, LiveLoadBalancer, remote\n"
+        + resource.format(name="new")
+        + route
+    )
+    endpoints = translate(scan_project(tmp_path), "demo", ".").document["endpoints"]
+    # tetra_rp/core/resources/serverless.py: workersMax 3, idleTimeout 5, no minCudaVersion
+    assert endpoints["old"]["scaling"] == {"workers": {"min": 0, "max": 3}, "idle_timeout": 5}
+    assert endpoints["old"]["compute"]["gpu"] == {"pools": ["ADA_24"]}
+    # runpod_flash: DEFAULT_WORKERS_MAX 1, idleTimeout 60 (flash.yaml's too), minCudaVersion 12.8
+    assert endpoints["new"]["scaling"] == {"workers": {"min": 0, "max": 1}}
+    assert endpoints["new"]["compute"]["gpu"] == {"pools": ["ADA_24"], "min_cuda": "12.8"}
+
+
+@pytest.mark.parametrize(
+    "gpu_ids",
+    [
+        "['NVIDIA GeForce RTX 4090', 'NVIDIA L40S']",
+        "'NVIDIA GeForce RTX 4090,NVIDIA L40S'",
+        "[GpuType.NVIDIA_GEFORCE_RTX_4090, GpuType.NVIDIA_L40S]",
+    ],
+)
+def test_a_gpu_ids_list_becomes_those_gpu_types_not_any(tmp_path, gpu_ids: str):
+    endpoints, notes = translated(
+        tmp_path,
+        "from tetra_rp import LiveServerless, remote\n"
+        f"gpu = LiveServerless(name='pinned', gpuIds={gpu_ids})\n"
+        "@remote(gpu)\ndef a(x: int):\n    return x\n",
+    )
+    gpu = endpoints["pinned"]["compute"]["gpu"]
+    assert gpu["pools"] == ["ADA_24", "ADA_48_PRO"]
+    assert "NVIDIA GeForce RTX 4090" not in gpu["exclude"]
+    assert "NVIDIA L40S" not in gpu["exclude"]
+    assert "NVIDIA L40" in gpu["exclude"]  # the other types of those pools are left out
+    assert not any("gpuIds" in note or "gpu ANY" in note for note in notes)

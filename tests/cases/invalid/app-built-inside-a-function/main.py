@@ -1,0 +1,6 @@
+from starlette.applications import Starlette
+
+
+def create_app():
+    app = Starlette()
+    return app

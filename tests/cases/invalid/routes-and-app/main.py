@@ -1,0 +1,5 @@
+app = None
+
+
+def a():
+    return 1

@@ -1,0 +1,1 @@
+from service.main import app  # noqa: F401
