@@ -191,3 +191,28 @@ def invoke(
 
     request = InvokeRequest(endpoint, method, path, data, local, port, api_url)
     return options.run_flow(run_invoke, request)
+
+
+@cli.command()
+@project_options
+@click.argument("endpoint")
+@click.option(
+    "--to",
+    "version",
+    type=click.IntRange(1),
+    metavar="VERSION",
+    help="The release to go back to (default: the one before the current release).",
+)
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Roll back without asking.")
+@API_URL
+@click.pass_obj
+def rollback(
+    options: Options, endpoint: str, version: int | None, assume_yes: bool, api_url: str | None
+) -> ExitCode:
+    """Put ENDPOINT back on the configuration of an earlier release (rebuilt from RunPod's
+    release diffs), shown as a plan first. flash.yaml is not changed: the next apply would
+    undo the rollback. Asks first on a terminal; without one, --yes is required (else exit 2)."""
+    from flashctl.deploy.rollback import RollbackRequest, run_rollback
+
+    request = RollbackRequest(endpoint, version, assume_yes, api_url)
+    return options.run_flow(run_rollback, request)
