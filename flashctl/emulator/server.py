@@ -46,14 +46,15 @@ def create_emulator(
     retry_after: int = 1,
     rollout_interval: float = 0.5,
     omit_fields: tuple[str, ...] = (),
+    list_lag: float = 0.0,
 ) -> Emulator:
     """The emulator's parts, checked; raises UsageError for an out-of-range option."""
     if not 0.0 <= fail_rate <= 1.0:
         raise UsageError(f"--fail-rate must be between 0 and 1, got {fail_rate}.")
-    if min(latency_ms, worker_ready_delay, retry_after, rollout_interval) < 0:
+    if min(latency_ms, worker_ready_delay, retry_after, rollout_interval, list_lag) < 0:
         raise UsageError(
-            "--latency-ms, the worker ready delay, the rollout interval and Retry-After must"
-            " be >= 0."
+            "--latency-ms, the worker ready delay, the rollout interval, the list lag and"
+            " Retry-After must be >= 0."
         )
     return Emulator(
         state=EmulatorState(
@@ -61,6 +62,7 @@ def create_emulator(
             worker_ready_delay=worker_ready_delay,
             rollout_interval=rollout_interval,
             omit_fields=omit_fields,
+            list_lag=list_lag,
         ),
         faults=FaultInjector(fail_rate, seed),
         log=RequestLog(),
@@ -85,7 +87,8 @@ def serve_emulator(
     `state`: a JSON file kept across restarts (None: in memory). `api_key`: the bearer key to
     require (None: any key). `options`: `worker_ready_delay` (s), `retry_after` (s),
     `rollout_interval` (s between two worker replacements of a rolling update), `omit_fields`
-    (optional Endpoint fields the answers leave out).
+    (optional Endpoint fields the answers leave out), `list_lag` (s before a new endpoint is
+    listed).
     """
     emulator = create_emulator(state, api_key, fail_rate, latency_ms, seed, **options)
     config = _config([f"{host}:{port}"])
