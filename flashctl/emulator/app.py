@@ -10,8 +10,9 @@
     GET    /v2/catalog/gpus|cpus|datacenters
 
 Every `/v2` request needs `Authorization: Bearer KEY` (401 otherwise, decided before the body is
-read, and an unauthenticated body is never kept) and may meet an injected fault (see
-`faults.py`). A body over `MAX_BODY` bytes gets 413; one that is not JSON (NaN and
+read, and an unauthenticated body is never kept), may be refused by RunPod's per-key rate limits
+when they are enforced (429 with Retry-After, see `rate_limit.py`) and may meet an injected fault
+(see `faults.py`). A body over `MAX_BODY` bytes gets 413; one that is not JSON (NaN and
 Infinity included) or nests deeper than `MAX_DEPTH` gets 400. Errors are
 `application/problem+json` `{title, status, detail, errors?}` as RunPod sends them.
 
@@ -43,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flashctl.emulator import catalog, schema
 from flashctl.emulator.faults import FaultInjector, ScriptedFault
+from flashctl.emulator.rate_limit import RateLimiter, Verdict
 from flashctl.emulator.request_log import RequestLog, route_template
 from flashctl.emulator.state import EmulatorState
 
@@ -75,6 +77,7 @@ class Emulator:
     api_key: str | None = None  # None: any non-empty bearer token is accepted
     latency_ms: float = 0.0
     retry_after: int = 1  # seconds, in a 429's Retry-After
+    limiter: RateLimiter | None = None  # RunPod's per-key rate limits, when enforced
 
 
 def problem(
@@ -240,6 +243,15 @@ class _Gate:
 
         # The key and the declared size are checked before any of the body is read.
         refusal = self._authenticate(headers) or _too_large(headers)
+        verdict = None
+        if refusal is None and emulator.limiter is not None:
+            verdict = emulator.limiter.check(headers.get("authorization", ""))
+            if not verdict.allowed:
+                refusal = problem(
+                    429,
+                    f"rate limit exceeded for the {verdict.exceeded} window",
+                    headers={"Retry-After": str(verdict.retry_after)},
+                )
         body = b""
         if refusal is None:
             read = await _read_body(receive, MAX_BODY)
@@ -254,8 +266,8 @@ class _Gate:
             refusal = self._fault_response(fault)
         if refusal is not None:
             if refusal.status_code != 401:
-                refusal.headers["RateLimit"] = self._rate_limit(fault)
-                refusal.headers["RateLimit-Policy"] = _RATE_POLICY
+                refusal.headers["RateLimit"] = self._rate_limit(fault, verdict)
+                refusal.headers["RateLimit-Policy"] = self._policy(verdict)
             messages = await _capture(refusal, scope, b"")
         elif fault == "drop":
             messages = []
@@ -267,8 +279,8 @@ class _Gate:
                 start = messages[0]
                 start["headers"] = [
                     *start.get("headers", []),
-                    (b"ratelimit", self._rate_limit(None).encode()),
-                    (b"ratelimit-policy", _RATE_POLICY.encode()),
+                    (b"ratelimit", self._rate_limit(None, verdict).encode()),
+                    (b"ratelimit-policy", self._policy(verdict).encode()),
                 ]
 
         if not messages:
@@ -304,10 +316,14 @@ class _Gate:
             return problem(503, "service temporarily unavailable")
         return problem(500, "internal error")
 
-    def _rate_limit(self, fault: str | None) -> str:
+    def _rate_limit(self, fault: str | None, verdict: Verdict | None) -> str:
         if fault == "429":
             return f'"minute";r=0;t={self.emulator.retry_after}'
-        return '"minute";r=599;t=60'
+        return verdict.state if verdict is not None else '"minute";r=599;t=60'
+
+    @staticmethod
+    def _policy(verdict: Verdict | None) -> str:
+        return verdict.policy if verdict is not None else _RATE_POLICY
 
 
 async def _json_body(request: Request) -> Any:
