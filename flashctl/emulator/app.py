@@ -7,7 +7,7 @@
     DELETE /v2/serverless/{id}            204 | 404
     GET    /v2/serverless/{id}/workers    200 {"workers": [...], "summary": {...}} | 404
     GET    /v2/serverless/{id}/releases   200 {"endpointVersion", "rollout", "releases"} | 404
-    GET    /v2/catalog/gpus|cpus|datacenters
+    GET    /v2/catalog/gpus|cpus|datacenters   200 | 400 | 422 (query parameters: catalog_query.py)
 
 Every `/v2` request needs `Authorization: Bearer KEY` (401 otherwise, decided before the body is
 read, and an unauthenticated body is never kept), may be refused by RunPod's per-key rate limits
@@ -42,7 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flashctl.emulator import catalog, schema
+from flashctl.emulator import catalog, catalog_query, schema
 from flashctl.emulator.faults import FaultInjector, ScriptedFault
 from flashctl.emulator.rate_limit import RateLimiter, Verdict
 from flashctl.emulator.request_log import RequestLog, route_template
@@ -155,7 +155,18 @@ def build_app(emulator: Emulator) -> ASGIApp:
 
     def catalog_route(kind: str) -> Route:
         async def read(request: Request) -> Response:
-            return JSONResponse(getattr(catalog, kind)())
+            try:
+                if kind == "gpus":
+                    answer = catalog.gpus(catalog_query.gpu_query(request.query_params))
+                elif kind == "cpus":
+                    answer = catalog.cpus(catalog_query.cpu_query(request.query_params))
+                else:
+                    answer = catalog.datacenters(
+                        catalog_query.data_center_query(request.query_params)
+                    )
+            except catalog_query.QueryError as err:
+                return problem(err.status, err.detail)
+            return JSONResponse(answer)
 
         return Route(f"/v2/catalog/{kind}", read, methods=["GET"])
 
