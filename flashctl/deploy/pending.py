@@ -17,6 +17,7 @@ Times are wall-clock seconds (they must mean the same in the next run).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,11 +25,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from flashctl.errors import FlashError
 from flashctl.files import write_file
 from flashctl.model import Project
 from flashctl.outputs import OWN_FOLDER, project_dir
 
 FILE = "pending-creates.json"
+LOGGER = logging.getLogger("flashctl.deploy")
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,15 @@ class PendingCreates:
                 kept.append(entry)
             if kept == entries:
                 return
-            if not kept:
-                self.path.unlink(missing_ok=True)  # nothing pending: no file
-                return
             data = {"format": 1, "creates": [asdict(e) for e in kept]}
-            write_file(self.path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+            try:
+                if kept:
+                    write_file(self.path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+                else:
+                    self.path.unlink(missing_ok=True)  # nothing pending: no file
+            except (OSError, FlashError) as err:
+                # A read-only checkout: apply goes on, guarded within this run by the client.
+                LOGGER.debug("could not update %s: %s", self.path, err)
 
     def _read(self) -> list[PendingCreate]:
         try:

@@ -51,6 +51,8 @@ class RollbackRequest:
     version: int | None  # None: the release before the current one
     assume_yes: bool
     api_url: str | None
+    wait: bool = True  # follow the rollout of the new release, as `apply --wait` does
+    wait_timeout: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -225,15 +227,21 @@ def run_rollback(load: Load, console: Console, request: RollbackRequest) -> Exit
         if not agreed:
             raise FlashError("Rollback cancelled: nothing was changed.")
         (outcome,) = carry_out(client, plan, console.progress)
-    if outcome.error is not None:
-        raise DeployError(f"Rollback of {name} failed: {outcome.error}")
-    fields = ", ".join(dict.fromkeys(change.path for change in plan.endpoints[0].changes))
-    console.progress(
-        f"Rolled {name} back to the configuration of release {target.version} ({fields}).\n"
-        f"{project.file} still describes the configuration before the rollback, so it now"
-        " differs from the live endpoint: the next `flashctl apply` would undo the rollback."
-        f" Change {project.file} to match (or fix it and apply) before you apply again."
-    )
+        if outcome.error is not None:
+            raise DeployError(f"Rollback of {name} failed: {outcome.error}")
+        fields = ", ".join(dict.fromkeys(change.path for change in plan.endpoints[0].changes))
+        console.progress(
+            f"Rolled {name} back to the configuration of release {target.version} ({fields}).\n"
+            f"{project.file} still describes the configuration before the rollback, so it now"
+            " differs from the live endpoint: the next `flashctl apply` would undo the rollback."
+            f" Change {project.file} to match (or fix it and apply) before you apply again."
+        )
+        if request.wait:
+            from flashctl.deploy.flows import rollout_targets
+            from flashctl.deploy.wait import wait_for_rollouts
+
+            targets = rollout_targets([outcome])
+            wait_for_rollouts(client, targets, request.wait_timeout, console.progress)
     return ExitCode.OK
 
 

@@ -70,6 +70,7 @@ def test_rollback_restores_the_image_and_env_of_the_previous_release(
     assert writes["PATCH /v2/serverless/{id}"] == 1 and deploy.writes(writes) == 1
     releases = deploy.emulator.emulator.state.releases(endpoint_id)
     assert releases["endpointVersion"] == 4
+    assert "shop-api: version 4, " in result.stderr  # it followed the rollout (--wait)
 
     # flash.yaml still describes release 3: the next plan would undo the rollback.
     plan = run_cli("plan", "-f", str(path), env=deploy.env)
@@ -95,16 +96,21 @@ def test_rollback_to_the_first_release_restores_the_image_and_env(run_cli, deplo
     assert _user_env(deploy) == {"LOG_LEVEL": "debug", "EXTRA": "on"}
 
 
-def test_rollback_to_an_unknown_release_exits_1_and_changes_nothing(run_cli, deploy, write_project):
+def test_rollback_to_an_unknown_release_exits_1_and_to_the_current_one_changes_nothing(
+    run_cli, deploy, write_project
+):
     path = _three_releases(run_cli, deploy, write_project)
     before = deploy.counts()
 
-    result = run_cli("rollback", "api", "--to", "9", "-f", str(path), "-y", env=deploy.env)
+    unknown = run_cli("rollback", "api", "--to", "9", "-f", str(path), "-y", env=deploy.env)
+    current = run_cli("rollback", "api", "--to", "3", "-f", str(path), "-y", env=deploy.env)
 
-    assert result.exit_code == 1, result
-    assert "Endpoint 'shop-api' has no release 9; its releases are v1, v2, v3" in result.stderr
+    assert unknown.exit_code == 1, unknown
+    assert "Endpoint 'shop-api' has no release 9; its releases are v1, v2, v3" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    assert current.exit_code == 0, current
+    assert "already has the configuration of release 3; nothing to roll back" in current.stderr
     assert deploy.writes(deploy.counts() - before) == 0
-    assert "Traceback" not in result.stderr
 
 
 def test_rollback_of_an_endpoint_with_one_release_exits_1(run_cli, deploy, write_project):
