@@ -132,3 +132,29 @@ def test_a_killed_emulator_leaves_no_temp_file_behind_its_next_start(tmp_path):
         emulator.communicate(timeout=30)
     assert leftovers() == []
     assert len(listed) == 100  # and the state is the last complete one
+
+
+@pytest.mark.slow
+def test_emulator_command_enforces_rate_limits_when_asked(tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "flashctl", "emulator", "--port", str(port)]
+    emulator = subprocess.Popen(
+        [*command, "--rate-limits", "hour=2/3600"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_status(f"http://127.0.0.1:{port}/_emulator/requests", 200, process=emulator)
+        auth = {"Authorization": "Bearer any-key"}
+        answers = [httpx.get(f"http://127.0.0.1:{port}/v2/serverless", headers=auth) for _ in "abc"]
+    finally:
+        emulator.send_signal(signal.SIGTERM)
+        emulator.communicate(timeout=30)
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[0].headers["RateLimit-Policy"] == '"hour";q=2;w=3600'
+    assert int(answers[2].headers["Retry-After"]) >= 1
+
+    bad = subprocess.run(
+        [*command, "--rate-limits", "hour=many"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2
+    assert "--rate-limits: 'hour=many' is not NAME=QUOTA/SECONDS" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -232,3 +232,48 @@ def logs(
 
     request = LogsRequest(endpoint, follow, since, tail, worker, fmt, api_url)
     return options.run_flow(run_logs, request)
+
+
+@cli.command()
+@project_options
+@click.argument("endpoint")
+@click.option(
+    "--to",
+    "version",
+    type=click.IntRange(1),
+    metavar="VERSION",
+    help="The release to go back to (default: the one before the current release).",
+)
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Roll back without asking.")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until the rolled-back release has rolled out (as `apply --wait`).",
+)
+@click.option(
+    "--wait-timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="SECONDS",
+    help="Give up waiting after this long (exit 1).",
+)
+@API_URL
+@click.pass_obj
+def rollback(
+    options: Options,
+    endpoint: str,
+    version: int | None,
+    assume_yes: bool,
+    wait: bool,
+    wait_timeout: float,
+    api_url: str | None,
+) -> ExitCode:
+    """Put ENDPOINT back on the configuration of an earlier release (rebuilt from RunPod's
+    release diffs), shown as a plan first. flash.yaml is not changed: the next apply would
+    undo the rollback. Asks first on a terminal; without one, --yes is required (else exit 2)."""
+    from flashctl.deploy.rollback import RollbackRequest, run_rollback
+
+    request = RollbackRequest(endpoint, version, assume_yes, api_url, wait, wait_timeout)
+    return options.run_flow(run_rollback, request)

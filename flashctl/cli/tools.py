@@ -50,6 +50,20 @@ from flashctl.errors import ExitCode
     metavar="SECONDS",
     help="Time between two worker replacements of a rolling update.",
 )
+@click.option(
+    "--rate-limits",
+    metavar="SPEC",
+    help="Enforce per-key rate limits as RunPod does: `runpod` (its documented minute, hour and"
+    " day quotas) or NAME=QUOTA/SECONDS,... (default: off).",
+)
+@click.option(
+    "--list-lag",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="SECONDS",
+    help="A new endpoint appears in the endpoint list only this long after its create.",
+)
 def emulator(
     host: str,
     port: int,
@@ -59,6 +73,8 @@ def emulator(
     latency_ms: float,
     seed: int | None,
     rollout_interval: float,
+    rate_limits: str | None,
+    list_lag: float,
 ) -> ExitCode:
     """Serve a local RunPod REST v2 API for offline deploys and CI."""
     from flashctl.emulator.server import serve_emulator
@@ -73,6 +89,8 @@ def emulator(
         latency_ms,
         seed,
         rollout_interval=rollout_interval,
+        rate_limits=rate_limits,
+        list_lag=list_lag,
     )
     return ExitCode.OK
 

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from flashctl.deploy.pending import PendingCreates
 from flashctl.deploy.plan import (
     CREATE,
     DELETE,
@@ -27,6 +28,7 @@ from flashctl.deploy.plan import (
 )
 from flashctl.errors import ExitCode, FlashError
 from flashctl.runpod.client import RunPodClient
+from flashctl.runpod.errors import RunPodAPIError
 
 CONCURRENCY = 4  # RunPod rate-limits per account; a handful in flight is plenty
 _DOING = {
@@ -58,13 +60,15 @@ def carry_out(
     plan: Plan,
     progress: Callable[[str], None],
     concurrency: int = CONCURRENCY,
+    journal: PendingCreates | None = None,
 ) -> list[Outcome]:
-    """Apply every pending action of `plan`; outcomes in plan order."""
+    """Apply every pending action of `plan`; outcomes in plan order. Each create is noted in
+    `journal` while its landing is unknown (see `pending.py`)."""
     pending = plan.pending
     if not pending:
         return []
     pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(pending))))
-    futures = [pool.submit(_apply_one, client, planned, progress) for planned in pending]
+    futures = [pool.submit(_apply_one, client, planned, progress, journal) for planned in pending]
     try:
         return [future.result() for future in futures]
     except KeyboardInterrupt:
@@ -111,12 +115,15 @@ def interrupted_report(pending: Sequence[EndpointPlan], futures: Sequence[Future
 
 
 def _apply_one(
-    client: RunPodClient, planned: EndpointPlan, progress: Callable[[str], None]
+    client: RunPodClient,
+    planned: EndpointPlan,
+    progress: Callable[[str], None],
+    journal: PendingCreates | None = None,
 ) -> Outcome:
     started = time.perf_counter()
     progress(f"{planned.name}: {_DOING[planned.action]}")
     try:
-        endpoint = _call(client, planned)
+        endpoint = _call(client, planned, journal)
     except FlashError as err:
         progress(f"{planned.name}: failed")
         return Outcome(planned, None, err, time.perf_counter() - started)
@@ -126,10 +133,12 @@ def _apply_one(
     return Outcome(planned, endpoint, None, seconds)
 
 
-def _call(client: RunPodClient, planned: EndpointPlan) -> dict[str, Any] | None:
+def _call(
+    client: RunPodClient, planned: EndpointPlan, journal: PendingCreates | None
+) -> dict[str, Any] | None:
     name = planned.name
     if planned.action == CREATE:
-        return client.create_endpoint(_required(planned.body, planned))
+        return _create(client, planned, journal)
     if planned.action in (UPDATE_IN_PLACE, UPDATE_RESTART):
         return client.update_endpoint(
             _required(planned.endpoint_id, planned), _required(planned.patch, planned), name=name
@@ -138,11 +147,29 @@ def _call(client: RunPodClient, planned: EndpointPlan) -> dict[str, Any] | None:
         # RunPod cannot change an endpoint's type in place; names may repeat, so deleting first
         # keeps one endpoint per name (a crash in between leaves none, and the next apply creates).
         client.delete_endpoint(_required(planned.endpoint_id, planned), name=name)
-        return client.create_endpoint(_required(planned.body, planned))
+        return _create(client, planned, journal)
     if planned.action == DELETE:
         client.delete_endpoint(_required(planned.endpoint_id, planned), name=name)
         return None
     raise ValueError(f"nothing to do for {planned.action!r}")
+
+
+def _create(
+    client: RunPodClient, planned: EndpointPlan, journal: PendingCreates | None
+) -> dict[str, Any]:
+    """The create, noted in `journal` until its answer (or RunPod's refusal) is read."""
+    body = _required(planned.body, planned)
+    if journal is None:
+        return client.create_endpoint(body)
+    journal.sending(planned.name)
+    try:
+        created = client.create_endpoint(body)
+    except RunPodAPIError as err:
+        if 400 <= err.status < 500 and err.status != 429:
+            journal.forget([planned.name])  # refused: it did not land
+        raise
+    journal.forget([planned.name])
+    return created
 
 
 def _required(value: Any, planned: EndpointPlan) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -22,6 +22,9 @@ from flashctl.deploy.cost import check_budget, cost_text, fetch_costs
 from flashctl.deploy.desired import declared_environments, desired_endpoints
 from flashctl.deploy.destroy import destroy_plan
 from flashctl.deploy.normalize import base_url, owner
+from flashctl.deploy.pending import PendingCreates
+from flashctl.deploy.pending import refusal as pending_refusal
+from flashctl.deploy.pending import warnings as pending_warnings
 from flashctl.deploy.plan import (
     CREATE,
     DELETE,
@@ -79,6 +82,10 @@ def run_plan(load: Load, console: Console, request: PlanRequest) -> ExitCode:
     loaded = load()
     with open_client(request.api_url) as client:
         plan = plan_for(client, loaded, prune=request.prune)
+        journal = PendingCreates.of(loaded.project, shown_url(client), client.retry.settle)
+        unsettled = journal.unsettled(e.name for e in plan.pending if e.action == CREATE)
+        if unsettled:  # apply would refuse to create these now
+            plan = replace(plan, warnings=plan.warnings + pending_warnings(unsettled))
         costs = fetch_costs(client, loaded.project)
     if request.fmt != "json":
         console.out(plan_text(plan, Console.color("stdout")) + cost_text(costs))
@@ -115,6 +122,7 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
             project = loaded.project
             plan = plan_for(client, loaded, prune=request.prune)
         console.err(plan_text(plan, Console.color("stderr")))
+        journal = checked_journal(client, project, plan)  # before any write
         if project.budget_per_hour is not None:  # `plan` shows costs; apply holds the budget
             costs = fetch_costs(client, project)
             console.err(cost_text(costs))
@@ -136,7 +144,7 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
         plan = create_registries(client, plan, logins, console.progress)
         if stuck := unresolved(plan):  # only a hand-edited plan file gets here
             raise DeployError(f"no registry credential id for {', '.join(stuck)}; nothing sent")
-        outcomes = carry_out(client, plan, console.progress)
+        outcomes = carry_out(client, plan, console.progress, journal=journal)
         failed = [o for o in outcomes if o.error is not None]
         if wait and not failed:
             try:
@@ -158,6 +166,17 @@ def run_apply(load: Load, console: Console, request: ApplyRequest) -> ExitCode:
             f"applied, and running `flashctl apply` again continues from here:\n{details}"
         )
     return ExitCode.OK
+
+
+def checked_journal(client: RunPodClient, project: Project, plan: Plan) -> PendingCreates:
+    """The project's noted creates (`pending.py`), minus those the list now shows; refuses
+    (DeployError) to create a name whose earlier create may still appear."""
+    journal = PendingCreates.of(project, shown_url(client), client.retry.settle)
+    journal.forget(e.name for e in plan.endpoints if e.endpoint_id is not None)
+    unsettled = journal.unsettled(e.name for e in plan.pending if e.action == CREATE)
+    if unsettled:
+        raise DeployError(pending_refusal(unsettled))
+    return journal
 
 
 def rollout_targets(outcomes: list[Outcome]) -> list[WaitTarget]:

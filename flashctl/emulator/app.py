@@ -9,7 +9,7 @@
     GET    /v2/serverless/{id}/releases   200 {"endpointVersion", "rollout", "releases"} | 404
     GET    /v2/serverless/{id}/workers/{workerId}/logs   200 text/event-stream | 400 | 404
                                           (worker_logs.py; the response streams while it is open)
-    GET    /v2/catalog/gpus|cpus|datacenters
+    GET    /v2/catalog/gpus|cpus|datacenters   200 | 400 | 422 (query parameters: catalog_query.py)
     GET    /v2/registries                 200 {"registries": [{"id", "name"}]}
     POST   /v2/registries                 201 {"id", "name"} | 400 | 422 (the login is kept nowhere)
     GET    /v2/registries/{id}            200 {"id", "name"} | 404
@@ -17,8 +17,9 @@
     GET    /v2/billing/serverless         200 {"records": [...], "metadata": {...}} | 400
 
 Every `/v2` request needs `Authorization: Bearer KEY` (401 otherwise, decided before the body is
-read, and an unauthenticated body is never kept) and may meet an injected fault (see
-`faults.py`). A body over `MAX_BODY` bytes gets 413; one that is not JSON (NaN and
+read, and an unauthenticated body is never kept), may be refused by RunPod's per-key rate limits
+when they are enforced (429 with Retry-After, see `rate_limit.py`) and may meet an injected fault
+(see `faults.py`). A body over `MAX_BODY` bytes gets 413; one that is not JSON (NaN and
 Infinity included) or nests deeper than `MAX_DEPTH` gets 400. Errors are
 `application/problem+json` `{title, status, detail, errors?}` as RunPod sends them.
 
@@ -52,8 +53,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flashctl.emulator import billing, catalog, schema, worker_logs
+from flashctl.emulator import billing, catalog, catalog_query, schema, worker_logs
 from flashctl.emulator.faults import FaultInjector, ScriptedFault
+from flashctl.emulator.rate_limit import RateLimiter, Verdict
 from flashctl.emulator.request_log import RequestLog, redacted, route_template
 from flashctl.emulator.state import EmulatorState
 
@@ -89,6 +91,7 @@ class Emulator:
     latency_ms: float = 0.0
     retry_after: int = 1  # seconds, in a 429's Retry-After
     worker_logs: worker_logs.WorkerLogs = field(default_factory=worker_logs.WorkerLogs)
+    limiter: RateLimiter | None = None  # RunPod's per-key rate limits, when enforced
 
 
 def problem(
@@ -229,7 +232,18 @@ def build_app(emulator: Emulator) -> ASGIApp:
 
     def catalog_route(kind: str) -> Route:
         async def read(request: Request) -> Response:
-            return JSONResponse(getattr(catalog, kind)())
+            try:
+                if kind == "gpus":
+                    answer = catalog.gpus(catalog_query.gpu_query(request.query_params))
+                elif kind == "cpus":
+                    answer = catalog.cpus(catalog_query.cpu_query(request.query_params))
+                else:
+                    answer = catalog.datacenters(
+                        catalog_query.data_center_query(request.query_params)
+                    )
+            except catalog_query.QueryError as err:
+                return problem(err.status, err.detail)
+            return JSONResponse(answer)
 
         return Route(f"/v2/catalog/{kind}", read, methods=["GET"])
 
@@ -356,6 +370,15 @@ class _Gate:
 
         # The key and the declared size are checked before any of the body is read.
         refusal = self._authenticate(headers) or _too_large(headers)
+        verdict = None
+        if refusal is None and emulator.limiter is not None:
+            verdict = emulator.limiter.check(headers.get("authorization", ""))
+            if not verdict.allowed:
+                refusal = problem(
+                    429,
+                    f"rate limit exceeded for the {verdict.exceeded} window",
+                    headers={"Retry-After": str(verdict.retry_after)},
+                )
         body = b""
         if refusal is None:
             read = await _read_body(receive, MAX_BODY)
@@ -370,13 +393,13 @@ class _Gate:
             refusal = self._fault_response(fault)
         if refusal is not None:
             if refusal.status_code != 401:
-                refusal.headers["RateLimit"] = self._rate_limit(fault)
-                refusal.headers["RateLimit-Policy"] = _RATE_POLICY
+                refusal.headers["RateLimit"] = self._rate_limit(fault, verdict)
+                refusal.headers["RateLimit-Policy"] = self._policy(verdict)
             messages = await _capture(refusal, scope, b"")
         elif fault == "drop" or (fault == "drop_after" and template == LOGS_PATH):
             messages = []
         elif template == LOGS_PATH and scope["method"] == "GET":
-            await self._stream(scope, receive, send, entry)
+            await self._stream(scope, receive, send, entry, verdict)
             return
         else:
             messages = await _capture(self.app, scope, body)
@@ -386,8 +409,8 @@ class _Gate:
                 start = messages[0]
                 start["headers"] = [
                     *start.get("headers", []),
-                    (b"ratelimit", self._rate_limit(None).encode()),
-                    (b"ratelimit-policy", _RATE_POLICY.encode()),
+                    (b"ratelimit", self._rate_limit(None, verdict).encode()),
+                    (b"ratelimit-policy", self._policy(verdict).encode()),
                 ]
 
         if not messages:
@@ -402,7 +425,12 @@ class _Gate:
             await send(message)
 
     async def _stream(
-        self, scope: Scope, receive: Receive, send: Send, entry: dict[str, Any]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        entry: dict[str, Any],
+        verdict: Verdict | None,
     ) -> None:
         """Pass a response that streams (a log) through as it is sent; the log records it when
         it ends, with its first STREAM_LOG_LIMIT bytes."""
@@ -420,8 +448,8 @@ class _Gate:
                     **message,
                     "headers": [
                         *message.get("headers", []),
-                        (b"ratelimit", self._rate_limit(None).encode()),
-                        (b"ratelimit-policy", _RATE_POLICY.encode()),
+                        (b"ratelimit", self._rate_limit(None, verdict).encode()),
+                        (b"ratelimit-policy", self._policy(verdict).encode()),
                     ],
                 }
             elif message["type"] == "http.response.body":
@@ -458,10 +486,14 @@ class _Gate:
             return problem(503, "service temporarily unavailable")
         return problem(500, "internal error")
 
-    def _rate_limit(self, fault: str | None) -> str:
+    def _rate_limit(self, fault: str | None, verdict: Verdict | None) -> str:
         if fault == "429":
             return f'"minute";r=0;t={self.emulator.retry_after}'
-        return '"minute";r=599;t=60'
+        return verdict.state if verdict is not None else '"minute";r=599;t=60'
+
+    @staticmethod
+    def _policy(verdict: Verdict | None) -> str:
+        return verdict.policy if verdict is not None else _RATE_POLICY
 
 
 async def _json_body(request: Request) -> Any:

@@ -29,6 +29,7 @@ from hypercorn.typing import ASGIFramework
 
 from flashctl.emulator.app import Emulator, build_app
 from flashctl.emulator.faults import FaultInjector
+from flashctl.emulator.rate_limit import RateLimiter, Window, parse_windows
 from flashctl.emulator.request_log import RequestLog
 from flashctl.emulator.state import EmulatorState
 from flashctl.errors import FlashError, UsageError
@@ -47,21 +48,30 @@ def create_emulator(
     retry_after: int = 1,
     rollout_interval: float = 0.5,
     omit_fields: tuple[str, ...] = (),
+    list_lag: float = 0.0,
+    rate_limits: Sequence[Window] | str | None = None,
 ) -> Emulator:
     """The emulator's parts, checked; raises UsageError for an out-of-range option."""
     if not 0.0 <= fail_rate <= 1.0:
         raise UsageError(f"--fail-rate must be between 0 and 1, got {fail_rate}.")
-    if min(latency_ms, worker_ready_delay, retry_after, rollout_interval) < 0:
+    if min(latency_ms, worker_ready_delay, retry_after, rollout_interval, list_lag) < 0:
         raise UsageError(
-            "--latency-ms, the worker ready delay, the rollout interval and Retry-After must"
-            " be >= 0."
+            "--latency-ms, the worker ready delay, the rollout interval, the list lag and"
+            " Retry-After must be >= 0."
         )
+    if isinstance(rate_limits, str):
+        try:
+            rate_limits = parse_windows(rate_limits)
+        except ValueError as err:
+            raise UsageError(f"--rate-limits: {err}.") from None
     return Emulator(
+        limiter=RateLimiter(rate_limits) if rate_limits else None,
         state=EmulatorState(
             state,
             worker_ready_delay=worker_ready_delay,
             rollout_interval=rollout_interval,
             omit_fields=omit_fields,
+            list_lag=list_lag,
         ),
         faults=FaultInjector(fail_rate, seed),
         log=RequestLog(),
@@ -86,7 +96,8 @@ def serve_emulator(
     `state`: a JSON file kept across restarts (None: in memory). `api_key`: the bearer key to
     require (None: any key). `options`: `worker_ready_delay` (s), `retry_after` (s),
     `rollout_interval` (s between two worker replacements of a rolling update), `omit_fields`
-    (optional Endpoint fields the answers leave out).
+    (optional Endpoint fields the answers leave out), `list_lag` (s before a new endpoint is
+    listed), `rate_limits` (RunPod's per-key rate limits: windows, or `"runpod"`; None: off).
     """
     emulator = create_emulator(state, api_key, fail_rate, latency_ms, seed, **options)
     config = _config([f"{host}:{port}"])
@@ -209,6 +220,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--worker-ready-delay", type=float, default=0.3, metavar="SECONDS")
     parser.add_argument("--retry-after", type=int, default=1, metavar="SECONDS")
     parser.add_argument("--rollout-interval", type=float, default=0.5, metavar="SECONDS")
+    parser.add_argument("--list-lag", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument(
+        "--rate-limits",
+        metavar="SPEC",
+        help="enforce per-key rate limits: `runpod` (RunPod's documented windows) or"
+        " NAME=QUOTA/SECONDS,... (default: off)",
+    )
     args = parser.parse_args(argv)
     try:
         serve_emulator(
@@ -222,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             worker_ready_delay=args.worker_ready_delay,
             retry_after=args.retry_after,
             rollout_interval=args.rollout_interval,
+            rate_limits=args.rate_limits,
+            list_lag=args.list_lag,
         )
     except FlashError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -4,7 +4,8 @@ Endpoints are stored as complete `Endpoint` documents (server defaults filled in
 answered as a server answers, not as a mirror (`public_view`): GPU pools and data centers come
 back in the server's order, env gains the `RUNPOD_*` variables the server owns, and optional
 fields at their empty value (`args`, `registry`, `ports`, `gpu.count` 1) are left out, as are
-any named in `omit_fields` (`type`, which a legacy endpoint's description lacks).
+any named in `omit_fields` (`type`, which a legacy endpoint's description lacks). With
+`list_lag`, a new endpoint appears in the list only that many seconds after its create.
 
 A change of a RESTART_FIELDS field makes a release (a create is release 1) and a rolling update
 of the workers (see "workers and releases" below).
@@ -95,8 +96,10 @@ class EmulatorState:
         clock: Callable[[], float] = time.time,
         omit_fields: tuple[str, ...] = (),
         rollout_interval: float = 0.5,
+        list_lag: float = 0.0,
     ) -> None:
         self.path = path
+        self.list_lag = list_lag
         self.worker_ready_delay = worker_ready_delay
         self.rollout_interval = rollout_interval
         self.omit_fields = omit_fields
@@ -113,7 +116,18 @@ class EmulatorState:
     # -- endpoints ---------------------------------------------------------------------------
 
     def list(self) -> list[JSONObject]:
-        return [self._view(record["endpoint"]) for record in self._records.values()]
+        """The endpoints the list shows: one created less than `list_lag` seconds ago is not
+        listed yet (an eventually consistent list), though `get` finds it at once."""
+        now = self._clock()
+        return [
+            self._view(record["endpoint"])
+            for record in self._records.values()
+            if record.get("listedAt", 0.0) <= now
+        ]
+
+    def stored_ids(self) -> tuple[str, ...]:
+        """Every endpoint's id, listed yet or not (for tests: what the account really holds)."""
+        return tuple(self._records)
 
     def get(self, endpoint_id: str) -> JSONObject | None:
         """The endpoint as the API answers it (see `public_view`)."""
@@ -135,7 +149,13 @@ class EmulatorState:
             endpoint_id = new_id()
         now = self._clock()
         endpoint = _endpoint_from_create(endpoint_id, body, _iso(now))
-        record: JSONObject = {"endpoint": endpoint, "version": 1, "workers": [], "releases": []}
+        record: JSONObject = {
+            "endpoint": endpoint,
+            "version": 1,
+            "workers": [],
+            "releases": [],
+            "listedAt": now + self.list_lag,
+        }
         self._records[endpoint_id] = record
         self._add_release(record, release_diff(None, endpoint), now)
         self._reconcile_workers(record, now)

@@ -158,11 +158,28 @@ class RunPodClient:
                 found_env.get(key) == value for key, value in env.items()
             )
 
-        def landed(deadline: float) -> JSONObject | None:
-            found = [e for e in self._list_endpoints(deadline) if ours(e)]
-            if found:
-                LOGGER.info("endpoint %r was created although its response was lost", name)
-            return found[0] if found else None
+        def landed(deadline: float, sent_at: float) -> JSONObject | None:
+            # The list may show a new endpoint only a while after its create (`settle`): a
+            # create is not proven lost until the list has missed it for that long.
+            settled = sent_at + self.retry.settle
+            while True:
+                found = [e for e in self._list_endpoints(deadline) if ours(e)]
+                if found:
+                    LOGGER.info("endpoint %r was created although its response was lost", name)
+                    return found[0]
+                now = self._clock()
+                if now >= settled:
+                    return None  # it would be listed by now had it landed: send it again
+                pause = min(self.retry.settle_poll, settled - now)
+                if now + pause > deadline:
+                    raise NotListedYet(
+                        f"It was not sent again: its answer was lost, and RunPod's list does"
+                        f" not show it (yet); a new endpoint may take up to"
+                        f" {self.retry.settle:g} s to be listed. Run `flashctl apply` again in"
+                        f" {self.retry.settle:g} s: it finds the endpoint then, or creates it if"
+                        " it never landed."
+                    )
+                self._sleep(pause)
 
         call = _Call(
             "POST",
@@ -282,7 +299,8 @@ class RunPodClient:
         is scrubbed of the password).
         """
 
-        def landed(deadline: float) -> JSONObject | None:
+        def landed(deadline: float, sent_at: float) -> JSONObject | None:
+            del sent_at  # credentials are listed at once (RunPod's lag is an endpoints' matter)
             call = _Call("GET", "/v2/registries", "/v2/registries", "listing registry credentials")
             listed = _list_field(self._run(call, deadline), "registries", call)
             named = [r for r in listed if r.get("name") == name]
@@ -328,6 +346,7 @@ class RunPodClient:
         attempt = 0
         while True:
             attempt += 1
+            sent_at = self._clock()
             outcome = self._send(call)
             if isinstance(outcome, requests.Response):
                 status = outcome.status_code
@@ -362,7 +381,9 @@ class RunPodClient:
             if call.landed is not None and may_have_landed:
                 # Never resend a write that may have landed without looking first.
                 try:
-                    found = call.landed(deadline)
+                    found = call.landed(deadline, sent_at)
+                except NotListedYet as err:
+                    raise self._failure(call, outcome, attempt, str(err)) from None
                 except DeployError as err:
                     note = "It may have been carried out; `flashctl plan` shows what exists now."
                     raise self._failure(call, outcome, attempt, note) from err
@@ -474,12 +495,17 @@ class _Call:
     action: str  # "creating endpoint 'api'", for messages
     name: str | None = None
     body: JSONObject | None = None
-    landed: Callable[[float], JSONObject | None] | None = None  # a write's "did it land?" check
+    # A write's "did it land?" check, given the call's deadline and when the write was sent.
+    landed: Callable[[float, float], JSONObject | None] | None = None
     gone_ok: bool = False  # a DELETE's 404 after a lost response means done
     secrets: tuple[str, ...] = ()  # values in the body never to show (a registry password)
 
     def __repr__(self) -> str:  # the body may hold secrets
         return f"_Call({self.method} {self.path})"
+
+
+class NotListedYet(DeployError):
+    """A create whose answer was lost is not in the list, but may still appear there."""
 
 
 def _object(data: Any, call: _Call) -> JSONObject:

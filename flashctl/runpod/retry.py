@@ -19,12 +19,19 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds for one logical call: `attempts` requests at most, within `budget` seconds."""
+    """Bounds for one logical call: `attempts` requests at most, within `budget` seconds.
+
+    `settle`: how long RunPod's endpoint list may take to show a new endpoint. A create whose
+    answer was lost is sent again only when the list still does not show it that long after
+    it was sent; until then the list is polled every `settle_poll` seconds.
+    """
 
     attempts: int = 5
     budget: float = 60.0
     base_delay: float = 0.5
     max_delay: float = 8.0
+    settle: float = 20.0
+    settle_poll: float = 1.0
 
     def backoff(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based).

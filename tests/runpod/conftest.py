@@ -30,7 +30,8 @@ PROXY_VARIABLES = (
     "https_proxy",
     "all_proxy",
 )
-FAST_RETRY = RetryPolicy(attempts=4, budget=10.0, base_delay=0.01, max_delay=0.05)
+# settle 0: the emulator lists a new endpoint at once unless a test gives it a `list_lag`.
+FAST_RETRY = RetryPolicy(attempts=4, budget=10.0, base_delay=0.01, max_delay=0.05, settle=0.0)
 
 
 @pytest.fixture(scope="session")
