@@ -27,7 +27,7 @@ MANIFEST = "manifest.json"  # its marker field tells the next render the folder 
 RUNTIME_PACKAGE = "flashctl_runtime"
 # Ranges the runtime is tested with (CI installs the newest in range).
 RUNTIME_REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    "common": ("starlette>=0.40,<2", "msgpack>=1.0,<2"),
+    "common": ("starlette>=0.40,<2", "msgpack>=1.0,<2", "python-multipart>=0.0.18,<1"),
     "hypercorn": ("hypercorn>=0.17,<0.19", "uvloop>=0.19,<1; sys_platform != 'win32'"),
     "uvicorn": (
         "uvicorn>=0.30,<1",
