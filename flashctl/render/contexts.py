@@ -184,6 +184,7 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
                 f"timeout={r.timeout!r}",
                 f"max_body={r.max_body!r}",
                 f"name={r.handler!r}",
+                *([f"envelope={r.envelope!r}"] if r.envelope else []),
             ]
         )
         for r in endpoint.routes
@@ -204,6 +205,8 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
         ("startup", targets[runtime.startup] if runtime.startup else "None"),
         ("drain_timeout", repr(float(DRAIN_SECONDS))),
     ]
+    if runtime.unknown_keys != "reject":  # the runtime's default; renders stay as they were
+        settings.append(("unknown_keys", repr(runtime.unknown_keys)))
     return {
         "version": __version__,
         "endpoint": endpoint.key,
