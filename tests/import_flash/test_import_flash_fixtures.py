@@ -27,7 +27,14 @@ def imported(run_cli, tmp_path: Path, fixture: str) -> tuple[dict[str, Any], str
 
 @pytest.mark.parametrize(
     "fixture",
-    ["tetra_load_balancer", "endpoint_api", "queue_workers", "shared_resource", "class_worker"],
+    [
+        "tetra_load_balancer",
+        "endpoint_api",
+        "queue_workers",
+        "shared_resource",
+        "class_worker",
+        "queue_served",
+    ],
 )
 def test_imported_project_validates(run_cli, tmp_path, fixture: str):
     _document, _notes, path = imported(run_cli, tmp_path, fixture)
