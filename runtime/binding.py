@@ -199,7 +199,7 @@ class Binding:
                     errors.extend(err.problems(source, name))
                     continue
             kwargs[name] = value
-        if seen == len(decoded) + len(texts) and not (decoded.keys() & texts.keys()):
+        if seen == len(decoded) + len(texts):  # every key named a field (none in both)
             return
         sources: tuple[tuple[Mapping[str, Any], Source | Mapping[str, Source]], ...] = (
             (decoded, "body"),
