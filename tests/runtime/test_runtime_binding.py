@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pytest
-from flashctl_runtime import Route
-from starlette.datastructures import UploadFile
+from flashctl_runtime import Route, UploadFile
 from starlette.requests import Request
 
 

@@ -550,3 +550,37 @@ def test_flashctl_answers_fastapi_exceptions(serve, case):
     pytest.importorskip("fastapi")
     client = serve(Route(case.method, case.path, case.ours), **case.settings)
     _check(_request(client, case), case, ours=True)
+
+
+@pytest.mark.skipif(pydantic is None, reason="pydantic is not installed")
+def test_a_model_beside_other_fields_binds_from_its_key(serve):
+    # FastAPI would take `count` from the query; flashctl binds every field from the body's
+    # top-level keys, and a model among them is validated by the model at its key.
+    def order(item: Item, count: int):
+        return {"item": item, "count": count}
+
+    client = serve(Route("POST", "/order", order))
+    body = {"item": {"name": "pen", "price": "2"}, "count": "3"}
+    assert client.post("/order", json=body).json() == {
+        "item": {"name": "pen", "price": 2.0, "tags": []},
+        "count": 3,
+    }
+    bad = client.post("/order", json={"item": {"name": "pen"}, "count": 1})
+    assert bad.status_code == 422
+    assert bad.json()["detail"] == [
+        {
+            "type": "missing",
+            "loc": ["body", "item", "price"],
+            "msg": "Field required",
+            "input": {"name": "pen"},
+        }
+    ]
+
+
+@pytest.mark.skipif(pydantic is None, reason="pydantic is not installed")
+def test_an_enveloped_model_body_is_validated_inside_the_envelope(serve):
+    client = serve(Route("POST", "/items", create_item, envelope="input"))
+    response = client.post("/items", json={"input": {"name": "pen", "price": 1}})
+    assert response.json()["output"] == {"name": "pen", "price": 1.0, "tags": []}
+    refused = client.post("/items", json={"input": {"name": "pen"}})
+    assert refused.json()["detail"][0]["loc"] == ["body", "price"]
