@@ -30,6 +30,7 @@ class Route(NamedTuple):
     timeout: float | None
     max_body: int | None
     summary: str | None
+    envelope: str | None = None  # "input": RunPod's {"input": {...}} is taken too
 
     @property
     def module(self) -> str:
@@ -88,6 +89,7 @@ class RuntimeSettings(NamedTuple):
     startup: str | None
     docs: bool
     metrics: bool
+    unknown_keys: str = "reject"  # reject | ignore
 
 
 class EnvVar(NamedTuple):
@@ -282,6 +284,7 @@ def _endpoint(
             startup=runtime["startup"],
             docs=runtime["docs"],
             metrics=runtime["metrics"],
+            unknown_keys=runtime["unknown_keys"],
         ),
         env=tuple(_env_var(name, value) for name, value in e["env"].items()),
         routes=tuple(
@@ -293,6 +296,7 @@ def _endpoint(
                 timeout=None if r["timeout"] is None else float(r["timeout"]),
                 max_body=None if r["max_body"] is None else parse_size(r["max_body"]),
                 summary=r["summary"],
+                envelope=r["envelope"],
             )
             for i, r in enumerate(e["routes"])
             if r is not None  # set aside by schema.without_invalid; indices stay file positions

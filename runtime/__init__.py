@@ -4,10 +4,12 @@
 >>> app = create_app([Route("POST", "/add", add)], Settings(title="calc"))
 """
 
+from starlette.datastructures import UploadFile
+
 from .app import Service, create_app
 from .errors import HTTPError
 from .instances import Method
 from .routes import Route
 from .settings import Settings
 
-__all__ = ["HTTPError", "Method", "Route", "Service", "Settings", "create_app"]
+__all__ = ["HTTPError", "Method", "Route", "Service", "Settings", "UploadFile", "create_app"]

@@ -22,16 +22,16 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import logs, results, tracing, wire
-from .bodies import (
-    LimitedReceive,
-    ReplayReceive,
-    declared_length,
-    decode_object,
-    media_type,
-    read_body,
-)
+from .binding import Form
+from .bodies import LimitedReceive, ReplayReceive, declared_length, decode_request, read_body
 from .deadlines import Deadlines
-from .errors import BodyTooLarge, ClientDisconnected, HTTPError, RequestValidationError
+from .errors import (
+    BodyTooLarge,
+    ClientDisconnected,
+    HTTPError,
+    RequestValidationError,
+    from_http_exception,
+)
 from .exchange import Exchange
 from .instances import Method, create_instances
 from .limits import ConcurrencyLimit, RateLimit, client_address
@@ -284,9 +284,9 @@ class Service:
     ) -> Any:
         binding = operation.binding
         limit = operation.max_body
-        body = None
+        body, enveloped = None, False
         if raw is not None and binding.reads_body:
-            body = decode_object(raw, media_type(exchange.content_type))
+            body, enveloped = await decode_request(raw, exchange.content_type, binding)
         request = limited = None
         if binding.request is not None:
             if raw is not None:
@@ -296,14 +296,17 @@ class Service:
                 request = Request(scope, limited)
         query = scope["query_string"]
         pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else []
-        kwargs, errors = binding.bind(params, pairs, body, raw, request)
-        if errors:
-            raise RequestValidationError(errors)
         try:
-            return await invoke(operation, kwargs, self.threads, self.deadlines)
+            kwargs, errors = binding.bind(params, pairs, body, raw, request)
+            if errors:
+                raise RequestValidationError(errors)
+            result = await invoke(operation, kwargs, self.threads, self.deadlines)
         finally:
             if limited is not None:
                 exchange.bytes_in = limited.size
+            if isinstance(body, Form):  # its uploaded files
+                body.close()
+        return results.enveloped(result, exchange.request_id) if enveloped else result
 
     async def _reply(
         self,
@@ -327,6 +330,7 @@ class Service:
             await exchange.respond(200, results.dump_json(result))
 
     async def _failed(self, exchange: Exchange, err: Exception, user_code: bool) -> None:
+        err = from_http_exception(err)  # FastAPI's or Starlette's HTTPException, as ours
         if isinstance(err, ClientDisconnected):
             exchange.error = type(err).__name__
             return

@@ -1,20 +1,26 @@
-"""Request bodies: read under a size limit while streaming, then decode JSON or msgpack."""
+"""Request bodies: read under a size limit while streaming, then decode JSON, msgpack or a form."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import msgpack
 from starlette.types import Message, Receive
 
 from .errors import BodyTooLarge, ClientDisconnected, HTTPError, RequestValidationError
 
+if TYPE_CHECKING:
+    from .binding import Binding
+
 MSGPACK_TYPES = frozenset(
     {"application/msgpack", "application/x-msgpack", "application/vnd.msgpack"}
 )
+MULTIPART = "multipart/form-data"
+URLENCODED = "application/x-www-form-urlencoded"
 
 
 def media_type(content_type: bytes | None) -> str:
@@ -90,19 +96,75 @@ class ReplayReceive:
         return {"type": "http.request", "body": body, "more_body": False}
 
 
+async def decode_request(
+    raw: bytes, content_type: bytes | None, binding: Binding
+) -> tuple[Any, bool]:
+    """The body as ``binding`` takes it, and whether it came in RunPod's ``{"input": ...}``:
+    a ``Form`` for form bodies; else ``None`` for a ``bytes`` handler (it gets ``raw``) and for
+    a DELETE sent without a body; else the decoded value (an object of fields, or what a
+    whole-body pydantic model validates)."""
+    kind = media_type(content_type)
+    if kind in (MULTIPART, URLENCODED):
+        return await decode_form(raw, kind, content_type or b""), False
+    if binding.raw is not None or (binding.query_body and not raw):
+        return None, False
+    if binding.whole is not None:
+        value = decode_value(raw, kind) if raw else None
+        return binding.unwrap(value)
+    if binding.envelope is not None and raw:
+        value, enveloped = binding.unwrap(decode_value(raw, kind))
+        return _object(value), enveloped
+    return decode_object(raw, kind), False
+
+
+async def decode_form(raw: bytes, kind: str, content_type: bytes) -> Any:
+    """A form body; multipart is parsed by Starlette's parser (python-multipart), already
+    bounded by ``max_body`` as every body is. Files past 1 MiB spool to a temporary file."""
+    from .binding import Form
+
+    if kind == URLENCODED:
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            raise HTTPError(400, "Form body is not UTF-8") from None
+        return Form(list(parse_qsl(text, keep_blank_values=True)))
+    from starlette.datastructures import Headers
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    async def chunks() -> Any:
+        yield raw
+
+    parser = MultiPartParser(
+        Headers(raw=[(b"content-type", content_type)]), chunks(), max_part_size=max(len(raw), 1)
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as err:
+        raise HTTPError(400, f"Malformed multipart body: {err.message}") from None
+    return Form(list(form.multi_items()))
+
+
+def decode_value(raw: bytes, content_type: str) -> Any:
+    """The body as any JSON (or msgpack, by Content-Type) value."""
+    if content_type in MSGPACK_TYPES:
+        return _msgpack(raw)
+    if content_type in ("", "application/json", "text/json") or content_type.endswith("+json"):
+        return _json(raw)
+    raise HTTPError(
+        415,
+        f"Unsupported Content-Type {content_type!r}: send application/json, msgpack or a form",
+    )
+
+
 def decode_object(raw: bytes, content_type: str) -> dict[str, Any]:
     """The body as an object of fields: JSON by default, msgpack by Content-Type.
 
     An empty body is ``{}``, so handlers whose parameters all have defaults need none.
     """
-    if content_type in MSGPACK_TYPES:
-        value = _msgpack(raw) if raw else {}
-    elif content_type in ("", "application/json", "text/json") or content_type.endswith("+json"):
-        value = _json(raw) if raw else {}
-    else:
-        raise HTTPError(
-            415, f"Unsupported Content-Type {content_type!r}: send application/json or msgpack"
-        )
+    return _object(decode_value(raw, content_type) if raw else {})
+
+
+def _object(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise RequestValidationError(
             [

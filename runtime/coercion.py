@@ -1,11 +1,16 @@
-"""Light validation by type annotation, compiled once per parameter (no pydantic).
+"""Light validation by type annotation, compiled once per parameter (no pydantic needed).
 
 ``json_converter(int)`` checks a decoded JSON/msgpack value; ``text_converter(int)`` parses a
-query or path string. Both return ``None`` when there is nothing to check, so the hot path can
-skip the call. A failed check raises ``Invalid`` with a FastAPI-style ``type`` and ``msg``.
+query, path or form string. Both return ``None`` when there is nothing to check, so the hot path
+can skip the call. A failed check raises ``Invalid`` with a FastAPI-style ``type`` and ``msg``.
 
->>> json_converter(list[int])([1, 2.0])
-[1, 2]
+Decoded values are coerced as FastAPI's (pydantic's) lax mode does: ``"3"`` and ``True`` are
+the integers 3 and 1, ``"2.5"`` the float 2.5, ``"yes"``/``1`` the boolean ``True``; a string
+is never made from a number. A pydantic model annotation is validated by the model itself
+(only code that already imported pydantic has one: this module never imports it).
+
+>>> json_converter(list[int])([1, "2", 3.0])
+[1, 2, 3]
 >>> text_converter(bool)("yes")
 True
 """
@@ -14,6 +19,8 @@ from __future__ import annotations
 
 import enum
 import inspect
+import math
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -26,13 +33,36 @@ _FALSE = frozenset({"false", "0", "no", "off", "n", "f"})
 
 
 class Invalid(Exception):
-    """A value does not fit its annotation; ``loc`` is the path below the parameter."""
+    """A value does not fit its annotation; ``loc`` is the path below the parameter.
 
-    def __init__(self, kind: str, msg: str, loc: tuple[str | int, ...] = ()) -> None:
+    A pydantic model reports several problems at once: ``details`` holds them (FastAPI's
+    ``{"type", "loc", "msg", "input"}`` items, ``loc`` below the parameter)."""
+
+    def __init__(
+        self,
+        kind: str,
+        msg: str,
+        loc: tuple[str | int, ...] = (),
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(msg)
         self.kind = kind
         self.msg = msg
         self.loc = loc
+        self.details = details
+
+    def under(self, *prefix: str | int) -> Invalid:
+        """The same problem, located below ``prefix`` (a list index, a dict key)."""
+        details = self.details
+        if details is not None:
+            details = [{**item, "loc": [*prefix, *item["loc"]]} for item in details]
+        return Invalid(self.kind, self.msg, (*prefix, *self.loc), details)
+
+    def problems(self, *prefix: str | int) -> list[dict[str, Any]]:
+        """The 422 ``detail`` items, located below ``prefix`` (``"body", "x"``)."""
+        if self.details is None:
+            return [{"loc": [*prefix, *self.loc], "msg": self.msg, "type": self.kind}]
+        return [{**item, "loc": [*prefix, *item["loc"]]} for item in self.details]
 
 
 def unwrap(annotation: Any) -> Any:
@@ -57,32 +87,70 @@ def is_unchecked(annotation: Any) -> bool:
 # --- decoded JSON / msgpack values ----------------------------------------------------------
 
 
+_INT_TEXT = re.compile(r"\s*[+-]?\d[\d_]*(\.0*)?\s*")
+
+
 def _int(value: Any) -> int:
-    if type(value) is int:
+    kind = type(value)
+    if kind is int:
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # JSON Schema counts 2.0 as an integer
+    if kind is bool:
+        return int(value)
+    if kind is float:
+        if value.is_integer():
+            return int(value)  # JSON Schema counts 2.0 as an integer
+        raise Invalid(
+            "int_from_float", "Input should be a valid integer, got a number with a fractional part"
+        )
+    if kind is str:
+        return _parse_int(value)
     raise Invalid("int_type", "Input should be a valid integer")
 
 
 def _float(value: Any) -> float:
-    if type(value) is float or (isinstance(value, int) and not isinstance(value, bool)):
+    kind = type(value)
+    if kind is float:
+        return value
+    if kind is int or kind is bool:
         return float(value)
+    if kind is str:
+        return _parse_float(value)
     raise Invalid("float_type", "Input should be a valid number")
 
 
-def _type_check(cls: type, kind: str, msg: str) -> Converter:
-    def check(value: Any) -> Any:
-        if isinstance(value, cls):
-            return value
-        raise Invalid(kind, msg)
+def _bool(value: Any) -> bool:
+    kind = type(value)
+    if kind is bool:
+        return value
+    if kind is str:
+        return _parse_bool(value)
+    if (kind is int or kind is float) and value in (0, 1):
+        return bool(value)
+    if kind is int or kind is float:
+        raise Invalid("bool_parsing", "Input should be a valid boolean, unable to interpret input")
+    raise Invalid("bool_type", "Input should be a valid boolean")
 
-    return check
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):  # msgpack bin
+        try:
+            return bytes(value).decode()
+        except UnicodeDecodeError:
+            raise Invalid(
+                "string_unicode",
+                "Input should be a valid string, unable to parse raw data as a unicode string",
+            ) from None
+    raise Invalid("string_type", "Input should be a valid string")
 
 
-_str = _type_check(str, "string_type", "Input should be a valid string")
-_bool = _type_check(bool, "bool_type", "Input should be a valid boolean")
-_bytes = _type_check((bytes, bytearray), "bytes_type", "Input should be valid bytes")  # type: ignore[arg-type]
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return value  # type: ignore[return-value]
+    if isinstance(value, str):
+        return value.encode()
+    raise Invalid("bytes_type", "Input should be valid bytes")
 
 
 def _none(value: Any) -> None:
@@ -101,7 +169,7 @@ def _list(items: Converter | None) -> Converter:
             try:
                 out.append(items(item))
             except Invalid as err:
-                raise Invalid(err.kind, err.msg, (index, *err.loc)) from None
+                raise err.under(index) from None
         return out
 
     return check
@@ -118,7 +186,7 @@ def _dict(values: Converter | None) -> Converter:
             try:
                 out[key] = values(item)
             except Invalid as err:
-                raise Invalid(err.kind, err.msg, (key, *err.loc)) from None
+                raise err.under(key) from None
         return out
 
     return check
@@ -200,28 +268,98 @@ def json_converter(annotation: Any) -> Converter | None:
         return simple[annotation]
     if inspect.isclass(annotation) and issubclass(annotation, enum.Enum):
         return _enum(annotation, None)
+    if is_pydantic_model(annotation):
+        return model_converter(annotation)
     return None  # dataclasses, TypedDicts, user classes: passed through unchecked
+
+
+# --- pydantic models, recognised without importing pydantic -----------------------------------
+
+
+def is_pydantic_model(annotation: Any) -> bool:
+    """Whether ``annotation`` is a subclass of pydantic's ``BaseModel`` (v1 or v2)."""
+    if not inspect.isclass(annotation):
+        return False
+    return any(
+        base.__name__ == "BaseModel" and base.__module__.split(".", 1)[0] == "pydantic"
+        for base in annotation.__mro__[1:]
+    )
+
+
+def model_converter(model: type) -> Converter:
+    """Validate a decoded value with the model; its errors in FastAPI's ``detail`` shape."""
+    v2 = getattr(model, "model_validate", None)
+    # as FastAPI validates a body (from_attributes: its errors name "object to extract fields")
+    validate = (lambda value: v2(value, from_attributes=True)) if v2 else model.parse_obj  # type: ignore[attr-defined]
+
+    def check(value: Any) -> Any:
+        try:
+            return validate(value)
+        except ValueError as err:
+            errors = getattr(err, "errors", None)
+            if type(err).__name__ != "ValidationError" or errors is None:
+                raise
+            details = [_fastapi_item(item) for item in errors()]
+            first = details[0] if details else {"type": "value_error", "msg": str(err)}
+            raise Invalid(first["type"], first["msg"], (), details) from None
+
+    return check
+
+
+def _fastapi_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic error as FastAPI answers it: type, loc, msg, input (and ctx, JSON-safe)."""
+    out: dict[str, Any] = {
+        "type": item.get("type", "value_error"),
+        "loc": list(item.get("loc", ())),
+    }
+    out["msg"] = item.get("msg", "")
+    if "input" in item:
+        out["input"] = _json_safe(item["input"])
+    if item.get("ctx"):
+        out["ctx"] = {key: _json_safe(value) for key, value in item["ctx"].items()}
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, BaseException):
+        return {}  # as FastAPI's encoder shows a validator's exception
+    return str(value)
 
 
 # --- query and path strings -----------------------------------------------------------------
 
 
 def _parse_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise Invalid(
-            "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
-        ) from None
+    """``"3"``, ``" +3 "``, ``"1_000"`` and ``"3.0"`` are integers, as in pydantic."""
+    if _INT_TEXT.fullmatch(text) is not None:
+        try:
+            return int(text.strip().split(".", 1)[0])
+        except ValueError:  # past Python's 4,300-digit conversion limit
+            pass
+    raise Invalid(
+        "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
+    )
 
 
 def _parse_float(text: str) -> float:
+    """A finite number: JSON has no NaN or infinity to send back."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise Invalid(
-            "float_parsing", "Input should be a valid number, unable to parse string as a number"
-        ) from None
+        value = math.nan
+    if math.isfinite(value):
+        return value
+    raise Invalid(
+        "float_parsing", "Input should be a valid number, unable to parse string as a number"
+    )
 
 
 def _parse_bool(text: str) -> bool:

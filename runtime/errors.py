@@ -52,3 +52,26 @@ class BodyTooLarge(HTTPError):
 
 class ClientDisconnected(Exception):
     """The client went away before its request body arrived; nothing can be answered."""
+
+
+# Raised by code written for FastAPI: same status, detail and headers as it would answer.
+_FOREIGN = frozenset(
+    {("fastapi.exceptions", "HTTPException"), ("starlette.exceptions", "HTTPException")}
+)
+
+
+def from_http_exception(err: Exception) -> Exception:
+    """``fastapi.HTTPException`` / ``starlette.exceptions.HTTPException`` (or a subclass) as
+    an ``HTTPError`` with its status, detail and headers; anything else unchanged. Recognised
+    by class, never imported. A status outside 400..599 stays what it was (a 500)."""
+    if isinstance(err, HTTPError) or not any(
+        (cls.__module__, cls.__name__) in _FOREIGN for cls in type(err).__mro__
+    ):
+        return err
+    status = getattr(err, "status_code", None)
+    if not isinstance(status, int) or not 400 <= status <= 599:
+        return err
+    headers = getattr(err, "headers", None)
+    translated = HTTPError(status, getattr(err, "detail", None), headers or None)
+    translated.__cause__ = err
+    return translated

@@ -198,7 +198,13 @@ def _operation(operation: Operation, used: set[str]) -> dict[str, Any]:
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             }
         }
-    elif binding.reads_body:
+    elif binding.whole is not None:  # a pydantic model: the model validates the body
+        model = binding.fields[binding.whole]
+        spec["requestBody"] = {
+            "required": model.required,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    elif binding.reads_body and binding.source == "body":
         body: dict[str, Any] = {
             "type": "object",
             "properties": {
@@ -209,7 +215,7 @@ def _operation(operation: Operation, used: set[str]) -> dict[str, Any]:
         required = [param.name for param in binding.fields.values() if param.required]
         if required:
             body["required"] = required
-        if not binding.extra and binding.request is None:  # as the binding refuses them
+        if not (binding.extra or binding.ignore_unknown) and binding.request is None:
             body["additionalProperties"] = False
         spec["requestBody"] = {
             "required": bool(required),

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from starlette.routing import compile_path
 
-from .binding import Binding, plan
+from .binding import Binding, UnknownKeys, plan
 from .deadlines import Deadlines
 from .instances import Method
 from .routes import METHODS, Route, is_reserved
@@ -55,10 +55,23 @@ def compile_route(route: Route, settings: Settings) -> Operation:
         raise ValueError(f"Route {method} {route.path!r}: path must start with '/'")
     if is_reserved(route.path, settings.docs):
         raise ValueError(f"Route {method} {route.path}: the path is reserved by the runtime")
+    if route.envelope not in (None, "input"):
+        raise ValueError(
+            f"Route {method} {route.path}: envelope {route.envelope!r} is not None or 'input'"
+        )
     _, _, convertors = compile_path(route.path)
+    unknown: UnknownKeys = "ignore" if settings.unknown_keys == "ignore" else "reject"
     return Operation(
-        route=Route(method, route.path, route.endpoint, route.timeout, route.max_body, route.name),
-        binding=plan(route.endpoint, method, convertors),
+        route=Route(
+            method,
+            route.path,
+            route.endpoint,
+            route.timeout,
+            route.max_body,
+            route.name,
+            route.envelope,
+        ),
+        binding=plan(route.endpoint, method, convertors, unknown, route.envelope),
         kind=kind_of(route.endpoint),
         timeout=route.timeout if route.timeout is not None else settings.request_timeout,
         max_body=route.max_body if route.max_body is not None else settings.max_body,

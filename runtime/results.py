@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 import msgpack
+from starlette.responses import Response
 
 from .errors import HTTPError
 
@@ -28,6 +29,15 @@ NDJSON = b"application/x-ndjson"
 EVENT_STREAM = b"text/event-stream"
 
 BINARY = (bytes, bytearray, memoryview)
+
+
+def enveloped(result: Any, request_id: bytes) -> Any:
+    """A result for a request sent in RunPod's ``{"input": ...}`` envelope, answered as RunPod's
+    ``/runsync`` answers: ``{"id", "status": "COMPLETED", "output"}``, so callers that read
+    ``output`` keep working. Bytes, streams and ``Response`` objects go out as they are."""
+    if isinstance(result, (*BINARY, Response)) or is_stream(result):
+        return result
+    return {"id": request_id.decode(), "status": "COMPLETED", "output": result}
 
 
 def plain(value: Any) -> Any:

@@ -30,6 +30,7 @@ class Route:
     timeout: float | None = None
     max_body: int | None = None
     name: str | None = None
+    envelope: str | None = None  # "input": RunPod's queue request {"input": {...}} is taken too
 
 
 def is_reserved(path: str, docs: bool) -> bool:

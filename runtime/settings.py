@@ -21,6 +21,7 @@ class Settings:
     metrics: bool = False  # serve Prometheus metrics at /metrics
     startup: Callable[[], Any] | Callable[[], Awaitable[Any]] | None = None
     drain_timeout: float = 30.0  # seconds in-flight requests get after SIGTERM
+    unknown_keys: str = "reject"  # body/query keys no parameter names: "reject" (422), "ignore"
 
     def __post_init__(self) -> None:
         if self.max_body < 0:
@@ -28,6 +29,11 @@ class Settings:
         if self.body_timeout is not None and self.body_timeout <= 0:
             raise ValueError(
                 f"Settings 'body_timeout' has value {self.body_timeout!r}. Must be > 0 or None."
+            )
+        if self.unknown_keys not in ("reject", "ignore"):
+            raise ValueError(
+                f"Settings 'unknown_keys' has value {self.unknown_keys!r}. "
+                "Must be 'reject' or 'ignore'."
             )
         if self.max_concurrency < 1:
             raise ValueError(

@@ -71,10 +71,11 @@ DOCUMENT: dict[str, Any] = {
                 "max_body": "1MB",
                 "rate_limit": {"requests": 5, "per": "second"},
                 "startup": "app:start",
+                "unknown_keys": "ignore",
             },
             "env": {"LOG_LEVEL": "info", "HF_TOKEN": {"secret": "hf_token"}},
             "kubernetes": KUBERNETES,
-            "routes": [{**ROUTE, "max_body": "1KB"}],
+            "routes": [{**ROUTE, "max_body": "1KB", "envelope": "input"}],
         },
         "gpu": {
             "image": "ghcr.io/acme/gpu:1",

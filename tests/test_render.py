@@ -257,3 +257,20 @@ def test_runtime_metrics_reach_the_service_settings(tmp_path):
     files = render_loaded(load(path))
     assert "    metrics=True,\n" in files["gpu/handler_service.py"].decode()
     assert "    metrics=False,\n" in files["cpu/handler_service.py"].decode()
+
+
+def test_unknown_keys_and_the_input_envelope_reach_the_service(tmp_path):
+    path = example_copy(tmp_path)
+    text = path.read_text()
+    route = '      - {method: POST, path: /compute, handler: "gpu_worker:compute", timeout: 60'
+    assert "      max_concurrency: 64\n" in text and route in text
+    text = text.replace(
+        "      max_concurrency: 64\n", "      max_concurrency: 64\n      unknown_keys: ignore\n", 1
+    )
+    path.write_text(text.replace(route, route + ", envelope: input", 1))
+    files = render_loaded(load(path))
+    service = files["gpu/handler_service.py"].decode()
+    assert "    unknown_keys='ignore',\n" in service
+    assert "name='gpu_worker:compute', envelope='input')" in service
+    default = files["cpu/handler_service.py"].decode()  # reject is the runtime's own default
+    assert "unknown_keys" not in default and "envelope" not in default

@@ -212,6 +212,8 @@ def _endpoint(
     endpoint["compute"] = _compute(resource, options, notes)
     endpoint["scaling"] = _scaling(resource, options, notes)
     endpoint["runtime"] = {"request_timeout": _request_timeout(resource, options, notes)}
+    # runpod-flash (FastAPI underneath, or **job["input"]) ignores keys no parameter names
+    endpoint["runtime"]["unknown_keys"] = "ignore"
     env = options.get("env")
     if isinstance(env, dict) and env:
         literal = {
@@ -478,7 +480,7 @@ def _routes(resource: Resource, notes: list[str]) -> list[dict[str, str]]:
     routes: list[dict[str, str]] = []
     for handler in resource.handlers:
         found = (
-            _class_routes(handler, notes)
+            _class_routes(handler, queue_based, notes)
             if handler.is_class
             else [_route(resource, handler, queue_based, notes)]
         )
@@ -490,9 +492,12 @@ def _routes(resource: Resource, notes: list[str]) -> list[dict[str, str]]:
     return routes
 
 
-def _class_routes(handler: Handler, notes: list[str]) -> list[dict[str, str] | None]:
+def _class_routes(
+    handler: Handler, queue_based: bool, notes: list[str]
+) -> list[dict[str, str] | None]:
     """A class endpoint: one instance per worker process, each public method a POST route
-    named after it (`module:Class.method`), as its queue jobs were."""
+    named after it (`module:Class.method`), as its queue jobs were (taking their
+    `{"input": {...}}` too when the class was a queue worker)."""
     if not handler.methods:
         notes.append(
             f"{handler.where}: class {handler.function} has no public method to serve; skipped"
@@ -504,11 +509,13 @@ def _class_routes(handler: Handler, notes: list[str]) -> list[dict[str, str] | N
         f"/ping turns 200; its methods are served as {paths}: callers send the method's "
         "arguments as JSON there instead of calling the class through runpod-flash"
     )
+    envelope = {"envelope": "input"} if queue_based else {}
     return [
         {
             "method": "POST",
             "path": f"/{name}",
             "handler": f"{handler.module}:{handler.function}.{name}",
+            **envelope,
         }
         for name in handler.methods
     ]
@@ -524,9 +531,10 @@ def _route(
         notes.append(
             f"{handler.where}: {handler.function}() ran on a queue-based endpoint; it is served "
             f"as POST {path} on a load balancer: callers send {body} there instead of "
-            '{"input": ...} to /run or /runsync'
+            '{"input": ...} to /run or /runsync (or keep sending {"input": ...}, answered '
+            '{"id", "status": "COMPLETED", "output"} as /runsync answers: envelope: input)'
         )
-        return {"method": "POST", "path": path, "handler": target}
+        return {"method": "POST", "path": path, "handler": target, "envelope": "input"}
     if not isinstance(handler.method, str) or not isinstance(handler.path, str):
         notes.append(
             f"{handler.where}: {handler.function}(): method/path {_shown(handler.method)} "

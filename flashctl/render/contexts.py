@@ -27,7 +27,7 @@ MANIFEST = "manifest.json"  # its marker field tells the next render the folder 
 RUNTIME_PACKAGE = "flashctl_runtime"
 # Ranges the runtime is tested with (CI installs the newest in range).
 RUNTIME_REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    "common": ("starlette>=0.40,<2", "msgpack>=1.0,<2"),
+    "common": ("starlette>=0.40,<2", "msgpack>=1.0,<2", "python-multipart>=0.0.18,<1"),
     "hypercorn": ("hypercorn>=0.17,<0.19", "uvloop>=0.19,<1; sys_platform != 'win32'"),
     "uvicorn": (
         "uvicorn>=0.30,<1",
@@ -189,6 +189,7 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
                 f"timeout={r.timeout!r}",
                 f"max_body={r.max_body!r}",
                 f"name={r.handler!r}",
+                *([f"envelope={r.envelope!r}"] if r.envelope else []),
             ]
         )
         for r in endpoint.routes
@@ -209,6 +210,8 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
         ("startup", targets[runtime.startup] if runtime.startup else "None"),
         ("drain_timeout", repr(float(DRAIN_SECONDS))),
     ]
+    if runtime.unknown_keys != "reject":  # the runtime's default; renders stay as they were
+        settings.append(("unknown_keys", repr(runtime.unknown_keys)))
     return {
         "version": __version__,
         "endpoint": endpoint.key,

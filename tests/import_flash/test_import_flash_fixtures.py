@@ -34,6 +34,7 @@ def imported(run_cli, tmp_path: Path, fixture: str) -> tuple[dict[str, Any], str
         "shared_resource",
         "class_worker",
         "fastapi_app",
+        "queue_served",
     ],
 )
 def test_imported_project_validates(run_cli, tmp_path, fixture: str):
@@ -94,7 +95,7 @@ def test_endpoint_routes_and_every_compute_option(run_cli, tmp_path):
         "request_count": 2,
         "flashboot": "off",
     }
-    assert gpu["runtime"] == {"request_timeout": 60}
+    assert gpu["runtime"] == {"request_timeout": 60, "unknown_keys": "ignore"}
     assert gpu["env"] == {"MODEL_ID": "sentence-transformers/all-MiniLM-L6-v2", "BATCH_SIZE": "32"}
     assert gpu["dependencies"] == ["sentence-transformers>=3", "torch"]
     assert gpu["system_dependencies"] == ["libgomp1"]
@@ -123,8 +124,14 @@ def test_queue_based_functions_become_post_routes(run_cli, tmp_path):
         "scale-to-zero",
     ]
     assert endpoints["cpu-worker"]["routes"] == [
-        {"method": "POST", "path": "/cpu_hello", "handler": "cpu_worker:cpu_hello"}
+        {
+            "method": "POST",
+            "path": "/cpu_hello",
+            "handler": "cpu_worker:cpu_hello",
+            "envelope": "input",  # RunPod's {"input": {...}} is still taken
+        }
     ]
+    assert all(e["runtime"]["unknown_keys"] == "ignore" for e in endpoints.values())
     high = endpoints["high-throughput"]
     assert high["compute"]["gpu"]["pools"] == ["ADA_24", "AMPERE_24"]
     assert high["compute"]["gpu"]["exclude"] == ["NVIDIA RTX A5000", "NVIDIA GeForce RTX 3090"]
@@ -141,6 +148,7 @@ def test_queue_based_functions_become_post_routes(run_cli, tmp_path):
             "method": "POST",
             "path": "/generate_image",
             "handler": "image_gen:SimpleSD.generate_image",
+            "envelope": "input",
         }
     ]
     assert "class SimpleSD: one instance per worker" in notes
