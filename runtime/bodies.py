@@ -95,14 +95,7 @@ def decode_object(raw: bytes, content_type: str) -> dict[str, Any]:
 
     An empty body is ``{}``, so handlers whose parameters all have defaults need none.
     """
-    if content_type in MSGPACK_TYPES:
-        value = _msgpack(raw) if raw else {}
-    elif content_type in ("", "application/json", "text/json") or content_type.endswith("+json"):
-        value = _json(raw) if raw else {}
-    else:
-        raise HTTPError(
-            415, f"Unsupported Content-Type {content_type!r}: send application/json or msgpack"
-        )
+    value = decode_value(raw, content_type, {})
     if not isinstance(value, dict):
         raise RequestValidationError(
             [
@@ -114,6 +107,17 @@ def decode_object(raw: bytes, content_type: str) -> dict[str, Any]:
             ]
         )
     return value
+
+
+def decode_value(raw: bytes, content_type: str, empty: Any = None) -> Any:
+    """The body as any JSON (or msgpack, by Content-Type) value; ``empty`` for no body."""
+    if content_type in MSGPACK_TYPES:
+        return _msgpack(raw) if raw else empty
+    if content_type in ("", "application/json", "text/json") or content_type.endswith("+json"):
+        return _json(raw) if raw else empty
+    raise HTTPError(
+        415, f"Unsupported Content-Type {content_type!r}: send application/json or msgpack"
+    )
 
 
 class _NotJSON(ValueError):

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from starlette.routing import compile_path
 
+from .batching import Batcher, check_handler
 from .binding import Binding, plan
 from .deadlines import Deadlines
 from .instances import Method
@@ -26,6 +27,7 @@ class Operation:
     kind: Kind
     timeout: float | None  # the route's, else the service's request_timeout
     max_body: int  # the route's, else the service's
+    batcher: Batcher | None = None  # a batched route: requests await Batcher.submit
 
     @property
     def template(self) -> str:
@@ -56,12 +58,41 @@ def compile_route(route: Route, settings: Settings) -> Operation:
     if is_reserved(route.path, settings.docs):
         raise ValueError(f"Route {method} {route.path}: the path is reserved by the runtime")
     _, _, convertors = compile_path(route.path)
+    timeout = route.timeout if route.timeout is not None else settings.request_timeout
+    max_body = route.max_body if route.max_body is not None else settings.max_body
+    route = Route(
+        method, route.path, route.endpoint, route.timeout, route.max_body, route.name, route.batch
+    )
+    if route.batch is not None:
+        return _batched(route, convertors, timeout, max_body)
     return Operation(
-        route=Route(method, route.path, route.endpoint, route.timeout, route.max_body, route.name),
+        route=route,
         binding=plan(route.endpoint, method, convertors),
         kind=kind_of(route.endpoint),
-        timeout=route.timeout if route.timeout is not None else settings.request_timeout,
-        max_body=route.max_body if route.max_body is not None else settings.max_body,
+        timeout=timeout,
+        max_body=max_body,
+    )
+
+
+def _batched(
+    route: Route, convertors: dict[str, Any], timeout: float | None, max_body: int
+) -> Operation:
+    """A batched route: each request is bound as a raw body awaiting ``Batcher.submit``."""
+    where = f"Route {route.method} {route.path}"
+    if route.method not in ("POST", "PUT", "PATCH"):
+        raise ValueError(f"{where}: a batched route takes a request body: use POST, PUT or PATCH")
+    if convertors:
+        raise ValueError(f"{where}: a batched route cannot have path parameters")
+    check_handler(route.endpoint, f"{where} ({getattr(route.endpoint, '__qualname__', '?')})")
+    assert route.batch is not None
+    batcher = Batcher(route.endpoint, route.batch, route.path, kind_of(route.endpoint) == "sync")
+    return Operation(
+        route=route,
+        binding=plan(batcher.submit, route.method, convertors),
+        kind="async",
+        timeout=timeout,
+        max_body=max_body,
+        batcher=batcher,
     )
 
 
@@ -70,7 +101,7 @@ async def invoke(
 ) -> Any:
     """Call the handler: async ones on the loop, sync ones in ``threads``, both under the
     deadline; a generator function is only called (streaming starts it)."""
-    endpoint = operation.route.endpoint
+    endpoint = operation.route.endpoint if operation.batcher is None else operation.batcher.submit
     if operation.kind == "stream":
         return endpoint(**kwargs)
     sync = operation.kind == "sync"
