@@ -30,6 +30,7 @@ class Route(NamedTuple):
     timeout: float | None
     max_body: int | None
     summary: str | None
+    batch: Batch | None = None
 
     @property
     def module(self) -> str:
@@ -38,6 +39,14 @@ class Route(NamedTuple):
     @property
     def function(self) -> str:
         return self.handler.partition(":")[2]
+
+
+class Batch(NamedTuple):
+    """A route's `batch:` (dynamic batching)."""
+
+    max_size: int
+    max_wait_ms: float
+    concurrency: int
 
 
 class Gpu(NamedTuple):
@@ -276,12 +285,19 @@ def _endpoint(
                 timeout=None if r["timeout"] is None else float(r["timeout"]),
                 max_body=None if r["max_body"] is None else parse_size(r["max_body"]),
                 summary=r["summary"],
+                batch=_batch(r["batch"]),
             )
             for i, r in enumerate(e["routes"])
             if r is not None  # set aside by schema.without_invalid; indices stay file positions
         ),
         kubernetes=_kubernetes(e["kubernetes"]),
     )
+
+
+def _batch(b: dict[str, Any] | None) -> Batch | None:
+    if b is None:
+        return None
+    return Batch(b["max_size"], float(b["max_wait_ms"]), b["concurrency"])
 
 
 def _kubernetes(k: dict[str, Any]) -> KubernetesSettings:

@@ -77,12 +77,9 @@ def check_handler(endpoint: Callable[..., Any], where: str) -> None:
         raise ValueError(f"{where}: a batch handler returns a list; it cannot stream")
     parameters = list(inspect.signature(endpoint).parameters.values())
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    required = [
-        p
-        for p in parameters
-        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
-    if not parameters or parameters[0].kind not in positional or len(required) > 1:
+    variable = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    others = [p for p in parameters[1:] if p.default is p.empty and p.kind not in variable]
+    if not parameters or parameters[0].kind not in positional or others:
         raise ValueError(
             f"{where}: a batch handler takes exactly one parameter, the list of request bodies"
         )

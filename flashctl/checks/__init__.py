@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 
 from flashctl.checks import (
+    batch,
     compute,
     cpu_duplicate,
     cross_endpoint,
@@ -43,6 +44,7 @@ RULES: tuple[ModuleType, ...] = (
     route_conflict,
     handlers,
     handler_signature,
+    batch,
     cross_endpoint,
     compute,
     gpu_exclude,
