@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import msgpack
 import pytest
 from flashctl_runtime import Batch, HTTPError, Method, Route, create_app
@@ -14,6 +18,7 @@ from flashctl_runtime.settings import Settings
 
 from tests.runtime.exposition import parse, series
 from tests.runtime.test_runtime_ping import wait_for_ping
+from tests.servers import free_port, start_runtime, wait_for_status
 
 WAIT = 10.0  # a generous per-test bound for gates; no assertion depends on timing
 
@@ -347,3 +352,97 @@ def test_settings_reach_the_batched_route_timeout():
     [operation] = app.operations
     assert operation.timeout == 7
     assert operation.batcher is not None
+
+
+SERVED_APP = """
+import time
+
+from flashctl_runtime import Batch, Route, Settings, create_app
+
+entered = [0]
+
+
+def slow(items: list) -> list:
+    entered[0] += len(items)
+    time.sleep(0.5)
+    return [{"item": item, "batch": len(items)} for item in items]
+
+
+app = create_app(
+    [
+        Route("POST", "/slow", slow, batch=Batch(max_size=4, max_wait_ms=50)),
+        Route("POST", "/late", slow, timeout=0.1, batch=Batch(max_size=4, max_wait_ms=50)),
+        Route("GET", "/entered", lambda: entered[0]),
+    ],
+    Settings(metrics=True),
+)
+"""
+
+
+@pytest.fixture
+def served(tmp_path):
+    (tmp_path / "batched_app.py").write_text(SERVED_APP)
+    processes = []
+
+    def start(server: str) -> tuple[Any, str]:
+        port = free_port()
+        log = tmp_path / f"{server}.log"
+        process = start_runtime(tmp_path, "batched_app:app", server, port, log)
+        processes.append(process)
+        base = f"http://127.0.0.1:{port}"
+        wait_for_status(f"{base}/ping", 200, timeout=30)
+        return process, base
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def active(base: str) -> float:
+    [gauge] = series(parse(httpx.get(f"{base}/metrics").text), "http_server_active_requests")
+    return gauge.value
+
+
+@pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
+def test_sigterm_lets_queued_and_running_batches_answer_every_request(served, server):
+    process, base = served(server)
+    limits = httpx.Limits(max_connections=8)
+    with (
+        httpx.Client(base_url=base, timeout=15.0, limits=limits) as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        futures = [pool.submit(client.post, "/slow", json=i) for i in range(8)]
+        deadline = time.monotonic() + WAIT
+        # all eight have arrived (the scrape is the ninth) and the first batch is running
+        while active(base) < 9 or httpx.get(f"{base}/entered").json() < 1:
+            assert time.monotonic() < deadline, "the requests never all arrived"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        responses = [future.result(timeout=WAIT) for future in futures]
+    assert [r.status_code for r in responses] == [200] * 8
+    assert sorted(r.json()["item"] for r in responses) == list(range(8))
+    assert process.wait(WAIT) == 0
+
+
+def test_over_a_real_server_each_request_keeps_its_own_deadline_and_log_line(served, tmp_path):
+    process, base = served("hypercorn")
+    limits = httpx.Limits(max_connections=4)
+    with (
+        httpx.Client(base_url=base, timeout=15.0, limits=limits) as client,
+        ThreadPoolExecutor(4) as pool,
+    ):
+        late = [pool.submit(client.post, "/late", json=i) for i in range(4)]
+        statuses = [future.result(timeout=WAIT).status_code for future in late]
+        assert statuses == [504] * 4
+        assert client.post("/slow", json="after").json()["item"] == "after"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(WAIT) == 0
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "hypercorn.log").read_text().splitlines()
+        if line.startswith('{"ts"') and '"event":"request"' in line
+    ]
+    late_lines = [line for line in lines if line["route"] == "/late"]
+    assert [line["status"] for line in late_lines] == [504] * 4
