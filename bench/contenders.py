@@ -66,14 +66,21 @@ endpoints:
       flashboot: priority
     runtime:
       server: {server}
-      docs: true
+      docs: true{runtime_extra}
     env:
       LOG_LEVEL: INFO
     routes:
       - {{method: GET, path: /health, handler: "cpu_worker:health"}}
       - {{method: POST, path: /validate, handler: "cpu_worker:validate"}}
-      - {{method: POST, path: /transform, handler: "cpu_worker:transform"}}
+      - {{method: POST, path: /transform, handler: "cpu_worker:transform"}}{routes_extra}
 """
+# `rendered(..., batched=True)`: the gpu endpoint's batched embedder and metrics on (soak --batched)
+BATCHED_RUNTIME = "\n      metrics: true"
+BATCHED_ROUTE = (
+    '\n      - {method: POST, path: /embed, handler: "gpu_worker:embed",'
+    " batch: {max_size: 32, max_wait_ms: 10}}"
+)
+EMBED_BODY = b'{"text": "hello"}'
 
 NAMES = (
     "rendered-hypercorn",
@@ -131,7 +138,7 @@ def revision() -> str:
 # --- rendering the example variant -----------------------------------------------------------
 
 
-def render_variant(workdir: Path, server: str) -> Path:
+def render_variant(workdir: Path, server: str, batched: bool = False) -> Path:
     """Render the `cpu` variant for `server` under `workdir`; return its build context."""
     from flashctl.compiler.pipeline import load_valid_project
     from flashctl.render.flows import render_to
@@ -140,7 +147,13 @@ def render_variant(workdir: Path, server: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "flash.yaml"
     source = json.dumps(str(ROOT / "examples" / "seed"))
-    path.write_text(VARIANT.format(source=source, server=server), encoding="utf-8")
+    text = VARIANT.format(
+        source=source,
+        server=server,
+        runtime_extra=BATCHED_RUNTIME if batched else "",
+        routes_extra=BATCHED_ROUTE if batched else "",
+    )
+    path.write_text(text, encoding="utf-8")
     loaded = load_valid_project(path, variables={}, environment=None)
     render_to(loaded, folder / ".flashctl" / "build")
     return folder / ".flashctl" / "build" / "cpu"
@@ -166,10 +179,14 @@ def dockerfile_env(context: Path) -> dict[str, str]:
     return env
 
 
-def rendered(workdir: Path, server: str, compiled: bool = False) -> Contender:
+def rendered(
+    workdir: Path, server: str, compiled: bool = False, batched: bool = False
+) -> Contender:
     """The rendered variant as its container runs it; `compiled`: with its .py files compiled
-    to .pyc first (`python -m compileall`), which the rendered Dockerfile does not do."""
-    context = render_variant(workdir / ("compiled" if compiled else "as-rendered"), server)
+    to .pyc first (`python -m compileall`), which the rendered Dockerfile does not do;
+    `batched`: with `POST /embed` batched and `runtime.metrics: true`."""
+    folder = ("compiled" if compiled else "as-rendered") + ("-batched" if batched else "")
+    context = render_variant(workdir / folder, server, batched)
     if compiled:
         subprocess.run(
             [sys.executable, "-m", "compileall", "-q", str(context)],
@@ -183,7 +200,9 @@ def rendered(workdir: Path, server: str, compiled: bool = False) -> Contender:
     # The image's python is this venv's; bind loopback only (argparse: the last --host wins).
     argv = (sys.executable, *command[1:], "--host", "127.0.0.1")
     endpoint_env = json.loads((context / "endpoint.json").read_text(encoding="utf-8"))["env"]
-    name = f"rendered-{server}" + ("-compiled" if compiled else "")
+    name = (
+        f"rendered-{server}" + ("-compiled" if compiled else "") + ("-batched" if batched else "")
+    )
     return Contender(name, argv, context, {**dockerfile_env(context), **endpoint_env})
 
 
@@ -347,7 +366,7 @@ done = function(summary, latency, requests)
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99), latency.max))
 end
-""".replace("BODY", BODY.decode())
+"""
 
 
 @dataclass(frozen=True)
@@ -367,13 +386,21 @@ class Load:
         return self.requests / self.seconds
 
 
-def wrk(port: int, seconds: int, connections: int, threads: int = 2) -> Load:
-    """`wrk -t{threads} -c{connections} -d{seconds}s` POSTing the benchmark body."""
+def wrk(
+    port: int,
+    seconds: int,
+    connections: int,
+    threads: int = 2,
+    path: str = "/transform",
+    body: bytes = BODY,
+) -> Load:
+    """`wrk -t{threads} -c{connections} -d{seconds}s` POSTing `body` (the benchmark body) to
+    `path`."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
+        script.write(WRK_SCRIPT.replace("BODY", body.decode()))
     try:
         argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", script.name]
-        argv.append(f"http://127.0.0.1:{port}/transform")
+        argv.append(f"http://127.0.0.1:{port}{path}")
         done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     finally:
         os.unlink(script.name)
