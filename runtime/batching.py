@@ -209,6 +209,10 @@ class Batcher:
                     " return a list with one result per request, in order",
                 )
                 raise BatchResultError()
+        except asyncio.CancelledError:  # the loop is closing: nobody will be answered
+            for entry in entries:
+                entry.future.cancel()
+            raise
         except Exception as err:
             for entry in entries:
                 if not entry.future.done():
@@ -222,8 +226,8 @@ class Batcher:
                 else:
                     entry.future.set_result(result)
         finally:
-            self._running -= 1
-            if self._loop is asyncio.get_running_loop():
+            if self._loop is asyncio.get_running_loop():  # else a new loop started afresh
+                self._running -= 1
                 self._dispatch()
 
     async def _call(self, bodies: list[Any]) -> Any:
