@@ -31,6 +31,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -146,7 +147,9 @@ def render_variant(workdir: Path, server: str, batched: bool = False) -> Path:
     folder = workdir / f"variant-{server}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "flash.yaml"
-    source = json.dumps(str(ROOT / "examples" / "seed"))
+    # validate refuses a source outside the folder of flash.yaml: a copy of the example's code
+    shutil.copytree(ROOT / "examples" / "seed", folder / "seed", dirs_exist_ok=True)
+    source = json.dumps("./seed")
     text = VARIANT.format(
         source=source,
         server=server,

@@ -58,40 +58,36 @@ def compile_route(route: Route, settings: Settings) -> Operation:
     if is_reserved(route.path, settings.docs):
         raise ValueError(f"Route {method} {route.path}: the path is reserved by the runtime")
     _, _, convertors = compile_path(route.path)
-    timeout = route.timeout if route.timeout is not None else settings.request_timeout
-    max_body = route.max_body if route.max_body is not None else settings.max_body
-    route = Route(
-        method, route.path, route.endpoint, route.timeout, route.max_body, route.name, route.batch
-    )
-    if route.batch is not None:
-        return _batched(route, convertors, timeout, max_body)
+    if route.batch is not None:  # batching.py: its requests await the route's Batcher
+        return _batched(route, method, convertors, settings)
     return Operation(
-        route=route,
+        route=Route(method, route.path, route.endpoint, route.timeout, route.max_body, route.name),
         binding=plan(route.endpoint, method, convertors),
         kind=kind_of(route.endpoint),
-        timeout=timeout,
-        max_body=max_body,
+        timeout=route.timeout if route.timeout is not None else settings.request_timeout,
+        max_body=route.max_body if route.max_body is not None else settings.max_body,
     )
 
 
 def _batched(
-    route: Route, convertors: dict[str, Any], timeout: float | None, max_body: int
+    route: Route, method: str, convertors: dict[str, Any], settings: Settings
 ) -> Operation:
     """A batched route: each request is bound as a raw body awaiting ``Batcher.submit``."""
-    where = f"Route {route.method} {route.path}"
-    if route.method not in ("POST", "PUT", "PATCH"):
+    where = f"Route {method} {route.path}"
+    if method not in ("POST", "PUT", "PATCH"):
         raise ValueError(f"{where}: a batched route takes a request body: use POST, PUT or PATCH")
     if convertors:
         raise ValueError(f"{where}: a batched route cannot have path parameters")
-    check_handler(route.endpoint, f"{where} ({getattr(route.endpoint, '__qualname__', '?')})")
-    assert route.batch is not None
-    batcher = Batcher(route.endpoint, route.batch, route.path, kind_of(route.endpoint) == "sync")
+    endpoint, batch = route.endpoint, route.batch
+    assert batch is not None
+    check_handler(endpoint, f"{where} ({getattr(endpoint, '__qualname__', '?')})")
+    batcher = Batcher(endpoint, batch, route.path, kind_of(endpoint) == "sync")
     return Operation(
-        route=route,
-        binding=plan(batcher.submit, route.method, convertors),
+        route=Route(method, route.path, endpoint, route.timeout, route.max_body, route.name, batch),
+        binding=plan(batcher.submit, method, convertors),
         kind="async",
-        timeout=timeout,
-        max_body=max_body,
+        timeout=route.timeout if route.timeout is not None else settings.request_timeout,
+        max_body=route.max_body if route.max_body is not None else settings.max_body,
         batcher=batcher,
     )
 
