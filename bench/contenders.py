@@ -77,7 +77,7 @@ endpoints:
     routes:
       - {{method: GET, path: /health, handler: "cpu_worker:health"}}
       - {{method: POST, path: /validate, handler: "cpu_worker:validate"}}
-      - {{method: POST, path: /transform, handler: "{transform}"}}
+      - {{method: POST, path: /transform, handler: "{transform}"}}{routes_extra}
 """
 
 # The `-async` variants serve /transform from this module, added beside the seed's sources: the
@@ -92,6 +92,12 @@ async def transform(text: str, operation: str) -> str:
     \"\"\"Apply `operation` to `text`, on the event loop.\"\"\"
     return _transform(text, operation)
 """
+# `rendered(..., batched=True)`: the gpu endpoint's batched embedder and metrics on (soak --batched)
+BATCHED_ROUTE = (
+    '\n      - {method: POST, path: /embed, handler: "gpu_worker:embed",'
+    " batch: {max_size: 32, max_wait_ms: 10}}"
+)
+EMBED_BODY = b'{"text": "hello"}'
 
 NAMES = (
     "rendered-hypercorn",
@@ -157,10 +163,15 @@ def revision() -> str:
 
 
 def render_variant(
-    workdir: Path, server: str, async_handler: bool = False, metrics: bool = False
+    workdir: Path,
+    server: str,
+    async_handler: bool = False,
+    metrics: bool = False,
+    batched: bool = False,
 ) -> Path:
     """Render the `cpu` variant for `server` under `workdir`; return its build context.
-    `async_handler`: /transform is ASYNC_WORKER's; `metrics`: `runtime.metrics: true`."""
+    `async_handler`: /transform is ASYNC_WORKER's; `metrics`: `runtime.metrics: true`;
+    `batched`: also the gpu endpoint's batched `POST /embed` (metrics on)."""
     from flashctl.compiler.pipeline import load_valid_project
     from flashctl.render.flows import render_to
 
@@ -177,7 +188,8 @@ def render_variant(
         source=json.dumps("source"),
         server=server,
         transform=transform,
-        metrics=json.dumps(metrics),
+        metrics=json.dumps(metrics or batched),
+        routes_extra=BATCHED_ROUTE if batched else "",
     )
     path.write_text(text, encoding="utf-8")
     loaded = load_valid_project(path, variables={}, environment=None)
@@ -206,16 +218,25 @@ def dockerfile_env(context: Path) -> dict[str, str]:
 
 
 def rendered(
-    workdir: Path, server: str, compiled: bool = False, variant: str = "", otlp_url: str = ""
+    workdir: Path,
+    server: str,
+    compiled: bool = False,
+    variant: str = "",
+    otlp_url: str = "",
+    batched: bool = False,
 ) -> Contender:
     """The rendered variant as its container runs it; `compiled`: with its .py files compiled
     to .pyc first (`python -m compileall`), which the rendered Dockerfile does not do.
     `variant` "async": /transform is an `async def` handler; "observed": metrics on and spans
     exported to `otlp_url` (every request sampled, OpenTelemetry's default); "observed-0.1":
-    the same with `parentbased_traceidratio` sampling at 0.1."""
+    the same with `parentbased_traceidratio` sampling at 0.1; `batched`: with `POST /embed`
+    batched and `runtime.metrics: true`."""
     folder = workdir / ("compiled" if compiled else "as-rendered") / (variant or "plain")
+    folder = folder.with_name(folder.name + "-batched") if batched else folder
     observed = variant.startswith("observed")
-    context = render_variant(folder, server, async_handler=variant == "async", metrics=observed)
+    context = render_variant(
+        folder, server, async_handler=variant == "async", metrics=observed, batched=batched
+    )
     if compiled:
         subprocess.run(
             [sys.executable, "-m", "compileall", "-q", str(context)],
@@ -229,7 +250,12 @@ def rendered(
     # The image's python is this venv's; bind loopback only (argparse: the last --host wins).
     argv = (sys.executable, *command[1:], "--host", "127.0.0.1")
     endpoint_env = json.loads((context / "endpoint.json").read_text(encoding="utf-8"))["env"]
-    name = "-".join(["rendered", server] + ["compiled"] * compiled + [variant] * bool(variant))
+    name = "-".join(
+        ["rendered", server]
+        + ["compiled"] * compiled
+        + [variant] * bool(variant)
+        + ["batched"] * batched
+    )
     env = {**dockerfile_env(context), **endpoint_env}
     if observed:
         if not otlp_url:
@@ -446,7 +472,7 @@ done = function(summary, latency, requests)
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99), latency.max))
 end
-""".replace("BODY", BODY.decode())
+"""
 
 
 @dataclass(frozen=True)
@@ -466,13 +492,21 @@ class Load:
         return self.requests / self.seconds
 
 
-def wrk(port: int, seconds: int, connections: int, threads: int = 2) -> Load:
-    """`wrk -t{threads} -c{connections} -d{seconds}s` POSTing the benchmark body."""
+def wrk(
+    port: int,
+    seconds: int,
+    connections: int,
+    threads: int = 2,
+    path: str = "/transform",
+    body: bytes = BODY,
+) -> Load:
+    """`wrk -t{threads} -c{connections} -d{seconds}s` POSTing `body` (the benchmark body) to
+    `path`."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
+        script.write(WRK_SCRIPT.replace("BODY", body.decode()))
     try:
         argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", script.name]
-        argv.append(f"http://127.0.0.1:{port}/transform")
+        argv.append(f"http://127.0.0.1:{port}{path}")
         done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     finally:
         os.unlink(script.name)

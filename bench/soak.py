@@ -1,6 +1,7 @@
 """Soak: 60 s at 64 connections against the served example's POST route.
 
     python bench/soak.py [--servers hypercorn uvicorn] [--seconds 60] [--connections 64] [--check]
+                         [--batched]
 
 For each server, the example's `cpu` endpoint is rendered and run as its container would (see
 contenders.py), with its stdout (one JSON log line per request) going to a file, then
@@ -10,6 +11,9 @@ RSS before and after. Passes when wrk saw no error (non-2xx/3xx responses, conne
 errors, timeouts), every request log line says 200, the RSS at the end is within 10% of the RSS at
 10 s, and the short connections grew the RSS by less than 2,000 bytes each (hypercorn used to keep
 ~13 KB per closed connection until its keep-alive timer ran out).
+With `--batched`, the variant also serves the example's batched `POST /embed` (`batch:
+{max_size: 32, max_wait_ms: 10}`) with `runtime.metrics: true`, and wrk POSTs
+`{"text": "hello"}` there instead.
 """
 
 from __future__ import annotations
@@ -72,14 +76,21 @@ def short_connections(port: int, count: int) -> None:
                     answer += data
 
 
-def soak(contender: contenders.Contender, seconds: int, connections: int, log: Path) -> dict:
+def soak(
+    contender: contenders.Contender,
+    seconds: int,
+    connections: int,
+    log: Path,
+    path: str = "/transform",
+    body: bytes = contenders.BODY,
+) -> dict:
     samples: list[tuple[float, float]] = []
     with log.open("wb") as out, contenders.serving(contender, out) as (process, port):
         stop = threading.Event()
         sampler = threading.Thread(target=sample_rss, args=(process.pid, stop, samples))
         sampler.start()
         try:
-            load = contenders.wrk(port, seconds, connections)
+            load = contenders.wrk(port, seconds, connections, path=path, body=body)
         finally:
             stop.set()
             sampler.join(5)
@@ -124,6 +135,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--check", action="store_true", help="exit 1 when the soak fails")
+    parser.add_argument(
+        "--batched",
+        action="store_true",
+        help="POST /embed, the example's batched embedder (max_size 32, max_wait_ms 10), with"
+        " runtime.metrics on",
+    )
     args = parser.parse_args()
     servers = args.servers or ["hypercorn", "uvicorn"]
 
@@ -131,10 +148,16 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="flashctl-soak-") as tmp:
         for server in servers:
-            contender = contenders.rendered(Path(tmp), server)
+            contender = contenders.rendered(Path(tmp), server, batched=args.batched)
             print(f"  soaking {contender.name} for {args.seconds} s", file=sys.stderr)
-            results.append(soak(contender, args.seconds, args.connections, Path(tmp) / "log"))
+            target = ("/embed", contenders.EMBED_BODY) if args.batched else ("/transform",)
+            log = Path(tmp) / "log"
+            results.append(soak(contender, args.seconds, args.connections, log, *target))
     command = contenders.WRK_COMMAND.format(c=args.connections, d=args.seconds)
+    if args.batched:
+        command = command.replace("post_transform.lua", "post_embed.lua").replace(
+            "/transform", "/embed"
+        )
     print(f"Soak {started} at {contenders.revision()}: `{command}`\n")
     print(
         "| service | requests | req/s | p50 ms | p99 ms | max ms | wrk errors | log lines | non-2xx"

@@ -31,6 +31,7 @@ class Route(NamedTuple):
     max_body: int | None
     summary: str | None
     envelope: str | None = None  # "input": RunPod's {"input": {...}} is taken too
+    batch: Batch | None = None
 
     @property
     def module(self) -> str:
@@ -39,6 +40,14 @@ class Route(NamedTuple):
     @property
     def function(self) -> str:
         return self.handler.partition(":")[2]
+
+
+class Batch(NamedTuple):
+    """A route's `batch:` (dynamic batching)."""
+
+    max_size: int
+    max_wait_ms: float
+    concurrency: int
 
 
 class Gpu(NamedTuple):
@@ -297,6 +306,7 @@ def _endpoint(
                 max_body=None if r["max_body"] is None else parse_size(r["max_body"]),
                 summary=r["summary"],
                 envelope=r["envelope"],
+                batch=_batch(r["batch"]),
             )
             for i, r in enumerate(e["routes"])
             if r is not None  # set aside by schema.without_invalid; indices stay file positions
@@ -304,6 +314,12 @@ def _endpoint(
         kubernetes=_kubernetes(e["kubernetes"]),
         app=e["app"],
     )
+
+
+def _batch(b: dict[str, Any] | None) -> Batch | None:
+    if b is None:
+        return None
+    return Batch(b["max_size"], float(b["max_wait_ms"]), b["concurrency"])
 
 
 def _kubernetes(k: dict[str, Any]) -> KubernetesSettings:

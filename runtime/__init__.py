@@ -7,9 +7,19 @@
 from starlette.datastructures import UploadFile
 
 from .app import Service, create_app
+from .batching import Batch
 from .errors import HTTPError
 from .instances import Method
 from .routes import Route
 from .settings import Settings
 
-__all__ = ["HTTPError", "Method", "Route", "Service", "Settings", "UploadFile", "create_app"]
+__all__ = [
+    "Batch",
+    "HTTPError",
+    "Method",
+    "Route",
+    "Service",
+    "Settings",
+    "UploadFile",
+    "create_app",
+]

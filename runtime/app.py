@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import logs, results, tracing, wire
+from . import batching, logs, results, tracing, wire
 from .binding import Form
 from .bodies import LimitedReceive, ReplayReceive, declared_length, decode_request, read_body
 from .deadlines import Deadlines
@@ -91,6 +91,7 @@ class Service:
         self.exporter = tracing.exporter_from_env(settings.title, settings.version)
         if self.metrics is not None and self.exporter is not None:
             self.metrics.sources.append(self.exporter.metric_lines)
+        batching.attach(self.operations, self.threads, self.metrics)
 
     # --- ASGI -----------------------------------------------------------------------------
 

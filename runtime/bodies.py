@@ -144,12 +144,12 @@ async def decode_form(raw: bytes, kind: str, content_type: bytes) -> Any:
     return Form(list(form.multi_items()))
 
 
-def decode_value(raw: bytes, content_type: str) -> Any:
-    """The body as any JSON (or msgpack, by Content-Type) value."""
+def decode_value(raw: bytes, content_type: str, empty: Any = None) -> Any:
+    """The body as any JSON (or msgpack, by Content-Type) value; ``empty`` for no body."""
     if content_type in MSGPACK_TYPES:
-        return _msgpack(raw)
+        return _msgpack(raw) if raw else empty
     if content_type in ("", "application/json", "text/json") or content_type.endswith("+json"):
-        return _json(raw)
+        return _json(raw) if raw else empty
     raise HTTPError(
         415,
         f"Unsupported Content-Type {content_type!r}: send application/json, msgpack or a form",
@@ -161,7 +161,7 @@ def decode_object(raw: bytes, content_type: str) -> dict[str, Any]:
 
     An empty body is ``{}``, so handlers whose parameters all have defaults need none.
     """
-    return _object(decode_value(raw, content_type) if raw else {})
+    return _object(decode_value(raw, content_type, {}))
 
 
 def _object(value: Any) -> dict[str, Any]:

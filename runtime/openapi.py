@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.convertors import FloatConvertor, IntegerConvertor, UUIDConvertor
 from starlette.routing import compile_path
 
+from .batching import item_types
 from .binding import Param
 from .coercion import is_unchecked, union_members, unwrap
 from .routes import openapi_path
@@ -221,8 +222,14 @@ def _operation(operation: Operation, used: set[str]) -> dict[str, Any]:
             "required": bool(required),
             "content": {"application/json": {"schema": body}},
         }
+    success = _success(operation)
+    if operation.batcher is not None:  # a request is one item of the handler's list
+        item, result = item_types(route.endpoint)
+        item_schema = {"application/json": {"schema": schema_for(item)}}
+        spec["requestBody"] = {"required": True, "content": item_schema}
+        success["content"] = {"application/json": {"schema": schema_for(result)}}
     spec["responses"] = {
-        "200": _success(operation),
+        "200": success,
         "422": {
             "description": "Validation Error",
             "content": {

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from starlette.routing import compile_path
 
+from .batching import Batcher, check_handler
 from .binding import Binding, UnknownKeys, plan
 from .deadlines import Deadlines
 from .instances import Method
@@ -26,6 +27,7 @@ class Operation:
     kind: Kind
     timeout: float | None  # the route's, else the service's request_timeout
     max_body: int  # the route's, else the service's
+    batcher: Batcher | None = None  # a batched route: requests await Batcher.submit
 
     @property
     def template(self) -> str:
@@ -60,6 +62,8 @@ def compile_route(route: Route, settings: Settings) -> Operation:
             f"Route {method} {route.path}: envelope {route.envelope!r} is not None or 'input'"
         )
     _, _, convertors = compile_path(route.path)
+    if route.batch is not None:  # batching.py: its requests await the route's Batcher
+        return _batched(route, method, convertors, settings)
     unknown: UnknownKeys = "ignore" if settings.unknown_keys == "ignore" else "reject"
     return Operation(
         route=Route(
@@ -78,12 +82,37 @@ def compile_route(route: Route, settings: Settings) -> Operation:
     )
 
 
+def _batched(
+    route: Route, method: str, convertors: dict[str, Any], settings: Settings
+) -> Operation:
+    """A batched route: each request is bound as a raw body awaiting ``Batcher.submit``."""
+    where = f"Route {method} {route.path}"
+    if method not in ("POST", "PUT", "PATCH"):
+        raise ValueError(f"{where}: a batched route takes a request body: use POST, PUT or PATCH")
+    if convertors:
+        raise ValueError(f"{where}: a batched route cannot have path parameters")
+    endpoint, batch = route.endpoint, route.batch
+    assert batch is not None
+    check_handler(endpoint, f"{where} ({getattr(endpoint, '__qualname__', '?')})")
+    batcher = Batcher(endpoint, batch, route.path, kind_of(endpoint) == "sync")
+    return Operation(
+        route=Route(
+            method, route.path, endpoint, route.timeout, route.max_body, route.name, batch=batch
+        ),
+        binding=plan(batcher.submit, method, convertors),
+        kind="async",
+        timeout=route.timeout if route.timeout is not None else settings.request_timeout,
+        max_body=route.max_body if route.max_body is not None else settings.max_body,
+        batcher=batcher,
+    )
+
+
 async def invoke(
     operation: Operation, kwargs: dict[str, Any], threads: ThreadPool, deadlines: Deadlines
 ) -> Any:
     """Call the handler: async ones on the loop, sync ones in ``threads``, both under the
     deadline; a generator function is only called (streaming starts it)."""
-    endpoint = operation.route.endpoint
+    endpoint = operation.route.endpoint if operation.batcher is None else operation.batcher.submit
     if operation.kind == "stream":
         return endpoint(**kwargs)
     sync = operation.kind == "sync"

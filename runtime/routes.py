@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from starlette.convertors import Convertor
 from starlette.routing import compile_path
+
+if TYPE_CHECKING:
+    from .batching import Batch
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
@@ -31,6 +34,7 @@ class Route:
     max_body: int | None = None
     name: str | None = None
     envelope: str | None = None  # "input": RunPod's queue request {"input": {...}} is taken too
+    batch: Batch | None = None  # group concurrent requests into one call (batching.py)
 
 
 def is_reserved(path: str, docs: bool) -> bool:

@@ -72,3 +72,18 @@ def test_users_crud_round_trip():
 def test_create_user_rejects_a_bad_email():
     with pytest.raises(ValueError):
         users.create_user("x", "no-at-sign")
+
+
+def test_embed_answers_each_item_of_a_batch_with_a_unit_vector():
+    first, second = gpu_worker.embed([{"text": "abc"}, {"text": "hello"}])
+    assert isinstance(first, dict) and isinstance(second, dict)
+    assert len(first["embedding"]) == gpu_worker.DIMS
+    assert abs(sum(v * v for v in first["embedding"]) - 1.0) < 1e-5
+    assert first["embedding"] != second["embedding"]
+    assert first["batch"] == second["batch"] == 2
+
+
+def test_embed_fails_only_the_items_without_a_text():
+    results = gpu_worker.embed([{"text": "ok"}, {"txt": "typo"}, "just a string"])
+    assert isinstance(results[0], dict)
+    assert isinstance(results[1], ValueError) and isinstance(results[2], ValueError)

@@ -246,15 +246,8 @@ def test_a_class_handler_imports_the_class_once_and_routes_its_methods(tmp_path)
     assert "Route('GET', '/health', _h1, " in service
 
 
-def test_runtime_metrics_reach_the_service_settings(tmp_path):
-    path = example_copy(tmp_path)
-    text = path.read_text()
-    path.write_text(
-        text.replace(
-            "      max_concurrency: 64\n", "      max_concurrency: 64\n      metrics: true\n", 1
-        )
-    )
-    files = render_loaded(load(path))
+def test_runtime_metrics_reach_the_service_settings():
+    files = render_loaded(load())
     assert "    metrics=True,\n" in files["gpu/handler_service.py"].decode()
     assert "    metrics=False,\n" in files["cpu/handler_service.py"].decode()
 
@@ -274,3 +267,11 @@ def test_unknown_keys_and_the_input_envelope_reach_the_service(tmp_path):
     assert "name='gpu_worker:compute', envelope='input')" in service
     default = files["cpu/handler_service.py"].decode()  # reject is the runtime's own default
     assert "unknown_keys" not in default and "envelope" not in default
+
+
+def test_a_batched_route_renders_its_batch_options():
+    files = render_loaded(load())
+    service = files["gpu/handler_service.py"].decode()
+    assert "from flashctl_runtime import Batch  # noqa: E402\n" in service
+    assert "batch=Batch(max_size=32, max_wait_ms=10.0, concurrency=1))," in service
+    assert "Batch(" not in files["cpu/handler_service.py"].decode()

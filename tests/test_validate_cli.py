@@ -34,7 +34,7 @@ def write_project(tmp_path: Path, text: str = BROKEN) -> Path:
 def test_example_validates_with_exit_0(run_cli):
     result = run_cli("validate", "-f", str(EXAMPLE))
     assert result.exit_code == 0, result
-    assert "ok (3 endpoints, 11 routes)" in result.stdout
+    assert "ok (3 endpoints, 12 routes)" in result.stdout
 
 
 def test_example_validates_in_every_environment(run_cli):

@@ -12,6 +12,7 @@ from types import ModuleType
 
 from flashctl.checks import (
     app,
+    batch,
     compute,
     cpu_duplicate,
     cross_endpoint,
@@ -45,6 +46,7 @@ RULES: tuple[ModuleType, ...] = (
     handlers,
     handler_signature,
     app,
+    batch,
     cross_endpoint,
     compute,
     gpu_exclude,

@@ -27,7 +27,9 @@ def check(project: Project, document: Document, handlers: HandlerIndex) -> Itera
             if not isinstance(found, Function):
                 continue  # handler-not-found reports it
             at = (*route.at, "handler")
-            for message in _mismatches(found, route.method, route.path):
+            # a batched handler's parameters are checked by batch-route
+            mismatches = () if route.batch else _mismatches(found, route.method, route.path)
+            for message in mismatches:
                 yield document.problem(at, ID, f"handler '{route.handler}': {message}")
             problem = _not_creatable(handlers, endpoint.source_dir, route.module, route.function)
             if problem:

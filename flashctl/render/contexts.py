@@ -18,7 +18,7 @@ from typing import Any
 from flashctl import __version__
 from flashctl.errors import RenderError
 from flashctl.files import MARKER_FIELD, MARKER_VALUE
-from flashctl.model import Endpoint, Project
+from flashctl.model import Batch, Endpoint, Project
 from flashctl.runpod.create_body import create_body
 
 Files = dict[str, bytes]
@@ -190,10 +190,13 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
                 f"max_body={r.max_body!r}",
                 f"name={r.handler!r}",
                 *([f"envelope={r.envelope!r}"] if r.envelope else []),
+                *([f"batch={_batch(r.batch)}"] if r.batch else []),
             ]
         )
         for r in endpoint.routes
     ]
+    if any(r.batch for r in endpoint.routes):
+        imports.append("from flashctl_runtime import Batch")
     runtime = endpoint.runtime
     rate = runtime.rate_limit
     settings = [
@@ -220,6 +223,14 @@ def _service_view(project: Project, endpoint: Endpoint, docs: bool | None) -> di
         "settings": settings,
         "asgi_app": asgi_app,
     }
+
+
+def _batch(batch: Batch) -> str:
+    """``Batch(max_size=32, max_wait_ms=10.0, concurrency=1)``: numbers only, from the model."""
+    return (
+        f"Batch(max_size={int(batch.max_size)!r}, max_wait_ms={float(batch.max_wait_ms)!r},"
+        f" concurrency={int(batch.concurrency)!r})"
+    )
 
 
 def _manifest(project: Project, files: Files, input_digest: str) -> bytes:
