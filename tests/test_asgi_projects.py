@@ -97,7 +97,7 @@ def test_the_fastapi_project_imports_as_an_app_endpoint_and_validates(imported, 
     assert app["app"] == "main:app"
     assert app["dependencies"] == ["fastapi"]
     assert app["scaling"]["workers"] == {"min": 1, "max": 3}  # the mothership's
-    assert app["runtime"] == {"request_timeout": None}
+    assert app["runtime"] == {"request_timeout": None, "unknown_keys": "ignore"}
     gpu = document["endpoints"]["fastapi-app-gpu"]  # its package's __init__ imports fastapi
     assert gpu["dependencies"] == ["fastapi"]
     validated = run_cli("validate", "-f", str(imported))

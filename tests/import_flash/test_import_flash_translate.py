@@ -134,7 +134,7 @@ def test_execution_timeout_ms_zero_is_no_cap(tmp_path, option: str, expected):
         f"api = Endpoint(name='t', cpu='cpu5c-2-4', {option}workers=2)\n"
         "@api.post('/a')\ndef a():\n    return 1\n",
     )
-    assert endpoints["t"]["runtime"] == {"request_timeout": expected}
+    assert endpoints["t"]["runtime"] == {"request_timeout": expected, "unknown_keys": "ignore"}
 
 
 def test_a_timeout_past_runpods_load_balancer_limit_is_kept_and_reported(tmp_path):
@@ -143,7 +143,7 @@ def test_a_timeout_past_runpods_load_balancer_limit_is_kept_and_reported(tmp_pat
         "gpu = LiveLoadBalancer(name='long', executionTimeoutMs=600000)\n"
         "@remote(gpu, method='POST', path='/a')\ndef a():\n    return 1\n",
     )
-    assert endpoints["long"]["runtime"] == {"request_timeout": 600}
+    assert endpoints["long"]["runtime"] == {"request_timeout": 600, "unknown_keys": "ignore"}
     assert any("ends a request after 5.5 minutes" in note for note in notes)
 
 
