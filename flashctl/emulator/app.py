@@ -22,6 +22,10 @@ Emulator-only hooks, unauthenticated and never faulted (RunPod has nothing like 
     POST /_emulator/faults     {"faults": [{"kind": "drop_after", "match": "POST /v2/serverless"}]}
     POST /_emulator/serverless/{id}/busy   {"workers": N}: N workers serve a request (RUNNING),
                                so a rolling update replaces them last
+    GET  /_emulator/workers    `--run-workers`: each worker process (pid, port, status, output)
+
+With `--run-workers` (fleet.py), `/<endpoint id>/...` is the endpoints' load balancer, and
+`/workers` and `/releases` report the real worker processes.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -45,6 +49,9 @@ from flashctl.emulator import catalog, schema
 from flashctl.emulator.faults import FaultInjector, ScriptedFault
 from flashctl.emulator.request_log import RequestLog, route_template
 from flashctl.emulator.state import EmulatorState
+
+if TYPE_CHECKING:
+    from flashctl.emulator.fleet import Fleet
 
 _TITLES = {
     400: "Bad Request",
@@ -75,6 +82,7 @@ class Emulator:
     api_key: str | None = None  # None: any non-empty bearer token is accepted
     latency_ms: float = 0.0
     retry_after: int = 1  # seconds, in a 429's Retry-After
+    fleet: Fleet | None = None  # `--run-workers`: real workers behind a load balancer
 
 
 def problem(
@@ -142,13 +150,20 @@ def build_app(emulator: Emulator) -> ASGIApp:
         endpoint_id = request.path_params["id"]
         if state.get(endpoint_id) is None:
             return _not_found()
+        if emulator.fleet is not None:
+            return JSONResponse(emulator.fleet.workers_view(endpoint_id))
         return JSONResponse(state.workers(endpoint_id))
 
     async def list_releases(request: Request) -> Response:
         endpoint_id = request.path_params["id"]
         if state.get(endpoint_id) is None:
             return _not_found()
-        return JSONResponse(state.releases(endpoint_id))
+        releases = state.releases(endpoint_id)
+        if emulator.fleet is not None:  # the real workers' rollout
+            releases["rollout"], counts = emulator.fleet.rollout(endpoint_id)
+            for release in releases["releases"]:
+                release["workerCount"] = counts.get(release["version"], 0)
+        return JSONResponse(releases)
 
     def catalog_route(kind: str) -> Route:
         async def read(request: Request) -> Response:
@@ -190,6 +205,10 @@ def build_app(emulator: Emulator) -> ASGIApp:
         state.set_busy(endpoint_id, count)
         return Response(status_code=204)
 
+    async def workers_hook(request: Request) -> Response:
+        fleet = emulator.fleet
+        return JSONResponse({"workers": fleet.processes() if fleet is not None else []})
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         detail = "no such route" if exc.status_code == 404 else exc.detail
@@ -208,6 +227,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
         Route("/_emulator/reset", reset_hook, methods=["POST"]),
         Route("/_emulator/faults", faults_hook, methods=["POST"]),
         Route("/_emulator/serverless/{id}/busy", busy_hook, methods=["POST"]),
+        Route("/_emulator/workers", workers_hook, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     return _Gate(app, emulator)
@@ -283,15 +303,7 @@ class _Gate:
             await send(message)
 
     def _authenticate(self, headers: Headers) -> Response | None:
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return problem(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        expected = self.emulator.api_key
-        # Header values arrive as latin-1 text; compare the raw bytes (any byte may come).
-        sent = token.strip().encode("latin-1")
-        if expected is not None and not secrets.compare_digest(sent, expected.encode()):
-            return problem(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-        return None
+        return authenticate(headers, self.emulator.api_key)
 
     def _fault_response(self, fault: str) -> Response:
         if fault == "429":
@@ -308,6 +320,18 @@ class _Gate:
         if fault == "429":
             return f'"minute";r=0;t={self.emulator.retry_after}'
         return '"minute";r=599;t=60'
+
+
+def authenticate(headers: Headers, expected: str | None) -> Response | None:
+    """The 401 for a missing or wrong bearer key (`expected` None: any key), else None."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return problem(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    # Header values arrive as latin-1 text; compare the raw bytes (any byte may come).
+    sent = token.strip().encode("latin-1")
+    if expected is not None and not secrets.compare_digest(sent, expected.encode()):
+        return problem(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return None
 
 
 async def _json_body(request: Request) -> Any:

@@ -18,18 +18,21 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flashctl.emulator.app import Emulator, build_app
+from flashctl.emulator.app import Emulator, authenticate, build_app
 from flashctl.emulator.faults import FaultInjector
+from flashctl.emulator.fleet import Fleet
 from flashctl.emulator.request_log import RequestLog
 from flashctl.emulator.state import EmulatorState
+from flashctl.emulator.workers import WorkerOptions
 from flashctl.errors import FlashError, UsageError
 
 LOGGER = logging.getLogger("flashctl.emulator.server")
@@ -46,8 +49,10 @@ def create_emulator(
     retry_after: int = 1,
     rollout_interval: float = 0.5,
     omit_fields: tuple[str, ...] = (),
+    workers: WorkerOptions | None = None,
 ) -> Emulator:
-    """The emulator's parts, checked; raises UsageError for an out-of-range option."""
+    """The emulator's parts, checked; raises UsageError for an out-of-range option.
+    `workers`: run the deployed endpoints' real workers behind a load balancer (fleet.py)."""
     if not 0.0 <= fail_rate <= 1.0:
         raise UsageError(f"--fail-rate must be between 0 and 1, got {fail_rate}.")
     if min(latency_ms, worker_ready_delay, retry_after, rollout_interval) < 0:
@@ -55,7 +60,7 @@ def create_emulator(
             "--latency-ms, the worker ready delay, the rollout interval and Retry-After must"
             " be >= 0."
         )
-    return Emulator(
+    emulator = Emulator(
         state=EmulatorState(
             state,
             worker_ready_delay=worker_ready_delay,
@@ -68,6 +73,11 @@ def create_emulator(
         latency_ms=latency_ms,
         retry_after=retry_after,
     )
+    if workers is not None:
+        emulator.fleet = Fleet(
+            emulator.state, workers, lambda headers: authenticate(headers, api_key)
+        )
+    return emulator
 
 
 def serve_emulator(
@@ -88,9 +98,10 @@ def serve_emulator(
     (optional Endpoint fields the answers leave out).
     """
     emulator = create_emulator(state, api_key, fail_rate, latency_ms, seed, **options)
-    config = _config([f"{host}:{port}"])
+    sock = _listen(host, port)
+    config = _config([f"fd://{sock.detach()}"])
     config.errorlog = "-"  # hypercorn prints "Running on http://..." to stderr
-    asyncio.run(serve(_asgi(emulator), config, mode="asgi"))
+    asyncio.run(_serve(emulator, config, _public_url(host, port), None))
 
 
 class BackgroundEmulator:
@@ -117,10 +128,7 @@ class BackgroundEmulator:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> BackgroundEmulator:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(128)
+        sock = _listen(self.host, self.port)
         self.port = sock.getsockname()[1]
         config = _config([f"fd://{sock.detach()}"])  # hypercorn owns and closes it
         self._thread = threading.Thread(
@@ -156,7 +164,8 @@ class BackgroundEmulator:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self._running.set()
-            await serve(_asgi(self.emulator), config, mode="asgi", shutdown_trigger=self._stop.wait)
+            url = _public_url(self.host, self.port)
+            await _serve(self.emulator, config, url, self._stop.wait)
 
         try:
             asyncio.run(main())
@@ -165,9 +174,70 @@ class BackgroundEmulator:
             self._running.set()
 
 
+async def _serve(
+    emulator: Emulator,
+    config: Config,
+    url: str,
+    shutdown_trigger: Callable[[], Awaitable[Any]] | None,
+) -> None:
+    """Serve until the trigger (None: SIGINT or SIGTERM); the workers stop with the server."""
+    fleet = emulator.fleet
+    if fleet is None:
+        await serve(_asgi(emulator), config, mode="asgi", shutdown_trigger=shutdown_trigger)
+        return
+    emulator.state.local_base = url
+    fleet.start()
+    try:
+        await serve(_asgi(emulator), config, mode="asgi", shutdown_trigger=shutdown_trigger)
+    finally:
+        try:
+            await fleet.stop()
+        finally:
+            fleet.kill_all()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    sock.listen(1024)
+    return sock
+
+
+def _public_url(host: str, port: int) -> str:
+    """The emulator's URL for this machine's clients (a wildcard host is reached on loopback)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _asgi(emulator: Emulator) -> ASGIFramework:
     # Starlette's and hypercorn's ASGI type aliases differ in detail; both describe ASGI 3.
-    return cast("ASGIFramework", build_app(emulator))
+    app = build_app(emulator)
+    if emulator.fleet is not None:
+        app = _LoadBalancer(app, emulator.fleet)
+    return cast("ASGIFramework", app)
+
+
+class _LoadBalancer:
+    """`/<endpoint id>/...` to the endpoint's workers (fleet.py); the rest to the API."""
+
+    def __init__(self, app: ASGIApp, fleet: Fleet) -> None:
+        self.app = app
+        self.fleet = fleet
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint_id = scope["path"][1:].partition("/")[0]
+            if self.fleet.state.version(endpoint_id):
+                await self.fleet.handle(endpoint_id, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _config(binds: list[str]) -> Config:

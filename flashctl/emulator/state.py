@@ -99,6 +99,9 @@ class EmulatorState:
         self.rollout_interval = rollout_interval
         self.omit_fields = omit_fields
         self._clock = clock
+        # `--run-workers`: the emulator's own URL, which load-balancer endpoints' requestUrls
+        # point at (`http://127.0.0.1:8765/<id>`) instead of `https://<id>.api.runpod.ai`.
+        self.local_base: str | None = None
         # id -> {"endpoint": Endpoint, "version": int, "workers": [...], "releases": [...]}
         self._records: dict[str, JSONObject] = {}
         if path is not None:
@@ -122,7 +125,20 @@ class EmulatorState:
         return copy.deepcopy(record["endpoint"]) if record else None
 
     def _view(self, endpoint: JSONObject) -> JSONObject:
-        return public_view(endpoint, self.omit_fields)
+        view = public_view(endpoint, self.omit_fields)
+        if self.local_base is not None and endpoint["type"] == "LOAD_BALANCER":
+            base = f"{self.local_base}/{endpoint['id']}"
+            health = endpoint["env"].get("HEALTH_CHECK_PATH", "/ping")
+            view["requestUrls"] = {"base": base, "health": base + "/" + health.lstrip("/")}
+        return view
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._records)
+
+    def version(self, endpoint_id: str) -> int:
+        """The endpoint's current release version (0 when it is gone)."""
+        record = self._records.get(endpoint_id)
+        return int(record["version"]) if record else 0
 
     def create(self, body: JSONObject) -> JSONObject:
         """Store an endpoint from a valid create body (its release 1); names may repeat."""
