@@ -207,7 +207,9 @@ def build_app(emulator: Emulator) -> ASGIApp:
 
     async def workers_hook(request: Request) -> Response:
         fleet = emulator.fleet
-        return JSONResponse({"workers": fleet.processes() if fleet is not None else []})
+        if fleet is None:
+            return JSONResponse({"workers": [], "crashed": {}})
+        return JSONResponse({"workers": fleet.processes(), "crashed": fleet.crashes()})
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

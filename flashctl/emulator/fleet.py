@@ -51,6 +51,9 @@ MAX_PAYLOAD = 30 * 1024 * 1024  # RunPod's load-balancer payload cap
 PROCESSING_CAP_SECONDS = 330.0  # RunPod's load balancer gives up on a request after 5.5 min
 RECONCILE_SECONDS = 0.1
 READY_PING_SECONDS = 0.5  # a ready worker's /ping is asked this often
+UNHEALTHY_AFTER = 3  # failed /ping calls in a row that make a ready worker UNHEALTHY
+CRASH_LINES = 20  # lines of a crashed worker's output kept for /_emulator/workers
+CRASH_BACKOFF = 0.5  # seconds before a start after a crash; doubled per crash in a row, to 30
 
 
 @dataclass(eq=False)
@@ -65,6 +68,7 @@ class Worker:
     idle_since: float = field(default_factory=time.monotonic)
     ready_wall: float | None = None
     stop_deadline: float | None = None
+    failed_pings: int = 0
 
     @property
     def id(self) -> str:
@@ -80,6 +84,9 @@ class Pool:
     waiting: int = 0
     wake: bool = False  # a health call found no worker: start one
     failure: str | None = None  # why the last start failed, shown in the worker log
+    crashes: int = 0  # workers in a row that exited on their own: starts back off
+    last_crash: list[str] = field(default_factory=list)  # the last lines of the last one
+    next_start: float = 0.0  # monotonic time before which no worker is started
     available: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -132,6 +139,10 @@ class Fleet:
         for pool in self.pools.values():
             for worker in pool.workers:
                 worker.process.kill()
+
+    def crashes(self) -> dict[str, list[str]]:
+        """The last lines of each endpoint's last crashed worker, for `/_emulator/workers`."""
+        return {pool.endpoint_id: pool.last_crash for pool in self.pools.values() if pool.crashes}
 
     def processes(self) -> list[dict[str, Any]]:
         """Every worker process, for the `/_emulator/workers` hook."""
@@ -355,18 +366,23 @@ class Fleet:
             if not self._start(pool, endpoint, version):
                 break
 
-        # A rolling release: once a new worker is ready, old ones take no new request.
-        if any(w.status == "READY" for w in current):
-            for worker in stale:
-                if worker.status != "DRAINING":
-                    worker.status = "DRAINING"
-        # Scale in: workers idle for idle_timeout beyond what is wanted, idle ones first.
+        # A rolling release: once a new worker is ready, old ones take no new request; an old
+        # one idle for idle_timeout goes anyway. RunPod removes an unhealthy worker.
         now = time.monotonic()
+        new_ready = any(w.status == "READY" for w in current)
+        for worker in stale:
+            if new_ready or (worker.in_flight == 0 and now - worker.idle_since >= idle_timeout):
+                worker.status = "DRAINING"
+        for worker in current:
+            if worker.status == "UNHEALTHY":
+                worker.status = "DRAINING"
+        # Scale in: workers idle for idle_timeout beyond what is wanted, idle ones first.
         spare = len(usable) - wanted
         for worker in sorted(usable, key=lambda w: w.idle_since):
             if spare <= 0:
                 break
-            if worker.in_flight == 0 and now - worker.idle_since >= idle_timeout:
+            idle = worker.status == "READY" and worker.in_flight == 0
+            if idle and now - worker.idle_since >= idle_timeout:
                 worker.status = "DRAINING"
                 spare -= 1
         for worker in pool.workers:
@@ -374,6 +390,8 @@ class Fleet:
                 self._stop(worker)
 
     def _start(self, pool: Pool, endpoint: dict[str, Any], version: int) -> bool:
+        if time.monotonic() < pool.next_start:
+            return False  # the last workers crashed: wait before the next try
         total = sum(1 for p in self.pools.values() for w in p.workers if w.status != "STOPPING")
         if total >= self.options.max_total:
             return self._failed(pool, f"the cap of {self.options.max_total} workers is reached")
@@ -431,6 +449,9 @@ class Fleet:
                 continue
             if worker.status != "STOPPING":
                 worker.process.note(f"emulator: worker exited with code {code}")
+                pool.crashes += 1
+                pool.last_crash = list(worker.process.lines)[-CRASH_LINES:]
+                pool.next_start = now + min(CRASH_BACKOFF * 2 ** (pool.crashes - 1), 30.0)
             pool.workers.remove(worker)
             self._forget(worker)
 
@@ -453,6 +474,8 @@ class Fleet:
                 if worker.ready_wall is None:
                     worker.ready_wall = time.time()
                     worker.idle_since = time.monotonic()
+                worker.failed_pings = 0
+                pool.crashes = 0
                 if worker.status != "READY":
                     worker.status = "READY"
                     pool.available.set()
@@ -460,7 +483,9 @@ class Fleet:
             elif status in (204, None) and worker.ready_wall is None:
                 worker.status = "INITIALIZING"
             else:
-                worker.status = "UNHEALTHY"
+                worker.failed_pings += 1
+                if worker.failed_pings >= UNHEALTHY_AFTER:
+                    worker.status = "UNHEALTHY"
             ready = worker.status == "READY"
             await asyncio.sleep(READY_PING_SECONDS if ready else self.options.ping_interval)
 

@@ -32,7 +32,7 @@ from flashctl.emulator.faults import FaultInjector
 from flashctl.emulator.fleet import Fleet
 from flashctl.emulator.request_log import RequestLog
 from flashctl.emulator.state import EmulatorState
-from flashctl.emulator.workers import WorkerOptions
+from flashctl.emulator.workers import WorkerOptions, parse_port_range, read_secrets
 from flashctl.errors import FlashError, UsageError
 
 LOGGER = logging.getLogger("flashctl.emulator.server")
@@ -265,8 +265,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--worker-ready-delay", type=float, default=0.3, metavar="SECONDS")
     parser.add_argument("--retry-after", type=int, default=1, metavar="SECONDS")
     parser.add_argument("--rollout-interval", type=float, default=0.5, metavar="SECONDS")
+    parser.add_argument("--run-workers", action="store_true", help="run the endpoints' workers")
+    parser.add_argument("--contexts", type=Path, default=Path(".flashctl/build"))
+    parser.add_argument("--worker-ports", default="20000-20999", metavar="LOW-HIGH")
+    parser.add_argument("--max-workers", type=int, default=16)
+    parser.add_argument("--secrets", type=Path, help="NAME=value lines of secret values")
+    parser.add_argument("--worker-wait", type=float, default=120.0, metavar="SECONDS")
     args = parser.parse_args(argv)
     try:
+        workers = None
+        if args.run_workers:
+            workers = WorkerOptions(
+                contexts=args.contexts,
+                ports=parse_port_range(args.worker_ports),
+                secrets=read_secrets(args.secrets) if args.secrets else {},
+                max_total=args.max_workers,
+                wait_seconds=args.worker_wait,
+            )
         serve_emulator(
             args.host,
             args.port,
@@ -278,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             worker_ready_delay=args.worker_ready_delay,
             retry_after=args.retry_after,
             rollout_interval=args.rollout_interval,
+            workers=workers,
         )
     except FlashError as err:
         print(f"error: {err}", file=sys.stderr)

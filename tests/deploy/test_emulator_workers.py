@@ -399,3 +399,26 @@ def test_no_worker_outlives_the_emulator(run_cli, tmp_path, cli_emulators, signu
 def test_worker_ports_must_be_a_range(run_cli):
     result = run_cli("emulator", "--run-workers", "--worker-ports", "80")
     assert result.exit_code == 2 and "--worker-ports must look like LOW-HIGH" in result.stderr
+
+
+def test_a_worker_that_crashes_on_start_leaves_a_400_and_its_output(
+    run_cli, local_runpod, tmp_path
+):
+    flash_yaml = small_project(tmp_path / "project", "1", workers="{min: 0, max: 2}")
+    handlers = tmp_path / "project" / "app" / "handlers.py"
+    handlers.write_text('raise RuntimeError("boom at import")\n' + handlers.read_text())
+    render(run_cli, flash_yaml, tmp_path / "build")
+    deploy = local_runpod(wait_seconds=1.5)
+    assert run_cli("apply", "-f", str(flash_yaml), "--yes", env=deploy.env).exit_code == 0
+    url = base_url(deploy, "burst-api") + "/hello"
+    assert requests.get(url, headers=AUTH, timeout=10).status_code == 400
+    endpoint_id = deploy.by_name("burst-api")["id"]
+
+    def crash_lines() -> list[str]:
+        answer = requests.get(f"{deploy.url}/_emulator/workers", timeout=5).json()
+        lines: list[str] = answer["crashed"].get(endpoint_id, [])
+        return lines
+
+    wait_until(crash_lines, 20, "the worker's crash is recorded")
+    assert any("boom at import" in line for line in crash_lines())
+    wait_until(lambda: not processes(deploy), 10, "no worker is left")
