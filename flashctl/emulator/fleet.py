@@ -222,7 +222,7 @@ class Fleet:
         """One request to `/<endpoint_id>/...`."""
         from flashctl.emulator.app import problem
 
-        endpoint = self.state.stored(endpoint_id)
+        endpoint = self.state.peek(endpoint_id)
         headers = Headers(scope=scope)
         refusal = self._check_key(headers)
         if refusal is None and endpoint is None:
@@ -269,10 +269,10 @@ class Fleet:
             await send(message)
 
         try:
-            await asyncio.wait_for(
-                worker.upstream.forward(scope["method"], target, scope["headers"], body, tracked),
-                limit,
-            )
+            async with asyncio.timeout(limit):  # no task per request, unlike wait_for
+                await worker.upstream.forward(
+                    scope["method"], target, scope["headers"], body, tracked
+                )
         except UpstreamError as err:
             if not started:
                 await problem(502, f"worker {worker.id} failed: {err}")(scope, receive, send)
@@ -339,7 +339,7 @@ class Fleet:
                 if not pool.workers:
                     del self.pools[endpoint_id]
         for endpoint_id in sorted(ids):
-            endpoint = self.state.stored(endpoint_id)
+            endpoint = self.state.peek(endpoint_id)
             if endpoint is None:
                 continue
             pool = self.pools.setdefault(endpoint_id, Pool(endpoint_id))

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.util
 import logging
+import signal
 import socket
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -99,9 +102,8 @@ def serve_emulator(
     """
     emulator = create_emulator(state, api_key, fail_rate, latency_ms, seed, **options)
     sock = _listen(host, port)
-    config = _config([f"fd://{sock.detach()}"])
-    config.errorlog = "-"  # hypercorn prints "Running on http://..." to stderr
-    asyncio.run(_serve(emulator, config, _public_url(host, port), None))
+    with asyncio.Runner(loop_factory=_loop_factory(emulator)) as runner:
+        runner.run(_serve(emulator, sock, _public_url(host, port), None, errorlog="-"))
 
 
 class BackgroundEmulator:
@@ -130,9 +132,8 @@ class BackgroundEmulator:
     def start(self) -> BackgroundEmulator:
         sock = _listen(self.host, self.port)
         self.port = sock.getsockname()[1]
-        config = _config([f"fd://{sock.detach()}"])  # hypercorn owns and closes it
         self._thread = threading.Thread(
-            target=self._run, args=(config,), name=f"emulator-{self.port}", daemon=True
+            target=self._run, args=(sock,), name=f"emulator-{self.port}", daemon=True
         )
         self._thread.start()
         if not self._running.wait(timeout=10):
@@ -159,13 +160,13 @@ class BackgroundEmulator:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _run(self, config: Config) -> None:
+    def _run(self, sock: socket.socket) -> None:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self._running.set()
             url = _public_url(self.host, self.port)
-            await _serve(self.emulator, config, url, self._stop.wait)
+            await _serve(self.emulator, sock, url, self._stop.wait)
 
         try:
             asyncio.run(main())
@@ -176,24 +177,96 @@ class BackgroundEmulator:
 
 async def _serve(
     emulator: Emulator,
-    config: Config,
+    sock: socket.socket,
     url: str,
     shutdown_trigger: Callable[[], Awaitable[Any]] | None,
+    errorlog: str | None = None,
 ) -> None:
-    """Serve until the trigger (None: SIGINT or SIGTERM); the workers stop with the server."""
+    """Serve on `sock` until the trigger (None: SIGINT or SIGTERM); the workers stop with the
+    server. `errorlog` "-": hypercorn says "Running on http://..." on stderr."""
     fleet = emulator.fleet
     if fleet is None:
-        await serve(_asgi(emulator), config, mode="asgi", shutdown_trigger=shutdown_trigger)
+        await _serve_hypercorn(_asgi(emulator), sock, shutdown_trigger, errorlog)
         return
     emulator.state.local_base = url
     fleet.start()
     try:
-        await serve(_asgi(emulator), config, mode="asgi", shutdown_trigger=shutdown_trigger)
+        if importlib.util.find_spec("uvicorn") and importlib.util.find_spec("httptools"):
+            await _serve_uvicorn(_asgi(emulator), sock, shutdown_trigger)
+        else:
+            await _serve_hypercorn(_asgi(emulator), sock, shutdown_trigger, errorlog)
     finally:
         try:
             await fleet.stop()
         finally:
             fleet.kill_all()
+
+
+async def _serve_hypercorn(
+    app: ASGIFramework,
+    sock: socket.socket,
+    shutdown_trigger: Callable[[], Awaitable[Any]] | None,
+    errorlog: str | None,
+) -> None:
+    config = _config([f"fd://{sock.detach()}"])  # hypercorn owns and closes it
+    if errorlog is not None:
+        config.errorlog = errorlog
+    await serve(app, config, mode="asgi", shutdown_trigger=shutdown_trigger)
+
+
+async def _serve_uvicorn(
+    app: ASGIFramework,
+    sock: socket.socket,
+    shutdown_trigger: Callable[[], Awaitable[Any]] | None,
+) -> None:
+    """The load balancer's server when uvicorn and httptools are installed: its C parser makes
+    the hop a third of hypercorn's CPU cost (bench/b8_emulator.py). Signals stay the
+    emulator's: SIGINT and SIGTERM stop it, and the workers with it."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the emulator's own handlers below (uvicorn would re-raise the signal)
+
+    config = uvicorn.Config(
+        cast(Any, app),
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=1,
+    )
+    server = Server(config)
+    if shutdown_trigger is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        shutdown_trigger = stop.wait
+
+    async def watch(trigger: Callable[[], Awaitable[Any]]) -> None:
+        await trigger()
+        server.should_exit = True
+
+    watcher = asyncio.get_running_loop().create_task(watch(shutdown_trigger))
+    try:
+        with sock:
+            await server.serve(sockets=[sock])
+    finally:
+        watcher.cancel()
+
+
+def _loop_factory(emulator: Emulator) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop for the load balancer when it is installed: it halves the hop's CPU cost."""
+    if emulator.fleet is None:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -124,6 +124,12 @@ class EmulatorState:
         record = self._records.get(endpoint_id)
         return copy.deepcopy(record["endpoint"]) if record else None
 
+    def peek(self, endpoint_id: str) -> JSONObject | None:
+        """The stored document itself, not a copy: read it, never change it (the load
+        balancer reads it on every request, where a deep copy would cost more than the hop)."""
+        record = self._records.get(endpoint_id)
+        return record["endpoint"] if record else None
+
     def _view(self, endpoint: JSONObject) -> JSONObject:
         view = public_view(endpoint, self.omit_fields)
         if self.local_base is not None and endpoint["type"] == "LOAD_BALANCER":
