@@ -176,6 +176,16 @@ def slow(seconds: float = 0.4):
 
 def hello():
     return {{"version": VERSION}}
+
+
+def ticks(flag: str):
+    yield {{"tick": 1}}
+    for _ in range(100):  # the client creates `flag` once it has read the first tick
+        if os.path.exists(flag):
+            yield {{"tick": 2, "flag": "seen"}}
+            return
+        time.sleep(0.05)
+    yield {{"tick": 2, "flag": "never seen: the first tick was held back"}}
 """
 
 
@@ -201,6 +211,7 @@ endpoints:
     routes:
       - {{method: POST, path: /slow, handler: "handlers:slow"}}
       - {{method: GET, path: /hello, handler: "handlers:hello"}}
+      - {{method: GET, path: /ticks, handler: "handlers:ticks"}}
 {slo}"""
     )
     return flash_yaml
@@ -422,3 +433,26 @@ def test_a_worker_that_crashes_on_start_leaves_a_400_and_its_output(
     wait_until(crash_lines, 20, "the worker's crash is recorded")
     assert any("boom at import" in line for line in crash_lines())
     wait_until(lambda: not processes(deploy), 10, "no worker is left")
+
+
+@pytest.mark.slow
+def test_a_streamed_answer_passes_the_load_balancer_as_it_is_written(
+    run_cli, local_runpod, tmp_path
+):
+    flash_yaml = small_project(tmp_path / "project", "1", workers="{min: 0, max: 1}")
+    render(run_cli, flash_yaml, tmp_path / "build")
+    deploy = local_runpod()
+    assert run_cli("apply", "-f", str(flash_yaml), "--yes", env=deploy.env).exit_code == 0
+    flag = tmp_path / "first-tick-read"
+    url = base_url(deploy, "burst-api") + "/ticks"
+    headers = {**AUTH, "Accept": "text/event-stream"}
+    with requests.get(
+        url, params={"flag": str(flag)}, headers=headers, stream=True, timeout=30
+    ) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = r.iter_lines()
+        first = next(line for line in events if line)
+        assert json.loads(first.removeprefix(b"data: ")) == {"tick": 1}
+        flag.touch()
+        rest = [json.loads(line.removeprefix(b"data: ")) for line in events if line]
+    assert rest == [{"tick": 2, "flag": "seen"}]
