@@ -456,3 +456,12 @@ def test_a_streamed_answer_passes_the_load_balancer_as_it_is_written(
         flag.touch()
         rest = [json.loads(line.removeprefix(b"data: ")) for line in events if line]
     assert rest == [{"tick": 2, "flag": "seen"}]
+
+
+def test_the_key_goes_over_plain_http_to_a_loopback_local_runpod_only():
+    from flashctl.deploy.invoke import refuse_plain_http
+    from flashctl.errors import DeployError
+
+    refuse_plain_http("http://127.0.0.1:8765/x7k2m9q4p1v8z3/ping")  # the local RunPod's URL
+    with pytest.raises(DeployError, match=r"plain http to 10\.1\.2\.3"):
+        refuse_plain_http("http://10.1.2.3:8765/x7k2m9q4p1v8z3/ping")
