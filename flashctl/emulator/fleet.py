@@ -252,10 +252,11 @@ class Fleet:
         if worker is None:
             worker = await self._wait_for_worker(pool)
         if worker is None:
+            why = f" ({pool.failure})" if pool.failure else ""
             await problem(
                 400,
                 f"no worker of endpoint {endpoint_id} became ready within"
-                f" {self.options.wait_seconds:g} s; retry later",
+                f" {self.options.wait_seconds:g} s{why}; retry later",
             )(scope, receive, send)
             return
         target = path.encode() + (b"?" + scope["query_string"] if scope["query_string"] else b"")

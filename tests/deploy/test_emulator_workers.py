@@ -321,6 +321,7 @@ def test_a_request_that_finds_no_worker_in_time_gets_runpods_400(run_cli, local_
     wait_until(lambda: requests.get(f"{gpu}/health", headers=AUTH, timeout=10).ok)
     refused = requests.get(f"{cpu}/health", headers=AUTH, timeout=10)
     assert refused.status_code == 400, "the worker cap is reached: no cpu worker can start"
+    assert "the cap of 1 workers is reached" in refused.json()["detail"]
     lines = [line for w in processes(deploy) for line in w["lines"]]
     assert len(processes(deploy)) == 1, lines
 
@@ -465,3 +466,12 @@ def test_the_key_goes_over_plain_http_to_a_loopback_local_runpod_only():
     refuse_plain_http("http://127.0.0.1:8765/x7k2m9q4p1v8z3/ping")  # the local RunPod's URL
     with pytest.raises(DeployError, match=r"plain http to 10\.1\.2\.3"):
         refuse_plain_http("http://10.1.2.3:8765/x7k2m9q4p1v8z3/ping")
+
+
+def test_without_a_render_the_400_says_to_render(run_cli, local_runpod):
+    deploy = local_runpod(wait_seconds=0.5)
+    assert run_cli("apply", "-f", str(EXAMPLE), "--yes", env=deploy.env).exit_code == 0
+    refused = requests.get(base_url(deploy, "seed-cpu") + "/health", headers=AUTH, timeout=10)
+    assert refused.status_code == 400
+    assert "run `flashctl render`" in refused.json()["detail"]
+    assert not processes(deploy)
