@@ -191,7 +191,7 @@ async def _serve(
     emulator.state.local_base = url
     fleet.start()
     try:
-        if importlib.util.find_spec("uvicorn") and importlib.util.find_spec("httptools"):
+        if uvicorn_installed():
             await _serve_uvicorn(_asgi(emulator), sock, shutdown_trigger)
         else:
             await _serve_hypercorn(_asgi(emulator), sock, shutdown_trigger, errorlog)
@@ -200,6 +200,11 @@ async def _serve(
             await fleet.stop()
         finally:
             fleet.kill_all()
+
+
+def uvicorn_installed() -> bool:
+    """Whether the load balancer can be served by uvicorn with its C HTTP parser."""
+    return bool(importlib.util.find_spec("uvicorn") and importlib.util.find_spec("httptools"))
 
 
 async def _serve_hypercorn(

@@ -475,3 +475,18 @@ def test_without_a_render_the_400_says_to_render(run_cli, local_runpod):
     assert refused.status_code == 400
     assert "run `flashctl render`" in refused.json()["detail"]
     assert not processes(deploy)
+
+
+def test_the_load_balancer_works_on_hypercorn_when_uvicorn_is_missing(
+    run_cli, local_runpod, tmp_path, monkeypatch
+):
+    from flashctl.emulator import server
+
+    monkeypatch.setattr(server, "uvicorn_installed", lambda: False)
+    render(run_cli, EXAMPLE, tmp_path / "build")
+    deploy = local_runpod()
+    assert run_cli("apply", "-f", str(EXAMPLE), "--yes", env=deploy.env).exit_code == 0
+    answer = requests.post(
+        base_url(deploy, "seed-gpu") + "/compute", json={"numbers": [3]}, headers=AUTH, timeout=30
+    )
+    assert answer.status_code == 200 and answer.json() == {"count": 1, "sum_of_squares": 9}
