@@ -161,7 +161,7 @@ def main() -> int:
         )
         for run in range(args.runs):
             port = free_port()
-            low = 40000 + (os.getpid() % 500) * 20
+            low = 21000 + (os.getpid() % 400) * 20  # below the ephemeral ports
             emulator = subprocess.Popen(
                 [
                     *[str(FLASHCTL), "emulator", "--run-workers", "--port", str(port)],
