@@ -64,6 +64,47 @@ from flashctl.errors import ExitCode
     metavar="SECONDS",
     help="A new endpoint appears in the endpoint list only this long after its create.",
 )
+@click.option(
+    "--run-workers",
+    is_flag=True,
+    help="Run the deployed endpoints' real workers from their rendered build contexts, behind"
+    " a local load balancer at http://HOST:PORT/<endpoint id>/.",
+)
+@click.option(
+    "--contexts",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".flashctl/build"),
+    show_default=True,
+    help="Render output folder (with manifest.json) the workers run from.",
+)
+@click.option(
+    "--worker-ports",
+    default="20000-20999",
+    show_default=True,
+    metavar="LOW-HIGH",
+    help="Loopback ports the workers listen on.",
+)
+@click.option(
+    "--max-workers",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Cap on worker processes over all endpoints.",
+)
+@click.option(
+    "--secrets",
+    "secrets_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="NAME=value lines: the values of the secrets endpoints reference.",
+)
+@click.option(
+    "--worker-wait",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    metavar="SECONDS",
+    help="How long a request waits for a ready worker before the 400 RunPod answers.",
+)
 def emulator(
     host: str,
     port: int,
@@ -75,11 +116,29 @@ def emulator(
     rollout_interval: float,
     rate_limits: str | None,
     list_lag: float,
+    run_workers: bool,
+    contexts: Path,
+    worker_ports: str,
+    max_workers: int,
+    secrets_file: Path | None,
+    worker_wait: float,
 ) -> ExitCode:
-    """Serve a local RunPod REST v2 API for offline deploys and CI."""
+    """Serve a local RunPod REST v2 API for offline deploys and CI; with --run-workers, a local
+    RunPod that runs, load-balances and scales the deployed endpoints' workers."""
     from flashctl.emulator.server import serve_emulator
+    from flashctl.emulator.workers import WorkerOptions, parse_port_range, read_secrets
 
-    click.echo(f"RunPod API emulator on http://{host}:{port}/v2 (Ctrl-C stops)", err=True)
+    workers = None
+    if run_workers:
+        workers = WorkerOptions(
+            contexts=contexts,
+            ports=parse_port_range(worker_ports),
+            secrets=read_secrets(secrets_file) if secrets_file else {},
+            max_total=max_workers,
+            wait_seconds=worker_wait,
+        )
+    what = "local RunPod (workers run)" if run_workers else "RunPod API emulator"
+    click.echo(f"{what} on http://{host}:{port}/v2 (Ctrl-C stops)", err=True)
     serve_emulator(
         host,
         port,
@@ -91,6 +150,7 @@ def emulator(
         rollout_interval=rollout_interval,
         rate_limits=rate_limits,
         list_lag=list_lag,
+        workers=workers,
     )
     return ExitCode.OK
 

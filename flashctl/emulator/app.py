@@ -34,6 +34,10 @@ Emulator-only hooks, unauthenticated and never faulted (RunPod has nothing like 
                                the worker writes these lines (source: container or system)
     POST /_emulator/serverless/{id}/workers/{workerId}/logs/drop   {"after": N}: cut the
                                worker's log stream after N more events, as a lost connection
+    GET  /_emulator/workers    `--run-workers`: each worker process (pid, port, status, output)
+
+With `--run-workers` (fleet.py), `/<endpoint id>/...` is the endpoints' load balancer, and
+`/workers` and `/releases` report the real worker processes.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -58,6 +62,9 @@ from flashctl.emulator.faults import FaultInjector, ScriptedFault
 from flashctl.emulator.rate_limit import RateLimiter, Verdict
 from flashctl.emulator.request_log import RequestLog, redacted, route_template
 from flashctl.emulator.state import EmulatorState
+
+if TYPE_CHECKING:
+    from flashctl.emulator.fleet import Fleet
 
 _TITLES = {
     400: "Bad Request",
@@ -92,6 +99,7 @@ class Emulator:
     retry_after: int = 1  # seconds, in a 429's Retry-After
     worker_logs: worker_logs.WorkerLogs = field(default_factory=worker_logs.WorkerLogs)
     limiter: RateLimiter | None = None  # RunPod's per-key rate limits, when enforced
+    fleet: Fleet | None = None  # `--run-workers`: real workers behind a load balancer
 
 
 def problem(
@@ -191,13 +199,20 @@ def build_app(emulator: Emulator) -> ASGIApp:
         endpoint_id = request.path_params["id"]
         if state.get(endpoint_id) is None:
             return _not_found()
+        if emulator.fleet is not None:
+            return JSONResponse(emulator.fleet.workers_view(endpoint_id))
         return JSONResponse(state.workers(endpoint_id))
 
     async def list_releases(request: Request) -> Response:
         endpoint_id = request.path_params["id"]
         if state.get(endpoint_id) is None:
             return _not_found()
-        return JSONResponse(state.releases(endpoint_id))
+        releases = state.releases(endpoint_id)
+        if emulator.fleet is not None:  # the real workers' rollout
+            releases["rollout"], counts = emulator.fleet.rollout(endpoint_id)
+            for release in releases["releases"]:
+                release["workerCount"] = counts.get(release["version"], 0)
+        return JSONResponse(releases)
 
     def _unknown_registry(body: Any) -> Response | None:
         registry = body.get("registry") if isinstance(body, dict) else None
@@ -211,9 +226,10 @@ def build_app(emulator: Emulator) -> ASGIApp:
         endpoint_id, worker_id = request.path_params["id"], request.path_params["workerId"]
         if state.get(endpoint_id) is None:
             return _not_found()
-        worker_logs.begin_workers(
-            emulator.worker_logs, endpoint_id, state.live_workers(endpoint_id)
-        )
+        if emulator.fleet is None:  # real workers (--run-workers) write their own lines
+            worker_logs.begin_workers(
+                emulator.worker_logs, endpoint_id, state.live_workers(endpoint_id)
+            )
         if not emulator.worker_logs.has(endpoint_id, worker_id):
             return problem(404, "worker not found")
         return endpoint_id, worker_id
@@ -312,6 +328,12 @@ def build_app(emulator: Emulator) -> ASGIApp:
         emulator.worker_logs.drop(*known, after)
         return Response(status_code=204)
 
+    async def workers_hook(request: Request) -> Response:
+        fleet = emulator.fleet
+        if fleet is None:
+            return JSONResponse({"workers": [], "crashed": {}})
+        return JSONResponse({"workers": fleet.processes(), "crashed": fleet.crashes()})
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         detail = "no such route" if exc.status_code == 404 else exc.detail
@@ -338,6 +360,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
         Route("/_emulator/serverless/{id}/busy", busy_hook, methods=["POST"]),
         Route(f"/_emulator{LOGS_PATH.removeprefix('/v2')}", write_logs_hook, methods=["POST"]),
         Route(f"/_emulator{LOGS_PATH.removeprefix('/v2')}/drop", drop_logs_hook, methods=["POST"]),
+        Route("/_emulator/workers", workers_hook, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     return _Gate(app, emulator)
@@ -465,15 +488,7 @@ class _Gate:
             self.emulator.log.record(entry)
 
     def _authenticate(self, headers: Headers) -> Response | None:
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return problem(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        expected = self.emulator.api_key
-        # Header values arrive as latin-1 text; compare the raw bytes (any byte may come).
-        sent = token.strip().encode("latin-1")
-        if expected is not None and not secrets.compare_digest(sent, expected.encode()):
-            return problem(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-        return None
+        return authenticate(headers, self.emulator.api_key)
 
     def _fault_response(self, fault: str) -> Response:
         if fault == "429":
@@ -494,6 +509,18 @@ class _Gate:
     @staticmethod
     def _policy(verdict: Verdict | None) -> str:
         return verdict.policy if verdict is not None else _RATE_POLICY
+
+
+def authenticate(headers: Headers, expected: str | None) -> Response | None:
+    """The 401 for a missing or wrong bearer key (`expected` None: any key), else None."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return problem(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    # Header values arrive as latin-1 text; compare the raw bytes (any byte may come).
+    sent = token.strip().encode("latin-1")
+    if expected is not None and not secrets.compare_digest(sent, expected.encode()):
+        return problem(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return None
 
 
 async def _json_body(request: Request) -> Any:

@@ -14,24 +14,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.util
 import logging
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from hypercorn.typing import ASGIFramework
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flashctl.emulator.app import Emulator, build_app
+from flashctl.emulator.app import Emulator, authenticate, build_app
 from flashctl.emulator.faults import FaultInjector
+from flashctl.emulator.fleet import Fleet
 from flashctl.emulator.rate_limit import RateLimiter, Window, parse_windows
 from flashctl.emulator.request_log import RequestLog
 from flashctl.emulator.state import EmulatorState
+from flashctl.emulator.workers import WorkerOptions, parse_port_range, read_secrets
 from flashctl.errors import FlashError, UsageError
 
 LOGGER = logging.getLogger("flashctl.emulator.server")
@@ -50,8 +55,10 @@ def create_emulator(
     omit_fields: tuple[str, ...] = (),
     list_lag: float = 0.0,
     rate_limits: Sequence[Window] | str | None = None,
+    workers: WorkerOptions | None = None,
 ) -> Emulator:
-    """The emulator's parts, checked; raises UsageError for an out-of-range option."""
+    """The emulator's parts, checked; raises UsageError for an out-of-range option.
+    `workers`: run the deployed endpoints' real workers behind a load balancer (fleet.py)."""
     if not 0.0 <= fail_rate <= 1.0:
         raise UsageError(f"--fail-rate must be between 0 and 1, got {fail_rate}.")
     if min(latency_ms, worker_ready_delay, retry_after, rollout_interval, list_lag) < 0:
@@ -64,7 +71,7 @@ def create_emulator(
             rate_limits = parse_windows(rate_limits)
         except ValueError as err:
             raise UsageError(f"--rate-limits: {err}.") from None
-    return Emulator(
+    emulator = Emulator(
         limiter=RateLimiter(rate_limits) if rate_limits else None,
         state=EmulatorState(
             state,
@@ -79,6 +86,19 @@ def create_emulator(
         latency_ms=latency_ms,
         retry_after=retry_after,
     )
+    if workers is not None:
+        logs = emulator.worker_logs
+
+        def record(endpoint_id: str, worker_id: str, line: str) -> None:
+            """A worker's output line into the log `flashctl logs` streams (the emulator's
+            notes about an endpoint, worker id "", stay in /_emulator/workers)."""
+            if worker_id:
+                logs.append(endpoint_id, worker_id, line)
+
+        emulator.fleet = Fleet(
+            emulator.state, workers, lambda headers: authenticate(headers, api_key), record=record
+        )
+    return emulator
 
 
 def serve_emulator(
@@ -100,8 +120,7 @@ def serve_emulator(
     listed), `rate_limits` (RunPod's per-key rate limits: windows, or `"runpod"`; None: off).
     """
     emulator = create_emulator(state, api_key, fail_rate, latency_ms, seed, **options)
-    config = _config([f"{host}:{port}"])
-    config.errorlog = "-"  # hypercorn prints "Running on http://..." to stderr
+    sock = _listen(host, port)
 
     async def main() -> None:
         stopping = asyncio.Event()
@@ -112,9 +131,10 @@ def serve_emulator(
             await stopping.wait()
             emulator.worker_logs.close()  # open log streams end instead of being cut
 
-        await serve(_asgi(emulator), config, mode="asgi", shutdown_trigger=shutdown)
+        await _serve(emulator, sock, _public_url(host, port), shutdown, errorlog="-")
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=_loop_factory(emulator)) as runner:
+        runner.run(main())
 
 
 class BackgroundEmulator:
@@ -141,14 +161,10 @@ class BackgroundEmulator:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> BackgroundEmulator:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(128)
+        sock = _listen(self.host, self.port)
         self.port = sock.getsockname()[1]
-        config = _config([f"fd://{sock.detach()}"])  # hypercorn owns and closes it
         self._thread = threading.Thread(
-            target=self._run, args=(config,), name=f"emulator-{self.port}", daemon=True
+            target=self._run, args=(sock,), name=f"emulator-{self.port}", daemon=True
         )
         self._thread.start()
         if not self._running.wait(timeout=10):
@@ -176,12 +192,13 @@ class BackgroundEmulator:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _run(self, config: Config) -> None:
+    def _run(self, sock: socket.socket) -> None:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self._running.set()
-            await serve(_asgi(self.emulator), config, mode="asgi", shutdown_trigger=self._stop.wait)
+            url = _public_url(self.host, self.port)
+            await _serve(self.emulator, sock, url, self._stop.wait)
 
         try:
             asyncio.run(main())
@@ -190,9 +207,147 @@ class BackgroundEmulator:
             self._running.set()
 
 
+async def _serve(
+    emulator: Emulator,
+    sock: socket.socket,
+    url: str,
+    shutdown_trigger: Callable[[], Awaitable[Any]] | None,
+    errorlog: str | None = None,
+) -> None:
+    """Serve on `sock` until the trigger (None: SIGINT or SIGTERM); the workers stop with the
+    server. `errorlog` "-": hypercorn says "Running on http://..." on stderr."""
+    fleet = emulator.fleet
+    if fleet is None:
+        await _serve_hypercorn(_asgi(emulator), sock, shutdown_trigger, errorlog)
+        return
+    emulator.state.local_base = url
+    fleet.start()
+    try:
+        if uvicorn_installed():
+            await _serve_uvicorn(_asgi(emulator), sock, shutdown_trigger)
+        else:
+            await _serve_hypercorn(_asgi(emulator), sock, shutdown_trigger, errorlog)
+    finally:
+        try:
+            await fleet.stop()
+        finally:
+            fleet.kill_all()
+
+
+def uvicorn_installed() -> bool:
+    """Whether the load balancer can be served by uvicorn with its C HTTP parser."""
+    return bool(importlib.util.find_spec("uvicorn") and importlib.util.find_spec("httptools"))
+
+
+async def _serve_hypercorn(
+    app: ASGIFramework,
+    sock: socket.socket,
+    shutdown_trigger: Callable[[], Awaitable[Any]] | None,
+    errorlog: str | None,
+) -> None:
+    config = _config([f"fd://{sock.detach()}"])  # hypercorn owns and closes it
+    if errorlog is not None:
+        config.errorlog = errorlog
+    await serve(app, config, mode="asgi", shutdown_trigger=shutdown_trigger)
+
+
+async def _serve_uvicorn(
+    app: ASGIFramework,
+    sock: socket.socket,
+    shutdown_trigger: Callable[[], Awaitable[Any]] | None,
+) -> None:
+    """The load balancer's server when uvicorn and httptools are installed: its C parser makes
+    the hop a third of hypercorn's CPU cost (bench/b8_emulator.py). Signals stay the
+    emulator's: SIGINT and SIGTERM stop it, and the workers with it."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the emulator's own handlers below (uvicorn would re-raise the signal)
+
+    config = uvicorn.Config(
+        cast(Any, app),
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=1,
+    )
+    server = Server(config)
+    if shutdown_trigger is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        shutdown_trigger = stop.wait
+
+    async def watch(trigger: Callable[[], Awaitable[Any]]) -> None:
+        await trigger()
+        server.should_exit = True
+
+    watcher = asyncio.get_running_loop().create_task(watch(shutdown_trigger))
+    try:
+        with sock:
+            await server.serve(sockets=[sock])
+    finally:
+        watcher.cancel()
+
+
+def _loop_factory(emulator: Emulator) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop for the load balancer when it is installed: it halves the hop's CPU cost."""
+    if emulator.fleet is None:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    sock.listen(1024)
+    return sock
+
+
+def _public_url(host: str, port: int) -> str:
+    """The emulator's URL for this machine's clients (a wildcard host is reached on loopback)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _asgi(emulator: Emulator) -> ASGIFramework:
     # Starlette's and hypercorn's ASGI type aliases differ in detail; both describe ASGI 3.
-    return cast("ASGIFramework", build_app(emulator))
+    app = build_app(emulator)
+    if emulator.fleet is not None:
+        app = _LoadBalancer(app, emulator.fleet)
+    return cast("ASGIFramework", app)
+
+
+class _LoadBalancer:
+    """`/<endpoint id>/...` to the endpoint's workers (fleet.py); the rest to the API."""
+
+    def __init__(self, app: ASGIApp, fleet: Fleet) -> None:
+        self.app = app
+        self.fleet = fleet
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint_id = scope["path"][1:].partition("/")[0]
+            if self.fleet.state.version(endpoint_id):
+                await self.fleet.handle(endpoint_id, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _config(binds: list[str]) -> Config:
@@ -227,8 +382,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="enforce per-key rate limits: `runpod` (RunPod's documented windows) or"
         " NAME=QUOTA/SECONDS,... (default: off)",
     )
+    parser.add_argument("--run-workers", action="store_true", help="run the endpoints' workers")
+    parser.add_argument("--contexts", type=Path, default=Path(".flashctl/build"))
+    parser.add_argument("--worker-ports", default="20000-20999", metavar="LOW-HIGH")
+    parser.add_argument("--max-workers", type=int, default=16)
+    parser.add_argument("--secrets", type=Path, help="NAME=value lines of secret values")
+    parser.add_argument("--worker-wait", type=float, default=120.0, metavar="SECONDS")
     args = parser.parse_args(argv)
     try:
+        workers = None
+        if args.run_workers:
+            workers = WorkerOptions(
+                contexts=args.contexts,
+                ports=parse_port_range(args.worker_ports),
+                secrets=read_secrets(args.secrets) if args.secrets else {},
+                max_total=args.max_workers,
+                wait_seconds=args.worker_wait,
+            )
         serve_emulator(
             args.host,
             args.port,
@@ -242,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rollout_interval=args.rollout_interval,
             rate_limits=args.rate_limits,
             list_lag=args.list_lag,
+            workers=workers,
         )
     except FlashError as err:
         print(f"error: {err}", file=sys.stderr)

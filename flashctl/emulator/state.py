@@ -104,6 +104,9 @@ class EmulatorState:
         self.rollout_interval = rollout_interval
         self.omit_fields = omit_fields
         self._clock = clock
+        # `--run-workers`: the emulator's own URL, which load-balancer endpoints' requestUrls
+        # point at (`http://127.0.0.1:8765/<id>`) instead of `https://<id>.api.runpod.ai`.
+        self.local_base: str | None = None
         # id -> {"endpoint": Endpoint, "version": int, "workers": [...], "releases": [...]}
         self._records: dict[str, JSONObject] = {}
         self._registries: dict[str, JSONObject] = {}  # id -> {"id", "name"}; never a login
@@ -139,8 +142,27 @@ class EmulatorState:
         record = self._records.get(endpoint_id)
         return copy.deepcopy(record["endpoint"]) if record else None
 
+    def peek(self, endpoint_id: str) -> JSONObject | None:
+        """The stored document itself, not a copy: read it, never change it (the load
+        balancer reads it on every request, where a deep copy would cost more than the hop)."""
+        record = self._records.get(endpoint_id)
+        return record["endpoint"] if record else None
+
     def _view(self, endpoint: JSONObject) -> JSONObject:
-        return public_view(endpoint, self.omit_fields)
+        view = public_view(endpoint, self.omit_fields)
+        if self.local_base is not None and endpoint["type"] == "LOAD_BALANCER":
+            base = f"{self.local_base}/{endpoint['id']}"
+            health = endpoint["env"].get("HEALTH_CHECK_PATH", "/ping")
+            view["requestUrls"] = {"base": base, "health": base + "/" + health.lstrip("/")}
+        return view
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._records)
+
+    def version(self, endpoint_id: str) -> int:
+        """The endpoint's current release version (0 when it is gone)."""
+        record = self._records.get(endpoint_id)
+        return int(record["version"]) if record else 0
 
     def create(self, body: JSONObject) -> JSONObject:
         """Store an endpoint from a valid create body (its release 1); names may repeat."""
