@@ -373,6 +373,10 @@ def test_logs_reopen_streams_that_meet_faults(run_cli, deploy, deployed):
 
     assert result.exit_code == 0, result
     assert [words(line)[1] for line in result.stdout.splitlines()[1:]] == ["one", "two"]
+    # The emulator logs a stream when it ends, which it sees just after the client has left.
+    deadline = time.monotonic() + 10
+    while deploy.counts()[route] < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert deploy.counts()[route] == 5
     assert CANARY_KEY not in result.stderr
 
