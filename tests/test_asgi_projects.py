@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sysconfig
 import time
@@ -25,7 +24,7 @@ from flashctl.compiler.pipeline import load_valid_project
 from flashctl.render.flows import render_to
 from tests.servers import free_port, start_interruptible, stop, wait_for_status
 from tests.test_compat import shadowed_packages
-from tests.test_container import dockerfile_cmd, venv_with_requirements
+from tests.test_container import served_as_container, venv_with_requirements
 
 FIXTURE = Path(__file__).parent / "import_flash" / "fixtures" / "fastapi_app"
 APP_ENDPOINT = "fastapi-app-mothership"
@@ -172,24 +171,11 @@ def test_the_rendered_container_of_the_app_endpoint_serves(imported, fastapi_pyt
     render_to(load_valid_project(imported, variables={}, environment=None), out)
     context = out / APP_ENDPOINT
     assert "app=_app" in (context / "handler_service.py").read_text()
-    command = dockerfile_cmd(context / "Dockerfile")
-    command[0] = str(fastapi_python)
-    spec = json.loads((context / "endpoint.json").read_text())
-    assert spec["timeout"] == 330_000  # no cap of its own: RunPod's load-balancer limit
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], **spec["env"], "PORT": str(port)}
-    server = start_interruptible(
-        command, cwd=context, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for_status(f"{base}/ping", 200, timeout=60, process=server)
-        call_each(base)
-        assert httpx.get(f"{base}/docs", timeout=10).status_code == 404  # docs off in the image
-    finally:
-        output = stop(server, signal.SIGTERM)
-    assert "Traceback" not in output, output
-    assert '"event":"shutdown"' in output
+    assert json.loads((context / "endpoint.json").read_text())["timeout"] == 330_000  # no cap
+    with served_as_container(context, fastapi_python) as served:
+        call_each(served.base)
+        assert httpx.get(f"{served.base}/docs", timeout=10).status_code == 404  # docs off
+    assert '"event":"shutdown"' in served.output
 
 
 def test_under_dev_an_apps_lifespan_state_reaches_its_requests_beside_other_endpoints():

@@ -5,10 +5,8 @@ served by `flashctl dev` and by its rendered container, in a venv without runpod
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -22,7 +20,7 @@ from flashctl import catalog
 from flashctl.compiler.pipeline import load_valid_project
 from flashctl.render.flows import render_to
 from tests.servers import free_port, start_interruptible, stop, wait_for_status
-from tests.test_container import dockerfile_cmd, venv_with_requirements
+from tests.test_container import served_as_container, venv_with_requirements
 
 FIXTURE = Path(__file__).parent / "import_flash" / "fixtures" / "class_worker"
 
@@ -211,23 +209,12 @@ def test_the_rendered_container_of_an_imported_project_serves(imported_project, 
         check=True,
     )
     assert missing.stdout.strip() == "None"  # the container has no runpod-flash
-    command = dockerfile_cmd(context / "Dockerfile")
-    command[0] = str(python)
-    spec = json.loads((context / "endpoint.json").read_text())
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], **spec["env"], "PORT": str(port)}
-    server = start_interruptible(
-        command, cwd=context, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for_status(f"{base}/ping", 200, timeout=60, process=server)
-        with httpx.Client(base_url=base, timeout=10) as client:
-            for method, path, body, status, answer in CALLS[endpoint]:
-                response = client.request(method, path, json=body)
-                assert response.status_code == status, (method, path, response.text)
-                if answer is not None:
-                    assert response.json() == answer, (method, path)
-    finally:
-        output = stop(server, signal.SIGTERM)
-    assert "Traceback" not in output, output
+    with (
+        served_as_container(context, python) as served,
+        httpx.Client(base_url=served.base, timeout=10) as client,
+    ):
+        for method, path, body, status, answer in CALLS[endpoint]:
+            response = client.request(method, path, json=body)
+            assert response.status_code == status, (method, path, response.text)
+            if answer is not None:
+                assert response.json() == answer, (method, path)

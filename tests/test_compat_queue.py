@@ -6,10 +6,8 @@ without runpod-flash or tetra-rp."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +20,7 @@ from flashctl.compiler.pipeline import load_valid_project
 from flashctl.render.flows import render_to
 from tests.servers import free_port, start_interruptible, stop, wait_for_status
 from tests.test_compat import shadowed_packages
-from tests.test_container import dockerfile_cmd, venv_with_requirements
+from tests.test_container import served_as_container, venv_with_requirements
 
 FIXTURE = Path(__file__).parent / "import_flash" / "fixtures" / "queue_served"
 
@@ -146,18 +144,5 @@ def test_the_rendered_container_of_a_queue_worker_serves(imported_project, tmp_p
     requirements = (context / "requirements.txt").read_text()
     assert "runpod" not in requirements and "tetra" not in requirements
     python = venv_with_requirements(tmp_path / "venv", context)
-    command = dockerfile_cmd(context / "Dockerfile")
-    command[0] = str(python)
-    spec = json.loads((context / "endpoint.json").read_text())
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], **spec["env"], "PORT": str(port)}
-    server = start_interruptible(
-        command, cwd=context, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for_status(f"{base}/ping", 200, timeout=60, process=server)
-        call_each(base, endpoint)
-    finally:
-        output = stop(server, signal.SIGTERM)
-    assert "Traceback" not in output, output
+    with served_as_container(context, python) as served:
+        call_each(served.base, endpoint)

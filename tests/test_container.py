@@ -4,11 +4,14 @@ endpoint.json sets, then /ping and every route of the example over real HTTP on 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import venv
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,7 +20,7 @@ import pytest
 from flashctl.compiler.pipeline import load_valid_project
 from flashctl.render.flows import render_to
 from tests.conftest import EXAMPLE
-from tests.servers import free_port, wait_for_status
+from tests.servers import free_port, start_interruptible, stop, wait_for_status
 
 # (method, path, json body or query) -> (status, body) for every route of the example.
 CALLS = {
@@ -108,32 +111,50 @@ def check_calls(client: httpx.Client, calls: list[tuple]) -> None:
             assert response.json() == body, (method, path)
 
 
+@dataclass
+class Served:
+    """A rendered context served as its container runs it: `base` URL; `output` and
+    `returncode` once it has stopped."""
+
+    base: str
+    output: str = ""
+    returncode: int | None = None
+
+
+@contextlib.contextmanager
+def served_as_container(context: Path, python: Path) -> Iterator[Served]:
+    """`context`'s service as its container would run it: the Dockerfile's CMD with `python`
+    (the image's python is the venv's here), the env of endpoint.json, PORT a free port (8000
+    may be taken). Yields once /ping is 200; stopped with SIGTERM after, and its output must
+    hold no traceback."""
+    command = dockerfile_cmd(context / "Dockerfile")
+    assert command[0] == "python"
+    command[0] = str(python)
+    spec = json.loads((context / "endpoint.json").read_text())
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], **spec["env"], "PORT": str(port)}
+    server = start_interruptible(
+        command, cwd=context, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    served = Served(f"http://127.0.0.1:{port}")
+    try:
+        wait_for_status(f"{served.base}/ping", 200, timeout=60, process=server)
+        yield served
+    finally:
+        served.output = stop(server, signal.SIGTERM)
+        served.returncode = server.returncode
+    assert "Traceback" not in served.output, served.output
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("endpoint", ["gpu", "cpu", "users"])
 def test_rendered_context_serves_every_route_as_its_container_would(rendered, endpoint, tmp_path):
     context = rendered / endpoint
     python = venv_with_requirements(tmp_path / "venv", context)
-    command = dockerfile_cmd(context / "Dockerfile")
-    assert command[0] == "python"
-    command[0] = str(python)  # the image's python is the venv's here
-    spec = json.loads((context / "endpoint.json").read_text())
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], **spec["env"], "PORT": str(port)}  # 8000 may be taken
-    server = subprocess.Popen(
-        command, cwd=context, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for_status(f"{base}/ping", 200, timeout=60, process=server)
-        with httpx.Client(base_url=base, timeout=10) as client:
-            check_calls(client, CALLS[endpoint])
-            assert client.post("/execute", json={}).status_code == 404
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            output, _ = server.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            output, _ = server.communicate()
-    assert server.returncode == 0, output
-    assert "Traceback" not in output
+    with (
+        served_as_container(context, python) as served,
+        httpx.Client(base_url=served.base, timeout=10) as client,
+    ):
+        check_calls(client, CALLS[endpoint])
+        assert client.post("/execute", json={}).status_code == 404
+    assert served.returncode == 0, served.output

@@ -54,7 +54,10 @@ def test_remote_decorators_on_load_balancer_resources(run_cli, tmp_path):
     gpu = document["endpoints"]["load-balancer-gpu"]
     assert gpu["compute"]["gpu"] == {"pools": ["AMPERE_48", "ADA_48_PRO"]}  # tetra-rp: any CUDA
     assert gpu["scaling"] == {"workers": {"min": 1, "max": 3}, "idle_timeout": 120}
-    assert gpu["runtime"] == {"request_timeout": None, "unknown_keys": "ignore"}  # executionTimeoutMs 0: no cap
+    assert gpu["runtime"] == {
+        "request_timeout": None,
+        "unknown_keys": "ignore",
+    }  # executionTimeoutMs 0: no cap
     assert gpu["dependencies"] == ["numpy", "torch"]  # from the @remote decorators
     assert gpu["routes"] == [
         {"method": "GET", "path": "/health", "handler": "workers.gpu.endpoint:gpu_health"},
