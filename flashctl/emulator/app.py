@@ -59,6 +59,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flashctl.emulator import billing, catalog, catalog_query, schema, worker_logs
 from flashctl.emulator.faults import FaultInjector, ScriptedFault
+from flashctl.emulator.proxy import read_body
 from flashctl.emulator.rate_limit import RateLimiter, Verdict
 from flashctl.emulator.request_log import RequestLog, redacted, route_template
 from flashctl.emulator.state import EmulatorState
@@ -404,7 +405,7 @@ class _Gate:
                 )
         body = b""
         if refusal is None:
-            read = await _read_body(receive, MAX_BODY)
+            read = await read_body(receive, MAX_BODY)
             refusal = _too_large_response() if read is None else None
             body = read or b""
         if refusal is not None:
@@ -574,23 +575,6 @@ def _too_large(headers: Headers) -> Response | None:
 
 def _too_large_response() -> Response:
     return problem(413, f"request body is larger than {MAX_BODY} bytes")
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it is longer than `limit` bytes."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def _drain(receive: Receive, limit: int) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from flashctl.emulator.proxy import Upstream, UpstreamError
+from flashctl.emulator.proxy import Upstream, UpstreamError, read_body
 from flashctl.emulator.state import EmulatorState, new_id
 from flashctl.emulator.workers import (
     PortPool,
@@ -232,7 +232,7 @@ class Fleet:
             refusal = _too_large()
         body = b""
         if refusal is None:
-            read = await _read_body(receive, MAX_PAYLOAD)
+            read = await read_body(receive, MAX_PAYLOAD)
             refusal = _too_large() if read is None else None
             body = read or b""
         if refusal is not None:
@@ -506,22 +506,6 @@ async def _ping(port: int, path: str) -> int | None:
         return None
     finally:
         writer.close()
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _too_large() -> Any:

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 
-from starlette.types import Send
+from starlette.types import Receive, Send
 
 IDLE_SECONDS = 2.0  # a pooled connection unused this long is closed (the worker's is 5 s)
 _CHUNK = 64 * 1024
@@ -172,3 +172,20 @@ async def _chunked(reader: asyncio.StreamReader, send: Send) -> None:
             return
         data = await reader.readexactly(size + 2)
         await send({"type": "http.response.body", "body": data[:-2], "more_body": True})
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is longer than `limit` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
