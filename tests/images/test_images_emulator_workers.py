@@ -193,12 +193,13 @@ def leftover(buildah: str) -> Iterator[Callable[[str], str]]:
 BASE_IMAGE = "docker.io/library/python:3.11-slim"
 
 
-def test_nothing_of_an_image_worker_outlives_a_killed_emulator_and_the_next_one_cleans_up(
-    run_cli, example_build: ExampleBuild, tmp_path, emulators, leftover
-):
-    file = example_with_images(tmp_path / "project", example_build.images)
-    process, url = start_cli_emulator("--workers-from", "image", "--contexts", str(tmp_path))
-    emulators.append(process)
+def running_image_worker(
+    run_cli: Callable[..., Any], images: dict[str, str], folder: Path
+) -> tuple[subprocess.Popen[bytes], dict[str, Any], set[int]]:
+    """A `flashctl emulator` process with the example applied and the cpu endpoint's image
+    worker ready: the process, the worker, and the worker's process tree."""
+    file = example_with_images(folder / "project", images)
+    process, url = start_cli_emulator("--workers-from", "image", "--contexts", str(folder))
     env = {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": url}
     assert run_cli("apply", "-f", str(file), "--yes", env=env).exit_code == 0
     endpoints = requests.get(f"{url}/v2/serverless", headers=AUTH, timeout=5).json()
@@ -208,6 +209,25 @@ def test_nothing_of_an_image_worker_outlives_a_killed_emulator_and_the_next_one_
     assert worker["source"] == "image"
     tree = {worker["pid"], *descendants(worker["pid"])}
     assert len(tree) >= 3, "the supervisor, buildah run and the service"
+    return process, worker, tree
+
+
+def test_an_emulator_stopped_with_sigterm_stops_its_image_workers_and_their_containers(
+    run_cli, example_build: ExampleBuild, tmp_path, emulators
+):
+    process, worker, tree = running_image_worker(run_cli, example_build.images, tmp_path)
+    emulators.append(process)
+    process.terminate()
+    assert process.wait(30) == 0
+    assert not any(alive(pid) for pid in tree), "stopped before the emulator exits"
+    assert worker["container"] not in working_containers()
+
+
+def test_nothing_of_an_image_worker_outlives_a_killed_emulator_and_the_next_one_cleans_up(
+    run_cli, example_build: ExampleBuild, tmp_path, emulators, leftover
+):
+    process, worker, tree = running_image_worker(run_cli, example_build.images, tmp_path)
+    emulators.append(process)
     emulator_owner = f"{process.pid}-{containers._start_time(process.pid)}"
     assert worker["container"].startswith(f"{containers.PREFIX}{emulator_owner}-")
 
@@ -220,7 +240,7 @@ def test_nothing_of_an_image_worker_outlives_a_killed_emulator_and_the_next_one_
     # emulator: the next emulator removes those, and keeps those of an emulator that runs.
     dead = leftover(emulator_owner)
     living = leftover(containers.owner())
-    again, url = start_cli_emulator("--contexts", str(tmp_path))
+    again, _url = start_cli_emulator("--contexts", str(tmp_path))
     emulators.append(again)
     wait_until(lambda: dead not in working_containers(), 60, "the next start removes it")
     assert living in working_containers()
