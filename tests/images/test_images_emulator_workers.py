@@ -102,8 +102,7 @@ def test_a_worker_runs_from_the_deployed_image_and_its_container_goes_with_it(
         contexts=tmp_path / "no-render",  # nothing rendered: a worker can only be the image
         ports=port_range(),
         wait_seconds=90.0,
-        stop_seconds=10.0,
-        source="image",
+        stop_seconds=10.0,  # --workers-from auto: the image, since buildah has it
     )
     emulator = start_emulator(workers=options)
     deploy = Deploy(emulator, {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": emulator.url})
