@@ -446,10 +446,7 @@ class Fleet:
             notes.append,
         )
         if isinstance(image, containers.Image):
-            name = containers.container_name(worker_id)
-            names = [variable for variable in env if variable not in PASSED_THROUGH]
-            spec = containers.supervisor_spec(image, name, names, self._grace)
-            launch = Launch(tuple(containers.supervisor_argv(spec)), None, "image", name)
+            launch = self._image_launch(image, worker_id, env)
         try:
             process = WorkerProcess(pool.endpoint_id, worker_id, launch, env, port, self._record)
         except OSError as err:
@@ -463,9 +460,15 @@ class Fleet:
         self._health[worker] = asyncio.get_running_loop().create_task(self._watch(pool, worker))
         return True
 
-    @property
-    def _grace(self) -> float:
-        return max(1.0, self.options.stop_seconds - 2.0)  # the removal fits in stop_seconds
+    def _image_launch(self, image: containers.Image, worker_id: str, env: dict[str, str]) -> Launch:
+        """supervisor.py keeping a container of `image` that gets `env` but for the variables
+        of the emulator's own environment (PATH, HOME, ...: the image has its own). The
+        service gets SIGKILL a bit before stop_seconds, so that the removal fits in."""
+        name = containers.container_name(worker_id)
+        names = [variable for variable in env if variable not in PASSED_THROUGH]
+        grace = max(1.0, self.options.stop_seconds - 2.0)
+        spec = containers.supervisor_spec(image, name, names, grace)
+        return Launch(tuple(containers.supervisor_argv(spec)), None, "image", name)
 
     def _image(self, pool: Pool, ref: str) -> containers.Image | bool | None:
         """The image a worker of `ref` runs: None for the context; False while it is looked up
