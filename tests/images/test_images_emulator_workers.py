@@ -23,7 +23,13 @@ from flashctl.emulator.workers import WorkerOptions
 from flashctl.images.engines import Engine
 from tests.conftest import EXAMPLE, ROOT
 from tests.deploy.conftest import CANARY_KEY, Deploy
-from tests.deploy.test_emulator_workers import AUTH, alive, port_range, wait_until
+from tests.deploy.test_emulator_workers import (
+    AUTH,
+    alive,
+    port_range,
+    processes,
+    wait_until,
+)
 from tests.images.conftest import ExampleBuild
 from tests.servers import free_port
 
@@ -128,8 +134,8 @@ def test_a_worker_runs_from_the_deployed_image_and_its_container_goes_with_it(
     assert listening.status_code == 200, "the service listens on the worker's port"
 
     assert run_cli("destroy", "-f", str(file), "--yes", env=deploy.env).exit_code == 0
-    wait_until(lambda: not image_worker(deploy.url), 30, "destroy stops the worker")
-    wait_until(lambda: container not in working_containers(), 30, "its container is removed")
+    wait_until(lambda: not processes(deploy), 30, "destroy stops the worker")
+    assert container not in working_containers(), "removed before the supervisor exits"
     assert not any(alive(pid) for pid in [worker["pid"], *below])
 
 
