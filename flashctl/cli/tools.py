@@ -67,7 +67,8 @@ from flashctl.errors import ExitCode
 @click.option(
     "--run-workers",
     is_flag=True,
-    help="Run the deployed endpoints' real workers from their rendered build contexts, behind"
+    help="Run the deployed endpoints' real workers (from their images or rendered build"
+    " contexts, see --workers-from), behind"
     " a local load balancer at http://HOST:PORT/<endpoint id>/.",
 )
 @click.option(
@@ -105,6 +106,15 @@ from flashctl.errors import ExitCode
     metavar="SECONDS",
     help="How long a request waits for a ready worker before the 400 RunPod answers.",
 )
+@click.option(
+    "--workers-from",
+    type=click.Choice(["auto", "image", "context"]),
+    default="auto",
+    show_default=True,
+    help="What workers run: the endpoint's image when a container engine (docker, podman,"
+    " buildah) has it in its local store (auto) or always (image), or its rendered build"
+    " context.",
+)
 def emulator(
     host: str,
     port: int,
@@ -122,6 +132,7 @@ def emulator(
     max_workers: int,
     secrets_file: Path | None,
     worker_wait: float,
+    workers_from: str,
 ) -> ExitCode:
     """Serve a local RunPod REST v2 API for offline deploys and CI; with --run-workers, a local
     RunPod that runs, load-balances and scales the deployed endpoints' workers."""
@@ -136,6 +147,7 @@ def emulator(
             secrets=read_secrets(secrets_file) if secrets_file else {},
             max_total=max_workers,
             wait_seconds=worker_wait,
+            source=workers_from,
         )
     what = "local RunPod (workers run)" if run_workers else "RunPod API emulator"
     click.echo(f"{what} on http://{host}:{port}/v2 (Ctrl-C stops)", err=True)

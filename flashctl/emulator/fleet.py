@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,17 +35,22 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from flashctl.emulator import containers
 from flashctl.emulator.proxy import Upstream, UpstreamError, read_body
 from flashctl.emulator.state import EmulatorState, new_id
 from flashctl.emulator.workers import (
+    PASSED_THROUGH,
+    Launch,
     PortPool,
     Recorder,
     WorkerOptions,
     WorkerProcess,
+    context_launch,
     find_context,
     worker_env,
 )
 from flashctl.errors import FlashError
+from flashctl.images.engines import Engine
 
 LOGGER = logging.getLogger("flashctl.emulator.fleet")
 MAX_PAYLOAD = 30 * 1024 * 1024  # RunPod's load-balancer payload cap
@@ -109,11 +115,25 @@ class Fleet:
         self._task: asyncio.Task[None] | None = None
         self._health: dict[Worker, asyncio.Task[None]] = {}
         self._kick = asyncio.Event()
+        # image ref -> the image an engine has (None: none has it), looked up once per image
+        self._images: dict[str, containers.Image | None] = {}
+        self._looking: dict[str, asyncio.Task[None]] = {}
+        self._engines: asyncio.Task[list[Engine]] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run())
+        if self.options.source != "context":
+            self._engines = loop.create_task(asyncio.to_thread(self._find_engines))
+
+    @staticmethod
+    def _find_engines() -> list[Engine]:
+        """The usable engines; the working containers a killed emulator left are removed."""
+        engines = containers.usable_engines(shutil.which)
+        containers.remove_leftovers(engines)
+        return engines
 
     async def stop(self) -> None:
         """Stop the reconcile task and every worker (SIGTERM, then SIGKILL after stop_seconds)."""
@@ -122,6 +142,9 @@ class Fleet:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for lookup in [self._engines, *self._looking.values()]:
+            if lookup is not None:
+                lookup.cancel()
         for task in self._health.values():
             task.cancel()
         workers = [w for pool in self.pools.values() for w in pool.workers]
@@ -153,6 +176,8 @@ class Fleet:
                 "pid": w.process.pid,
                 "port": w.process.port,
                 "status": w.status,
+                "source": w.process.launch.source,
+                "container": w.process.launch.container,
                 "version": w.version,
                 "inFlight": w.in_flight,
                 "lines": list(w.process.lines),
@@ -396,25 +421,34 @@ class Fleet:
         total = sum(1 for p in self.pools.values() for w in p.workers if w.status != "STOPPING")
         if total >= self.options.max_total:
             return self._failed(pool, f"the cap of {self.options.max_total} workers is reached")
-        try:
-            context = find_context(self.options.contexts, endpoint["name"])
-        except FlashError as err:
-            return self._failed(pool, str(err))
+        image = self._image(pool, endpoint.get("image", ""))
+        if image is False:
+            return False  # looked up in the background: the next round starts it
+        worker_id = new_id()
+        notes: list[str] = []
+        if isinstance(image, containers.Image):
+            image_env: dict[str, str] = {}  # the engine applies the image's ENV
+        else:
+            try:
+                context = find_context(self.options.contexts, endpoint["name"])
+            except FlashError as err:
+                return self._failed(pool, str(err))
+            launch, image_env = context_launch(context, notes.append), dict(context.image_env)
         port = self.ports.take()
         if port is None:
             return self._failed(pool, f"no free port in --worker-ports {self.options.ports}")
-        worker_id = new_id()
-        notes: list[str] = []
         env = worker_env(
-            context.image_env,
+            image_env,
             endpoint["env"],
             self.options.secrets,
             port,
             worker_id,
             notes.append,
         )
+        if isinstance(image, containers.Image):
+            launch = self._image_launch(image, worker_id, env)
         try:
-            process = WorkerProcess(pool.endpoint_id, worker_id, context, env, port, self._record)
+            process = WorkerProcess(pool.endpoint_id, worker_id, launch, env, port, self._record)
         except OSError as err:
             self.ports.give_back(port)
             return self._failed(pool, f"cannot start a worker: {err}")
@@ -425,6 +459,48 @@ class Fleet:
         pool.failure = None
         self._health[worker] = asyncio.get_running_loop().create_task(self._watch(pool, worker))
         return True
+
+    def _image_launch(self, image: containers.Image, worker_id: str, env: dict[str, str]) -> Launch:
+        """supervisor.py keeping a container of `image` that gets `env` but for the variables
+        of the emulator's own environment (PATH, HOME, ...: the image has its own). The
+        service gets SIGKILL a bit before stop_seconds, so that the removal fits in."""
+        name = containers.container_name(worker_id)
+        names = [variable for variable in env if variable not in PASSED_THROUGH]
+        grace = max(1.0, self.options.stop_seconds - 2.0)
+        spec = containers.supervisor_spec(image, name, names, grace)
+        return Launch(tuple(containers.supervisor_argv(spec)), None, "image", name)
+
+    def _image(self, pool: Pool, ref: str) -> containers.Image | bool | None:
+        """The image a worker of `ref` runs: None for the context; False while it is looked up
+        (in a thread: engines answer slowly) or when `--workers-from image` finds none."""
+        if self.options.source == "context" or self._engines is None:
+            return None
+        if ref in self._images:
+            found = self._images[ref]
+            if found is None and self.options.source == "image":
+                return self._failed(
+                    pool,
+                    f"no container engine has the image {ref or '(none)'}"
+                    " (--workers-from image): build it (`flashctl build`) or use"
+                    " --workers-from context",
+                )
+            return found
+        if ref not in self._looking:
+            self._looking[ref] = asyncio.get_running_loop().create_task(self._look_up(ref))
+        pool.wake = pool.wake or not pool.workers  # a health call's wake-up waits for it
+        return False
+
+    async def _look_up(self, ref: str) -> None:
+        assert self._engines is not None
+        try:
+            engines = await self._engines
+            self._images[ref] = await asyncio.to_thread(containers.find_image, ref, engines)
+        except Exception:  # an engine that fails to answer: the context is used
+            LOGGER.exception("looking up the image %s failed", ref)
+            self._images[ref] = None
+        finally:
+            self._looking.pop(ref, None)
+            self._kick.set()
 
     def _failed(self, pool: Pool, reason: str) -> bool:
         if pool.failure != reason:

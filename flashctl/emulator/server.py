@@ -388,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-workers", type=int, default=16)
     parser.add_argument("--secrets", type=Path, help="NAME=value lines of secret values")
     parser.add_argument("--worker-wait", type=float, default=120.0, metavar="SECONDS")
+    parser.add_argument("--workers-from", choices=("auto", "image", "context"), default="auto")
     args = parser.parse_args(argv)
     try:
         workers = None
@@ -398,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 secrets=read_secrets(args.secrets) if args.secrets else {},
                 max_total=args.max_workers,
                 wait_seconds=args.worker_wait,
+                source=args.workers_from,
             )
         serve_emulator(
             args.host,

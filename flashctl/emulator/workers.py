@@ -13,6 +13,10 @@ container's port; here every worker needs a port of its own).
 Worker processes never outlive the emulator: each is the leader of its own process group
 (stopped as a group), and on Linux it gets SIGKILL from the kernel when the emulator's thread
 that started it ends (`prctl(PR_SET_PDEATHSIG)`), also when the emulator is killed with -9.
+
+A worker can run the endpoint's deployed image instead (`source` "image", or "auto" when an
+engine's store has it; containers.py): then the process started is supervisor.py, which gets
+SIGTERM from the kernel instead, stops the engine's process tree and removes the container.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ LOG_LINES = 1000  # lines of output kept per worker
 _SECRET = re.compile(r"^\{\{\s*RUNPOD_SECRET_([A-Za-z0-9_.-]+)\s*\}\}$")
 _PR_SET_PDEATHSIG = 1
 # What a container's environment has besides the image's ENV lines: enough to run Python.
-_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class WorkerOptions:
     wait_seconds: float = 120.0
     ping_interval: float = 0.05
     stop_seconds: float = 10.0
+    source: str = "auto"  # auto | image | context: what workers run (see containers.py)
 
 
 def parse_port_range(text: str) -> tuple[int, int]:
@@ -177,7 +182,7 @@ def worker_env(
 ) -> dict[str, str]:
     """A container's env: the image's ENV, the endpoint's env with secrets resolved, the
     worker's port. A secret missing from the secrets file leaves its variable unset."""
-    env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+    env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
     env.update(image_env)
     for name, value in endpoint_env.items():
         match = _SECRET.match(value)
@@ -221,15 +226,38 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """preexec_fn: SIGKILL this child when the thread that started it ends (Linux)."""
+def _die_with_parent(signum: int = signal.SIGKILL) -> None:  # pragma: no cover - in the child
+    """preexec_fn: `signum` to this child when the thread that started it ends (Linux)."""
     libc_name = ctypes.util.find_library("c")
     if libc_name is None or not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(libc_name, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
     if os.getppid() == 1:  # the parent is gone already: do not run at all
         os._exit(1)
+
+
+def _supervisor_dies_with_parent() -> None:  # pragma: no cover - in the child
+    _die_with_parent(signal.SIGTERM)  # caught: the supervisor cleans up, then exits
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How a worker's process starts: `source` "context" (the service itself) or "image"
+    (supervisor.py, which a SIGKILL would keep from cleaning up: it gets SIGUSR1 instead)."""
+
+    argv: tuple[str, ...]
+    cwd: Path | None
+    source: str
+    container: str = ""
+
+    @property
+    def hard_stop(self) -> int:
+        return signal.SIGUSR1 if self.source == "image" else signal.SIGKILL
+
+
+def context_launch(context: Context, log: Callable[[str], None]) -> Launch:
+    return Launch(tuple(local_command(context.command, log)), context.folder, "context")
 
 
 Recorder = Callable[[str, str, str], None]
@@ -242,7 +270,7 @@ class WorkerProcess:
         self,
         endpoint_id: str,
         worker_id: str,
-        context: Context,
+        launch: Launch,
         env: Mapping[str, str],
         port: int,
         record: Recorder,
@@ -253,10 +281,11 @@ class WorkerProcess:
         self.lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
         self._record = record
         self.started = time.monotonic()
-        command = local_command(context.command, self.note)
+        self.launch = launch
+        image = launch.source == "image"
         self.process = subprocess.Popen(
-            command,
-            cwd=context.folder,
+            launch.argv,
+            cwd=launch.cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -264,7 +293,7 @@ class WorkerProcess:
             text=True,
             errors="replace",
             start_new_session=True,  # its own process group: stopped as one
-            preexec_fn=_die_with_parent,
+            preexec_fn=_supervisor_dies_with_parent if image else _die_with_parent,
         )
         self._reader = threading.Thread(target=self._read, name=f"worker-{worker_id}", daemon=True)
         self._reader.start()
@@ -290,7 +319,9 @@ class WorkerProcess:
         self._signal_group(signal.SIGTERM)
 
     def kill(self) -> None:
-        self._signal_group(signal.SIGKILL)
+        """At once: SIGKILL to the service's group (an image worker's supervisor ends the
+        container's processes at once and removes it)."""
+        self._signal_group(self.launch.hard_stop)
 
     def wait(self, seconds: float) -> bool:
         try:

@@ -50,6 +50,7 @@ def local_runpod(
             max_total=options.pop("max_total", 8),
             wait_seconds=options.pop("wait_seconds", 30.0),
             stop_seconds=5.0,
+            source=options.pop("source", "auto"),
         )
         emulator = start_emulator(workers=workers, **options)
         return Deploy(emulator, {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": emulator.url})
@@ -474,6 +475,25 @@ def test_without_a_render_the_400_says_to_render(run_cli, local_runpod):
     refused = requests.get(base_url(deploy, "seed-cpu") + "/health", headers=AUTH, timeout=10)
     assert refused.status_code == 400
     assert "run `flashctl render`" in refused.json()["detail"]
+    assert not processes(deploy)
+
+
+def test_workers_from_image_without_the_image_in_any_engine_answer_400_saying_so(
+    run_cli, local_runpod, tmp_path
+):
+    render(run_cli, EXAMPLE, tmp_path / "build")  # a context is there, and is not used
+    deploy = local_runpod(wait_seconds=0.5, source="image")
+    assert run_cli("apply", "-f", str(EXAMPLE), "--yes", env=deploy.env).exit_code == 0
+
+    def refusal() -> str:  # the first ones may come while the engines are asked
+        refused = requests.get(base_url(deploy, "seed-cpu") + "/health", headers=AUTH, timeout=30)
+        assert refused.status_code == 400
+        detail: str = refused.json()["detail"]
+        return detail if "no container engine has the image" in detail else ""
+
+    detail = wait_until(refusal, 60, "the 400 names the missing image")
+    assert "no container engine has the image ghcr.io/acme/seed-cpu:dev" in detail
+    assert "--workers-from context" in detail
     assert not processes(deploy)
 
 
