@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,8 +77,25 @@ def test_apply_killed_mid_way_then_run_again_converges_without_duplicates(
     assert 0 < landed < len(keys), f"the kill came too late to be mid-way ({landed} landed)"
 
     again = run_cli("apply", "-f", str(path), "--yes", "--no-wait", env=deploy.env)
+    if again.exit_code != 0:
+        # A create in flight at the kill may still land on RunPod: apply sends it again only once
+        # RunPod's list has had time to show it, and says when (pending-creates.json).
+        wait = _seconds_until_said(again.stderr)
+        assert 0 <= wait <= 30, again
+        time.sleep(wait)
+        again = run_cli("apply", "-f", str(path), "--yes", "--no-wait", env=deploy.env)
 
     assert again.exit_code == 0, again
     assert deploy.names() == [f"shop-{key}" for key in keys]  # each once
     plan = run_cli("plan", "-f", str(path), "--detailed-exitcode", env=deploy.env)
     assert plan.exit_code == 0, plan
+
+
+def _seconds_until_said(stderr: str) -> float:
+    """Seconds until the time in apply's "Run `flashctl apply` again after HH:MM:SS UTC"."""
+    said = re.search(r"Run `flashctl apply` again after (\d\d):(\d\d):(\d\d) UTC", stderr)
+    assert said, stderr
+    now = datetime.datetime.now(datetime.timezone.utc)
+    hour, minute, second = (int(part) for part in said.groups())
+    then = now.replace(hour=hour, minute=minute, second=second, microsecond=0)
+    return (then - now).total_seconds() % 86400 + 1.0
