@@ -137,17 +137,12 @@ def emulator(
     """Serve a local RunPod REST v2 API for offline deploys and CI; with --run-workers, a local
     RunPod that runs, load-balances and scales the deployed endpoints' workers."""
     from flashctl.emulator.server import serve_emulator
-    from flashctl.emulator.workers import WorkerOptions, parse_port_range, read_secrets
+    from flashctl.emulator.workers import worker_options
 
     workers = None
     if run_workers:
-        workers = WorkerOptions(
-            contexts=contexts,
-            ports=parse_port_range(worker_ports),
-            secrets=read_secrets(secrets_file) if secrets_file else {},
-            max_total=max_workers,
-            wait_seconds=worker_wait,
-            source=workers_from,
+        workers = worker_options(
+            contexts, worker_ports, secrets_file, max_workers, worker_wait, workers_from
         )
     what = "local RunPod (workers run)" if run_workers else "RunPod API emulator"
     click.echo(f"{what} on http://{host}:{port}/v2 (Ctrl-C stops)", err=True)

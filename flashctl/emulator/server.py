@@ -36,7 +36,13 @@ from flashctl.emulator.fleet import Fleet
 from flashctl.emulator.rate_limit import RateLimiter, Window, parse_windows
 from flashctl.emulator.request_log import RequestLog
 from flashctl.emulator.state import EmulatorState
-from flashctl.emulator.workers import WorkerOptions, parse_port_range, read_secrets
+from flashctl.emulator.workers import (
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_PORTS,
+    DEFAULT_WAIT_SECONDS,
+    WorkerOptions,
+    worker_options,
+)
 from flashctl.errors import FlashError, UsageError
 
 LOGGER = logging.getLogger("flashctl.emulator.server")
@@ -384,22 +390,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--run-workers", action="store_true", help="run the endpoints' workers")
     parser.add_argument("--contexts", type=Path, default=Path(".flashctl/build"))
-    parser.add_argument("--worker-ports", default="20000-20999", metavar="LOW-HIGH")
-    parser.add_argument("--max-workers", type=int, default=16)
+    parser.add_argument("--worker-ports", default=DEFAULT_PORTS, metavar="LOW-HIGH")
+    parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS)
     parser.add_argument("--secrets", type=Path, help="NAME=value lines of secret values")
-    parser.add_argument("--worker-wait", type=float, default=120.0, metavar="SECONDS")
+    parser.add_argument(
+        "--worker-wait", type=float, default=DEFAULT_WAIT_SECONDS, metavar="SECONDS"
+    )
     parser.add_argument("--workers-from", choices=("auto", "image", "context"), default="auto")
     args = parser.parse_args(argv)
     try:
         workers = None
         if args.run_workers:
-            workers = WorkerOptions(
-                contexts=args.contexts,
-                ports=parse_port_range(args.worker_ports),
-                secrets=read_secrets(args.secrets) if args.secrets else {},
-                max_total=args.max_workers,
-                wait_seconds=args.worker_wait,
-                source=args.workers_from,
+            workers = worker_options(
+                args.contexts,
+                args.worker_ports,
+                args.secrets,
+                args.max_workers,
+                args.worker_wait,
+                args.workers_from,
             )
         serve_emulator(
             args.host,

@@ -49,6 +49,12 @@ _PR_SET_PDEATHSIG = 1
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
+# The `--run-workers` defaults, for `flashctl emulator` and `python -m flashctl.emulator` alike.
+DEFAULT_PORTS = "20000-20999"
+DEFAULT_MAX_WORKERS = 16
+DEFAULT_WAIT_SECONDS = 120.0
+
+
 @dataclass(frozen=True)
 class WorkerOptions:
     """`--run-workers` settings. `wait_seconds`: how long a request waits for a ready worker
@@ -57,11 +63,31 @@ class WorkerOptions:
     contexts: Path
     ports: tuple[int, int] = (20000, 20999)
     secrets: Mapping[str, str] = field(default_factory=dict)
-    max_total: int = 16
-    wait_seconds: float = 120.0
+    max_total: int = DEFAULT_MAX_WORKERS
+    wait_seconds: float = DEFAULT_WAIT_SECONDS
     ping_interval: float = 0.05
     stop_seconds: float = 10.0
     source: str = "auto"  # auto | image | context: what workers run (see containers.py)
+
+
+def worker_options(
+    contexts: Path,
+    worker_ports: str,
+    secrets_file: Path | None,
+    max_workers: int,
+    worker_wait: float,
+    workers_from: str,
+) -> WorkerOptions:
+    """The settings the `--run-workers` options give (the ports and the secrets file read and
+    checked here, a UsageError naming the option otherwise)."""
+    return WorkerOptions(
+        contexts=contexts,
+        ports=parse_port_range(worker_ports),
+        secrets=read_secrets(secrets_file) if secrets_file else {},
+        max_total=max_workers,
+        wait_seconds=worker_wait,
+        source=workers_from,
+    )
 
 
 def parse_port_range(text: str) -> tuple[int, int]:
