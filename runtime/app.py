@@ -214,10 +214,7 @@ class Service:
         except Exception as err:
             await self._failed(exchange, BodyTooLarge(limit) if relay.too_large else err, False)
         except asyncio.CancelledError:
-            exchange.error = "CancelledError"
-            if not exchange.started:
-                with contextlib.suppress(Exception):
-                    await exchange.fail(503, "Service is shutting down")
+            await _shutting_down(exchange)
             raise
         finally:
             self.concurrency.leave()
@@ -261,12 +258,7 @@ class Service:
         except Exception as err:
             return await self._failed(exchange, err, user_code=True)
         except asyncio.CancelledError:
-            # The server gave up on this request (the grace period after SIGTERM ran out):
-            # answer 503 if the status line is still ours to send, then let the cancel through.
-            exchange.error = "CancelledError"
-            if not exchange.started:
-                with contextlib.suppress(Exception):
-                    await exchange.fail(503, "Service is shutting down")
+            await _shutting_down(exchange)
             raise
         try:
             await self._reply(operation, result, scope, receive, exchange)
@@ -485,3 +477,12 @@ def create_app(
     if app is not None and routes:
         raise ValueError("create_app takes routes or an app, not both")
     return Service([compile_route(route, settings) for route in routes], settings, app)
+
+
+async def _shutting_down(exchange: Exchange) -> None:
+    """The server gave up on this request (the grace period after SIGTERM ran out): answer 503
+    if the status line is still ours to send; the caller lets the cancel through."""
+    exchange.error = "CancelledError"
+    if not exchange.started:
+        with contextlib.suppress(Exception):
+            await exchange.fail(503, "Service is shutting down")

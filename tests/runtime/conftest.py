@@ -15,15 +15,16 @@ MakeClient = Callable[..., TestClient]
 
 @pytest.fixture
 def serve() -> Iterator[MakeClient]:
-    """``serve(Route(...), ..., max_body=10)`` -> a started TestClient (lifespan included).
+    """``serve(Route(...), ..., max_body=10)`` -> a started TestClient (lifespan included);
+    ``serve(app=asgi_app, ...)`` wraps a whole ASGI app instead.
 
     Server exceptions are not re-raised: the runtime must turn them into responses itself.
     """
     clients: list[TestClient] = []
 
-    def make(*routes: Route, **settings: Any) -> TestClient:
-        app = create_app(list(routes), Settings(**settings))
-        client = TestClient(app, raise_server_exceptions=False)
+    def make(*routes: Route, app: Any = None, **settings: Any) -> TestClient:
+        service = create_app(list(routes), Settings(**settings), app=app)
+        client = TestClient(service, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
         return client

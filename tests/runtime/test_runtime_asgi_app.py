@@ -14,32 +14,19 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from flashctl_runtime import Settings, create_app
+from flashctl_runtime import create_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
-from starlette.testclient import TestClient
 
 from tests.runtime.test_runtime_ping import wait_for_ping
 
 
 @pytest.fixture
-def serve_app() -> Iterator[Any]:
+def serve_app(serve: Any) -> Any:
     """``serve_app(app, **settings)`` -> a started TestClient over the service wrapping it."""
-    clients: list[TestClient] = []
-
-    def make(app: Any, **settings: Any) -> TestClient:
-        client = TestClient(
-            create_app([], Settings(**settings), app=app), raise_server_exceptions=False
-        )
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    return lambda app, **settings: serve(app=app, **settings)
 
 
 def items_app(events: list[str] | None = None, startup_seconds: float = 0.0) -> Starlette:
