@@ -11,6 +11,7 @@ The query parameters are those of RunPod's OpenAPI document (see `catalog_query.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from flashctl import catalog
@@ -202,16 +203,7 @@ def gpu_availability(gpu: catalog.GpuType, query: GpuQuery) -> dict[str, Any]:
         v for v in _cuda_versions(gpu) if _cuda_matches(v, query.cuda_versions, query.min_cuda)
     ]
     possible = products_ok and query.count <= max_count and bool(versions)
-    centers = [
-        {"id": dc_id, "name": dc_id, "availability": _level(gpu.id, dc_id)}
-        for dc_id in _offering_dcs(gpu, query.countries)
-        if possible
-    ]
-    centers = [c for c in centers if c["availability"] != "NONE"]
-    overall = max((_LEVELS.index(c["availability"]) for c in centers), default=0)
-    found: dict[str, Any] = {"availability": _LEVELS[overall]}
-    if centers:
-        found["dataCenters"] = centers
+    found, overall = _offered(gpu.id, _offering_dcs(gpu, query.countries) if possible else ())
     if versions:
         found["cudaVersions"] = [
             {"version": v, "available": overall > 0 and _stable(gpu.id + v, 4) != 0}
@@ -225,17 +217,22 @@ def cpu_availability(flavor: catalog.CpuFlavor, query: CpuQuery) -> dict[str, An
     possible = (flavor.serverless or "POD" in query.products) and (
         query.vcpus is None or query.vcpus <= _MAX_VCPUS
     )
+    found, _ = _offered(flavor.id, catalog.DATA_CENTERS if possible else ())
+    return found
+
+
+def _offered(item_id: str, dc_ids: Iterable[str]) -> tuple[dict[str, Any], int]:
+    """`availability` (the best level over `dc_ids`) and the `dataCenters` offering `item_id`,
+    with the index of that best level in `_LEVELS`."""
     centers = [
-        {"id": dc_id, "name": dc_id, "availability": _level(flavor.id, dc_id)}
-        for dc_id in catalog.DATA_CENTERS
-        if possible
+        {"id": dc_id, "name": dc_id, "availability": _level(item_id, dc_id)} for dc_id in dc_ids
     ]
     centers = [c for c in centers if c["availability"] != "NONE"]
     overall = max((_LEVELS.index(c["availability"]) for c in centers), default=0)
     found: dict[str, Any] = {"availability": _LEVELS[overall]}
     if centers:
         found["dataCenters"] = centers
-    return found
+    return found, overall
 
 
 def _cuda_matches(version: str, exact: tuple[str, ...], floor: str | None) -> bool:
