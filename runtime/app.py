@@ -23,7 +23,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import batching, logs, results, tracing, wire
 from .binding import Form
-from .bodies import LimitedReceive, ReplayReceive, declared_length, decode_request, read_body
+from .bodies import (
+    FORMS,
+    LimitedReceive,
+    ReplayReceive,
+    declared_length,
+    decode_form,
+    decode_request,
+    media_type,
+    read_body,
+)
 from .deadlines import Deadlines
 from .errors import (
     BodyTooLarge,
@@ -38,7 +47,7 @@ from .limits import ConcurrencyLimit, RateLimit, client_address
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .mounted import AppExchange, AppLifespan, route_template
-from .operations import Operation, compile_route, invoke, kind_of
+from .operations import Operation, compile_route, kind_of
 from .ping import Health, health_path
 from .routes import Route, Router
 from .settings import Settings
@@ -86,6 +95,8 @@ class Service:
         self.rate = RateLimit(*settings.rate_limit) if settings.rate_limit else None
         self.threads = ThreadPool(settings.max_concurrency)
         self.deadlines = Deadlines()
+        # (method, path, raw_path, root_path) -> the route and path parameters it was served by
+        self._known: dict[tuple[Any, ...], tuple[Operation, dict[str, Any]]] = {}
         self._openapi: bytes | None = None
         self.metrics = Metrics() if settings.metrics else None
         self.exporter = tracing.exporter_from_env(settings.title, settings.version)
@@ -96,21 +107,24 @@ class Service:
     # --- ASGI -----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(scope, receive, send)
-        else:  # websockets are not part of the contract: refuse the handshake
-            await send({"type": "websocket.close", "code": 1000})
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self._other(scope, receive, send)
         exporter, metrics = self.exporter, self.metrics
         exchange = Exchange(scope, send, None if exporter is None else exporter.sampler)
         if metrics is not None:
             metrics.active += 1
         try:
-            await self._dispatch(scope, receive, exchange)
+            # A path served before goes straight to its route: the checks below (path form,
+            # the runtime's own paths, the router) gave that answer then and would again.
+            known = self._known.get(
+                (exchange.method, scope["path"], scope.get("raw_path"), scope.get("root_path"))
+            )
+            if known is None or exchange.framings > 1 or self.rate is not None:
+                await self._dispatch(scope, receive, exchange)
+            elif wire.head_refusal(scope, exchange.framings) is not None:
+                await self._dispatch(scope, receive, exchange)
+            else:
+                await self._serve(known[0], known[1], scope, receive, exchange)
         finally:
             elapsed = time.perf_counter() - exchange.start
             logs.write(exchange.log_line(elapsed), defer=self.concurrency.in_flight > 0)
@@ -122,8 +136,14 @@ class Service:
             if exporter is not None and exchange.sampled():
                 exporter.submit(_span(scope, exchange, elapsed))
 
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+        else:  # websockets are not part of the contract: refuse the handshake
+            await send({"type": "websocket.close", "code": 1000})
+
     async def _dispatch(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
-        refused = wire.refusal(scope)
+        refused = wire.head_refusal(scope, exchange.framings) or wire.path_refusal(scope)
         if refused is not None:
             status, detail, close = refused
             # Connection: close (HTTP/1 only) makes both servers close after the answer
@@ -167,24 +187,10 @@ class Service:
                 methods = sorted(allowed | ({"HEAD"} if "GET" in allowed else set()))
                 return await exchange.fail(405, "Method Not Allowed", {"Allow": ", ".join(methods)})
             return await exchange.fail(404, "Not Found")
-        exchange.route = operation.template
-        refusal = self.health.refusal()
-        if refusal is not None:
-            return await exchange.fail(503, refusal, {"Retry-After": "1"})
-        if self.concurrency.full():  # refused before its body is read
-            return await self._refuse_concurrency(exchange)
-        # The body is read before a slot is taken, under its own deadline: clients still
-        # sending theirs (slowly, maybe on purpose) do not hold the slots ready requests need.
-        try:
-            raw = await self._receive_body(operation, receive, exchange)
-        except Exception as err:
-            return await self._failed(exchange, err, user_code=False)
-        if not self.concurrency.enter():
-            return await self._refuse_concurrency(exchange)
-        try:
-            await self._serve(operation, params, scope, receive, exchange, raw)
-        finally:
-            self.concurrency.leave()
+        if len(self._known) < MAX_KNOWN_PATHS:  # bounded: a path may carry a client's ids
+            key = (exchange.method, scope["path"], scope.get("raw_path"), scope.get("root_path"))
+            self._known[key] = (operation, params)
+        await self._serve(operation, params, scope, receive, exchange)
 
     async def _serve_app(
         self, app: ASGIApp, scope: Scope, receive: Receive, exchange: Exchange, path: str
@@ -226,24 +232,6 @@ class Service:
             self.metrics.rejected["concurrency"] += 1
         await exchange.fail(503, "Too many requests in flight", {"Retry-After": "1"})
 
-    async def _receive_body(
-        self, operation: Operation, receive: Receive, exchange: Exchange
-    ) -> bytes | None:
-        """The whole body for handlers that take it decoded or as bytes (``None`` for the
-        others, which read it through their ``Request``), within ``body_timeout`` (else 408)."""
-        limit = operation.max_body
-        length = declared_length(exchange.content_length)
-        if length is not None and length > limit:
-            raise BodyTooLarge(limit)  # refused before a byte of it is read
-        binding = operation.binding
-        if not (binding.reads_body or binding.raw is not None):
-            return None
-        timeout = self.settings.body_timeout
-        reading = read_body(receive, limit)
-        raw = await (reading if timeout is None else self.deadlines.within(timeout, reading, 408))
-        exchange.bytes_in = len(raw)
-        return raw
-
     async def _serve(
         self,
         operation: Operation,
@@ -251,20 +239,74 @@ class Service:
         scope: Scope,
         receive: Receive,
         exchange: Exchange,
-        raw: bytes | None,
     ) -> None:
+        """A request to a route: its body read (within ``body_timeout``, else 408), then the
+        handler called (within the route's timeout, else 504) and its result sent. One method,
+        one deadline entry re-armed between the two: this is every request's path."""
+        exchange.route = operation.template
+        if self.health.state != "ready":
+            refusal = self.health.refusal()
+            if refusal is not None:
+                return await exchange.fail(503, refusal, {"Retry-After": "1"})
+        concurrency = self.concurrency
+        if concurrency.in_flight >= concurrency.limit:  # refused before its body is read
+            return await self._refuse_concurrency(exchange)
+        deadlines = self.deadlines
+        task: asyncio.Task[Any] | None = None
+        binding = operation.binding
+        limit = operation.max_body
+        stage = _BODY
+        entered = False
         try:
+            length = declared_length(exchange.content_length)
+            if length is not None and length > limit:
+                raise BodyTooLarge(limit)  # refused before a byte of it is read
+            # The body is read before a slot is taken, under its own deadline: clients still
+            # sending theirs (slowly, maybe on purpose) do not hold the slots ready requests
+            # need. Handlers that read it through their Request get it later (raw is None).
+            raw = None
+            if binding.reads_body or binding.raw is not None:
+                timeout = self.settings.body_timeout
+                if timeout is not None:
+                    task = deadlines.arm(timeout, 408)
+                raw = await read_body(receive, limit)
+                exchange.bytes_in = len(raw)
+            if concurrency.in_flight >= concurrency.limit:
+                return await self._refuse_concurrency(exchange)
+            concurrency.in_flight += 1
+            entered = True
+            stage = _CALL
+            timeout = operation.timeout
+            if timeout is not None:
+                task = deadlines.arm(timeout)
+            elif task is not None:
+                deadlines.disarm(task)
+                task = None
             result = await self._call(operation, params, scope, receive, exchange, raw)
-        except Exception as err:
-            return await self._failed(exchange, err, user_code=True)
-        except asyncio.CancelledError:
-            await _shutting_down(exchange)
-            raise
-        try:
-            await self._reply(operation, result, scope, receive, exchange)
+            if task is not None:
+                deadlines.disarm(task)
+                task = None
+            stage = _REPLY
+            if type(result) in _JSON_TYPES and not results.wants_msgpack(exchange.accept):
+                await exchange.respond(200, results.dump_json(result))
+            else:
+                await self._reply(operation, result, scope, receive, exchange)
         except Exception as err:
             # a generator runs the handler's own code while it is sent; a value is only encoded
-            await self._failed(exchange, err, user_code=results.is_stream(result))
+            user_code = stage == _CALL or (stage == _REPLY and results.is_stream(result))
+            await self._failed(exchange, err, user_code)
+        except asyncio.CancelledError:
+            overdue = None if task is None else deadlines.overdue(task)
+            if overdue is None:
+                if stage != _BODY:
+                    await _shutting_down(exchange)
+                raise
+            await self._failed(exchange, overdue, user_code=False)
+        finally:
+            if task is not None:
+                deadlines.disarm(task)
+            if entered:
+                concurrency.in_flight -= 1
 
     async def _call(
         self,
@@ -275,17 +317,22 @@ class Service:
         exchange: Exchange,
         raw: bytes | None,
     ) -> Any:
+        """Bind the request to the handler's parameters and call it: async handlers on the loop,
+        sync ones in the pool; a generator function is only called (streaming starts it)."""
         binding = operation.binding
-        limit = operation.max_body
         body, enveloped = None, False
         if raw is not None and binding.reads_body:
-            body, enveloped = await decode_request(raw, exchange.content_type, binding)
+            kind = media_type(exchange.content_type)
+            if kind in FORMS:
+                body = await decode_form(raw, kind, exchange.content_type or b"")
+            else:
+                body, enveloped = decode_request(raw, kind, binding)
         request = limited = None
         if binding.request is not None:
             if raw is not None:
                 request = Request(scope, ReplayReceive(receive, raw))
             else:
-                limited = LimitedReceive(receive, limit)
+                limited = LimitedReceive(receive, operation.max_body)
                 request = Request(scope, limited)
         query = scope["query_string"]
         pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else []
@@ -293,7 +340,15 @@ class Service:
             kwargs, errors = binding.bind(params, pairs, body, raw, request)
             if errors:
                 raise RequestValidationError(errors)
-            result = await invoke(operation, kwargs, self.threads, self.deadlines)
+            kind = operation.kind
+            if kind == "async":
+                result = await operation.call(**kwargs)
+            elif kind == "sync":
+                result = await self.threads.run(operation.call, **kwargs)
+            else:  # a generator function: calling it runs none of its body (streaming does)
+                result = operation.call(**kwargs)
+            if kind != "stream" and inspect.isawaitable(result):
+                result = await result  # a sync wrapper around a coroutine function
         finally:
             if limited is not None:
                 exchange.bytes_in = limited.size
@@ -441,6 +496,13 @@ class Service:
         """Answer ``/ping`` with 503 from now on; in-flight and queued requests still finish."""
         if self.health.drain():
             logs.emit("draining")
+
+
+# where a request to a route is, for what its errors mean (see Service._serve)
+_BODY, _CALL, _REPLY = 0, 1, 2
+# results sent as JSON straight away (most are): no Response, bytes or generator to look for
+_JSON_TYPES = frozenset({dict, list, str, int, float, bool, type(None)})
+MAX_KNOWN_PATHS = 4096
 
 
 def _span(scope: Scope, exchange: Exchange, elapsed: float) -> tracing.Span:

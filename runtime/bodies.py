@@ -23,11 +23,23 @@ MULTIPART = "multipart/form-data"
 URLENCODED = "application/x-www-form-urlencoded"
 
 
+FORMS = frozenset({MULTIPART, URLENCODED})
+
+# Content-Type values a service sees are few (its clients'): each is parsed once. Bounded, as
+# a client may send any.
+_MEDIA_TYPES: dict[bytes, str] = {}
+
+
 def media_type(content_type: bytes | None) -> str:
     """``b"application/json; charset=utf-8"`` -> ``"application/json"``."""
     if not content_type:
         return ""
-    return content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+    kind = _MEDIA_TYPES.get(content_type)
+    if kind is None:
+        kind = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+        if len(_MEDIA_TYPES) < 256:
+            _MEDIA_TYPES[content_type] = kind
+    return kind
 
 
 def declared_length(value: bytes | None) -> int | None:
@@ -39,10 +51,12 @@ def declared_length(value: bytes | None) -> int | None:
         raise HTTPError(400, "Content-Length is not a number") from None
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
+async def read_body(receive: Receive, limit: int, message: Message | None = None) -> bytes:
     """The whole body, refusing with 413 as soon as it passes ``limit``, so a 50 MB upload
-    never sits in memory. The caller has already compared any Content-Length to ``limit``."""
-    message = await receive()
+    never sits in memory. The caller has already compared any Content-Length to ``limit``;
+    ``message``: the first one, when the caller has received it already."""
+    if message is None:
+        message = await receive()
     if message["type"] == "http.disconnect":
         raise ClientDisconnected()
     body: bytes = message.get("body", b"")
@@ -96,16 +110,11 @@ class ReplayReceive:
         return {"type": "http.request", "body": body, "more_body": False}
 
 
-async def decode_request(
-    raw: bytes, content_type: bytes | None, binding: Binding
-) -> tuple[Any, bool]:
-    """The body as ``binding`` takes it, and whether it came in RunPod's ``{"input": ...}``:
-    a ``Form`` for form bodies; else ``None`` for a ``bytes`` handler (it gets ``raw``) and for
-    a DELETE sent without a body; else the decoded value (an object of fields, or what a
-    whole-body pydantic model validates)."""
-    kind = media_type(content_type)
-    if kind in (MULTIPART, URLENCODED):
-        return await decode_form(raw, kind, content_type or b""), False
+def decode_request(raw: bytes, kind: str, binding: Binding) -> tuple[Any, bool]:
+    """The body (of media type ``kind``, not a form: see ``decode_form``) as ``binding`` takes
+    it, and whether it came in RunPod's ``{"input": ...}``: ``None`` for a ``bytes`` handler (it
+    gets ``raw``) and for a DELETE sent without a body; else the decoded value (an object of
+    fields, or what a whole-body pydantic model validates)."""
     if binding.raw is not None or (binding.query_body and not raw):
         return None, False
     if binding.whole is not None:

@@ -37,6 +37,7 @@ class Exchange:
         "content_length",
         "content_type",
         "error",
+        "framings",
         "head_only",
         "method",
         "parent",
@@ -67,6 +68,7 @@ class Exchange:
         self.error: str | None = None
         self.traceback: str | None = None
         request_id = content_type = accept = content_length = traceparent = tracestate = None
+        framings = 0
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -74,6 +76,9 @@ class Exchange:
                 accept = value
             elif name == b"content-length":
                 content_length = value
+                framings += 1
+            elif name == b"transfer-encoding":
+                framings += 1
             elif name == b"x-request-id":
                 request_id = value
             elif name == b"traceparent":
@@ -83,6 +88,7 @@ class Exchange:
         self.content_type: bytes | None = content_type
         self.accept: bytes | None = accept
         self.content_length: bytes | None = content_length
+        self.framings = framings  # Content-Length and Transfer-Encoding fields (wire.py)
         # One draw for the request id, trace id and span id: 80 random hex digits (see
         # tracing.new_ids); a request id is 32 of them, as uuid4().hex but a tenth of the cost.
         raw = b"%080x" % _bits(320)

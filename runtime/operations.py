@@ -11,11 +11,9 @@ from starlette.routing import compile_path
 
 from .batching import Batcher, check_handler
 from .binding import Binding, UnknownKeys, plan
-from .deadlines import Deadlines
 from .instances import Method
 from .routes import METHODS, Route, is_reserved
 from .settings import Settings
-from .threads import ThreadPool
 
 Kind = Literal["async", "sync", "stream"]
 
@@ -27,6 +25,7 @@ class Operation:
     kind: Kind
     timeout: float | None  # the route's, else the service's request_timeout
     max_body: int  # the route's, else the service's
+    call: Callable[..., Any]  # what a request calls: the handler, or its Batcher's submit
     batcher: Batcher | None = None  # a batched route: requests await Batcher.submit
 
     @property
@@ -79,6 +78,7 @@ def compile_route(route: Route, settings: Settings) -> Operation:
         kind=kind_of(route.endpoint),
         timeout=route.timeout if route.timeout is not None else settings.request_timeout,
         max_body=route.max_body if route.max_body is not None else settings.max_body,
+        call=route.endpoint,
     )
 
 
@@ -103,22 +103,6 @@ def _batched(
         kind="async",
         timeout=route.timeout if route.timeout is not None else settings.request_timeout,
         max_body=route.max_body if route.max_body is not None else settings.max_body,
+        call=batcher.submit,
         batcher=batcher,
     )
-
-
-async def invoke(
-    operation: Operation, kwargs: dict[str, Any], threads: ThreadPool, deadlines: Deadlines
-) -> Any:
-    """Call the handler: async ones on the loop, sync ones in ``threads``, both under the
-    deadline; a generator function is only called (streaming starts it)."""
-    endpoint = operation.route.endpoint if operation.batcher is None else operation.batcher.submit
-    if operation.kind == "stream":
-        return endpoint(**kwargs)
-    sync = operation.kind == "sync"
-    pending = threads.run(endpoint, **kwargs) if sync else endpoint(**kwargs)
-    timeout = operation.timeout
-    result = await (pending if timeout is None else deadlines.within(timeout, pending))
-    if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
-        result = await result
-    return result

@@ -21,22 +21,25 @@ VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def refusal(scope: Scope) -> tuple[int, str, bool] | None:
-    """``(status, detail, close)`` when the request must not be routed, else ``None``.
-    ``close``: the connection cannot be trusted for another request."""
+def head_refusal(scope: Scope, framings: int) -> tuple[int, str, bool] | None:
+    """``(status, detail, close)`` when the request head must not be routed, else ``None``.
+    ``framings``: how many Content-Length and Transfer-Encoding fields it has (counted by
+    ``Exchange``, which reads every field anyway). ``close``: the connection cannot be trusted
+    for another request."""
     version = scope.get("http_version", "1.1")
     if version not in VERSIONS:
         return 505, f"HTTP version {version} is not supported: use HTTP/1.1", True
-    headers = scope["headers"]
-    if len(headers) > MAX_HEADERS:
+    if len(scope["headers"]) > MAX_HEADERS:
         return 431, f"Request has more than {MAX_HEADERS} header fields", True
-    framings = 0
-    for name, _ in headers:
-        if name == b"content-length" or name == b"transfer-encoding":
-            framings += 1
     if framings > 1:
         # two Content-Lengths or both headers: the servers refuse some of these themselves
         return 400, "Request has more than one Content-Length or Transfer-Encoding header", True
+    return None
+
+
+def path_refusal(scope: Scope) -> tuple[int, str, bool] | None:
+    """As ``head_refusal``, for the path (the same for every request to it: the service
+    remembers the paths it routed)."""
     problem = path_problem(scope["path"], scope.get("raw_path"))
     if problem is not None:
         return 400, f"Path {problem}: send the path in its plain form", False
