@@ -127,7 +127,7 @@ class Service:
                 await self._serve(known[0], known[1], scope, receive, exchange)
         finally:
             elapsed = time.perf_counter() - exchange.start
-            logs.write(exchange.log_line(elapsed), defer=self.concurrency.in_flight > 0)
+            logs.write(exchange.log_line(elapsed))
             if metrics is not None:
                 metrics.active -= 1
                 metrics.observe(
@@ -277,11 +277,14 @@ class Service:
             entered = True
             stage = _CALL
             timeout = operation.timeout
-            if timeout is not None:
+            if timeout is None:
+                if task is not None:
+                    deadlines.disarm(task)
+                    task = None
+            elif task is None:
                 task = deadlines.arm(timeout)
-            elif task is not None:
-                deadlines.disarm(task)
-                task = None
+            else:
+                deadlines.rearm(task, timeout)
             result = await self._call(operation, params, scope, receive, exchange, raw)
             if task is not None:
                 deadlines.disarm(task)
@@ -347,7 +350,7 @@ class Service:
                 result = await self.threads.run(operation.call, **kwargs)
             else:  # a generator function: calling it runs none of its body (streaming does)
                 result = operation.call(**kwargs)
-            if kind != "stream" and inspect.isawaitable(result):
+            if type(result) not in _JSON_TYPES and kind != "stream" and inspect.isawaitable(result):
                 result = await result  # a sync wrapper around a coroutine function
         finally:
             if limited is not None:

@@ -197,7 +197,9 @@ def _refuse_constant(name: str) -> Any:
 
 # Python's decoder also takes NaN, Infinity and -Infinity, which JSON does not have (and which
 # responses send as null): refused like any other invalid JSON.
-_decode = json.JSONDecoder(parse_constant=_refuse_constant).decode
+_decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+_decode = _decoder.decode
+_raw_decode = _decoder.raw_decode
 
 
 # A \ud800-\udfff escape: JSON allows it, but alone it is no character and no UTF-8 can carry it.
@@ -208,7 +210,13 @@ _TIMESTAMP_MARKS = (b"\xd6\xff", b"\xd7\xff", b"\xc7\x0c\xff")
 
 def _json(raw: bytes) -> Any:
     try:
-        value = _decode(raw.decode())  # skips json.loads' encoding detection: JSON is UTF-8
+        text = raw.decode()  # skips json.loads' encoding detection: JSON is UTF-8
+        try:  # most bodies have no whitespace around them: the scanner alone reads them
+            value, end = _raw_decode(text)
+        except json.JSONDecodeError:
+            end = -1
+        if end != len(text):  # whitespace around it, more after it, or not JSON: say which
+            value = _decode(text)
     except json.JSONDecodeError as err:
         problem = {"loc": ["body", err.pos], "msg": f"JSON decode error: {err.msg}"}
     except _NotJSON as err:

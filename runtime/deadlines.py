@@ -46,6 +46,14 @@ class Deadlines:
             self._timer = loop.call_later(self.tick, self._check)
         return task
 
+    def rearm(self, task: asyncio.Task[Any], seconds: float, status: int = 504) -> None:
+        """As ``arm``, for ``task`` (armed before, still current): the next stage's deadline."""
+        loop = self._loop
+        assert loop is not None
+        self._due[task] = (loop.time() + seconds, seconds, status)
+        if self._timer is None:
+            self._timer = loop.call_later(self.tick, self._check)
+
     def overdue(self, task: asyncio.Task[Any]) -> HTTPError | None:
         """In ``except CancelledError``: the error to answer with when the cancel was this
         task's deadline alone (not the server's as well), else ``None``: let it through."""

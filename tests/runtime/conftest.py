@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flashctl_runtime import Route, Settings, create_app
+from flashctl_runtime import Route, Settings, create_app, logs
 from starlette.testclient import TestClient
 
 MakeClient = Callable[..., TestClient]
@@ -40,6 +40,7 @@ def logged(capsys: pytest.CaptureFixture[str]) -> Callable[..., list[dict[str, A
     optionally only those of one ``event``."""
 
     def read(event: str | None = None) -> list[dict[str, Any]]:
+        logs.flush()  # lines of the last requests may wait for the end of the loop's turn
         text = capsys.readouterr().out
         lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
         return [line for line in lines if event is None or line.get("event") == event]
