@@ -349,6 +349,8 @@ def otlp_sink() -> Iterator[tuple[str, list[int]]]:
     received = [0]
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps connections alive, as collectors do
+
         def do_POST(self) -> None:
             received[0] += len(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             self.send_response(200)

@@ -322,6 +322,10 @@ class Service:
     ) -> Any:
         """Bind the request to the handler's parameters and call it: async handlers on the loop,
         sync ones in the pool; a generator function is only called (streaming starts it)."""
+        if operation.batcher is not None:  # one item of a batch: its body, parsed there
+            assert raw is not None
+            query = scope["query_string"]
+            return await operation.batcher.submit(raw, exchange.content_type, query)
         binding = operation.binding
         body, enveloped = None, False
         if raw is not None and binding.reads_body:

@@ -27,8 +27,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-
 from . import logs
 from .bodies import decode_value, media_type
 from .errors import HTTPError, RequestValidationError
@@ -67,6 +65,11 @@ class BatchResultError(HTTPError):
 
     def __init__(self) -> None:
         super().__init__(500, "Internal Server Error")
+
+
+def whole_body(body: bytes) -> None:
+    """What a batched route's requests are bound as: the body as it came (``Batcher.submit``
+    parses it). Never called."""
 
 
 def check_handler(endpoint: Callable[..., Any], where: str) -> None:
@@ -138,17 +141,17 @@ class Batcher:
         self.threads = threads
         self.metrics = metrics
 
-    async def submit(self, body: bytes, request: Request) -> Any:
-        """Queue this request's parsed body and wait for its element of the batch's result."""
-        if request.scope["query_string"]:
+    async def submit(self, body: bytes, content_type: bytes | None, query: bytes) -> Any:
+        """Queue this request's body, parsed, and wait for its element of the batch's result.
+        ``content_type`` and ``query``: the request's header and query string, as they came."""
+        if query:
             problem = {
                 "loc": ["query"],
                 "msg": "A batched route takes its input from the body only",
                 "type": "extra_forbidden",
             }
             raise RequestValidationError([problem])
-        content_type = media_type(request.headers.get("content-type", "").encode("latin-1"))
-        value = decode_value(body, content_type)
+        value = decode_value(body, media_type(content_type))
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new loop (tests start several): start afresh
             self._loop, self._pending, self._timer, self._running = loop, [], None, 0

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from starlette.routing import compile_path
 
-from .batching import Batcher, check_handler
+from .batching import Batcher, check_handler, whole_body
 from .binding import Binding, UnknownKeys, plan
 from .instances import Method
 from .routes import METHODS, Route, is_reserved
@@ -25,7 +25,7 @@ class Operation:
     kind: Kind
     timeout: float | None  # the route's, else the service's request_timeout
     max_body: int  # the route's, else the service's
-    call: Callable[..., Any]  # what a request calls: the handler, or its Batcher's submit
+    call: Callable[..., Any]  # the handler (a batched route: its Batcher.submit, see _call)
     batcher: Batcher | None = None  # a batched route: requests await Batcher.submit
 
     @property
@@ -85,7 +85,7 @@ def compile_route(route: Route, settings: Settings) -> Operation:
 def _batched(
     route: Route, method: str, convertors: dict[str, Any], settings: Settings
 ) -> Operation:
-    """A batched route: each request is bound as a raw body awaiting ``Batcher.submit``."""
+    """A batched route: each request's raw body awaits ``Batcher.submit`` (see Service._call)."""
     where = f"Route {method} {route.path}"
     if method not in ("POST", "PUT", "PATCH"):
         raise ValueError(f"{where}: a batched route takes a request body: use POST, PUT or PATCH")
@@ -99,7 +99,7 @@ def _batched(
         route=Route(
             method, route.path, endpoint, route.timeout, route.max_body, route.name, batch=batch
         ),
-        binding=plan(batcher.submit, method, convertors),
+        binding=plan(whole_body, method, convertors),
         kind="async",
         timeout=route.timeout if route.timeout is not None else settings.request_timeout,
         max_body=route.max_body if route.max_body is not None else settings.max_body,

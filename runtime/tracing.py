@@ -253,6 +253,8 @@ class Exporter:
         self._stop = False
         self._thread: threading.Thread | None = None
         self._last_failure_log = -1e9
+        self._connection: Any = None  # http.client's, kept alive between batches
+        self._target = "/"
 
     def start(self) -> None:
         if self._thread is None:
@@ -277,6 +279,7 @@ class Exporter:
             self._thread.join(timeout)
         else:
             self._send_all()
+            self._disconnect()
 
     def _run(self) -> None:
         while not self._stop:
@@ -284,6 +287,12 @@ class Exporter:
             self._wake.clear()
             self._send_all()
         self._send_all()
+        self._disconnect()
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def _send_all(self) -> None:
         while self.queue:
@@ -291,27 +300,65 @@ class Exporter:
             self._send(batch)
 
     def _send(self, batch: list[Span]) -> None:
-        import urllib.request  # with http.client and ssl: only services that export pay for it
-
         body = self.payload(batch)
-        request = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                response.read()
+            status = self._post(body)
+        except Exception as err:  # OSError, http.client's errors, a bad URL: never fatal
+            self._failed(len(batch), type(err).__name__, None)
+            return
+        if 200 <= status < 300:
             self.exported += len(batch)
-        except (OSError, ValueError) as err:  # URLError and HTTPError are OSErrors
-            self.failed += len(batch)
-            now = time.monotonic()
-            if now - self._last_failure_log >= 60.0:  # a dead collector: one line a minute
-                self._last_failure_log = now
-                logs.emit(
-                    "trace_export_failed",
-                    level="warning",
-                    url=_safe_url(self.url),
-                    error=type(err).__name__,
-                    status=getattr(err, "code", None),
-                    spans=len(batch),
-                )
+        else:
+            self._failed(len(batch), "HTTPError", status)
+
+    def _post(self, body: bytes) -> int:
+        """POST one batch on the kept-alive connection (a new one when there is none, or when
+        the collector closed it while idle: then once more on a fresh one)."""
+        for _ in range(2):
+            connection, fresh = self._connection, self._connection is None
+            if connection is None:
+                connection = self._connection = self._connect()
+            try:
+                connection.request("POST", self._target, body, self.headers)
+                response = connection.getresponse()
+                response.read()
+            except Exception:
+                connection.close()
+                self._connection = None
+                if fresh:
+                    raise
+                continue
+            if response.will_close:
+                connection.close()
+                self._connection = None
+            return int(response.status)
+        raise ConnectionError("the collector closed the connection twice")
+
+    def _connect(self) -> Any:
+        # http.client (and ssl for https): only services that export pay for importing them
+        import http.client
+
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {_safe_url(self.url)}")
+        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if parts.scheme == "https":
+            return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=self.timeout)
+        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+
+    def _failed(self, spans: int, error: str, status: int | None) -> None:
+        self.failed += spans
+        now = time.monotonic()
+        if now - self._last_failure_log >= 60.0:  # a dead collector: one line a minute
+            self._last_failure_log = now
+            logs.emit(
+                "trace_export_failed",
+                level="warning",
+                url=_safe_url(self.url),
+                error=error,
+                status=status,
+                spans=spans,
+            )
 
     def payload(self, batch: list[Span]) -> bytes:
         """The OTLP ``ExportTraceServiceRequest`` for ``batch``, in its JSON mapping."""

@@ -7,6 +7,7 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -50,15 +51,19 @@ def refuse():
 class Collector:
     """Records every OTLP/HTTP request it gets: path, headers and JSON body."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, keep_alive: bool = False) -> None:
         self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        self.clients: list[tuple[str, int]] = []  # the address each request came from
         self.arrived = threading.Condition()
         collector = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with collector.arrived:
+                    collector.clients.append(self.client_address)
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     collector.requests.append((self.path, headers, json.loads(body)))
                     collector.arrived.notify_all()
@@ -377,6 +382,26 @@ def test_a_full_queue_drops_spans_and_counts_them_without_blocking():
     assert (len(exporter.queue), exporter.dropped) == (2, 3)
     lines = parse("\n".join(exporter.metric_lines('worker="0"')) + "\n")
     assert series(lines, "flashctl_trace_spans_total", outcome="dropped")[0].value == 3
+
+
+def test_batches_go_over_one_kept_alive_connection_and_a_dropped_one_is_reopened():
+    collector = Collector(keep_alive=True)
+    try:
+        exporter = Exporter(collector.url + "/v1/traces", "svc", "1", env={})
+        span = Span(
+            b"1" * 32, b"2" * 16, None, "GET /", 0, 0.0, "GET", "/", "/", "http", "1.1", 200, None
+        )
+        for _ in range(3):
+            exporter._send([span])
+        assert len(set(collector.clients)) == 1  # one connection for the three batches
+        exporter._connection.sock.shutdown(socket.SHUT_RDWR)  # as a collector's idle timeout
+        exporter._send([span, span])
+        assert (exporter.exported, exporter.failed) == (5, 0)
+        assert len(collector.spans()) == 5
+        assert len(set(collector.clients)) == 2
+        exporter.close()
+    finally:
+        collector.close()
 
 
 def test_a_collector_that_is_down_never_fails_a_request(monkeypatch, serve, logged):
