@@ -5,9 +5,10 @@ A request's ``traceparent`` is continued: its server span gets the caller's trac
 caller's span as parent. A missing or malformed one starts a new trace (never an error). The
 server span goes back in the response's ``traceparent`` and its trace id in the log line.
 
-Export needs no OpenTelemetry SDK: a request only appends a tuple to a bounded queue (full:
-the span is dropped and counted); a daemon thread sends batches of them as OTLP JSON with the
-standard library. It reads the SDK's environment variables: ``OTEL_SERVICE_NAME``,
+Export needs no OpenTelemetry SDK: a request appends a tuple to a bounded queue (full: the
+span is dropped and counted); a daemon thread formats batches of them as OTLP JSON and sends
+them over one kept-alive connection with the standard library. It reads the SDK's environment
+variables: ``OTEL_SERVICE_NAME``,
 ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_EXPORTER_OTLP_TIMEOUT``,
 ``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_MAX_QUEUE_SIZE``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``,
 ``OTEL_SDK_DISABLED``, ``OTEL_TRACES_EXPORTER=none``, and ``OTEL_TRACES_SAMPLER`` with
@@ -159,15 +160,15 @@ def sampler_from_env(env: Mapping[str, str]) -> Sampler:
 
 
 class Span(NamedTuple):
-    """What a finished server span needs to become OTLP; converted in the exporter thread."""
+    """What a finished server span needs to become OTLP (``encode_span``, in the exporter's
+    thread). The service queues plain tuples in this order: cheaper to make on the loop."""
 
     trace_id: bytes
     span_id: bytes
     parent: Parent | None
-    name: str
     end_ns: int
     duration_s: float
-    method: str
+    method: str  # as the client sent it
     route: str | None
     path: str
     scheme: str
@@ -245,7 +246,7 @@ class Exporter:
             f'{{"resourceSpans":[{{"resource":{json.dumps(resource, separators=(",", ":"))},'
             '"scopeSpans":[{"scope":{"name":"flashctl_runtime"},"spans":['
         )
-        self.queue: deque[Span] = deque()
+        self.queue: deque[Span | tuple[Any, ...]] = deque()
         self.dropped = 0  # spans that found the queue full
         self.failed = 0  # spans in batches the collector did not take
         self.exported = 0
@@ -261,8 +262,9 @@ class Exporter:
             self._thread = threading.Thread(target=self._run, name="otlp-exporter", daemon=True)
             self._thread.start()
 
-    def submit(self, span: Span) -> None:
-        """Queue a finished span; never blocks. Called on the event loop."""
+    def submit(self, span: Span | tuple[Any, ...]) -> None:
+        """Queue a finished span (its fields in ``Span``'s order); never blocks. Called on
+        the event loop: the exporter's thread formats it."""
         queue = self.queue
         if len(queue) >= self.max_queue:
             self.dropped += 1
@@ -299,8 +301,8 @@ class Exporter:
             batch = [self.queue.popleft() for _ in range(min(self.batch_size, len(self.queue)))]
             self._send(batch)
 
-    def _send(self, batch: list[Span]) -> None:
-        body = self.payload(batch)
+    def _send(self, batch: list[Span | tuple[Any, ...]]) -> None:
+        body = self.payload([encode_span(span) for span in batch])
         try:
             status = self._post(body)
         except Exception as err:  # OSError, http.client's errors, a bad URL: never fatal
@@ -360,10 +362,10 @@ class Exporter:
                 spans=spans,
             )
 
-    def payload(self, batch: list[Span]) -> bytes:
-        """The OTLP ``ExportTraceServiceRequest`` for ``batch``, in its JSON mapping."""
-        spans = ",".join([_otlp_span(span) for span in batch])
-        return f"{self._head}{spans}]}}]}}]}}".encode()
+    def payload(self, batch: list[str]) -> bytes:
+        """The OTLP ``ExportTraceServiceRequest`` for ``batch`` (spans from ``encode_span``),
+        in its JSON mapping."""
+        return f"{self._head}{','.join(batch)}]}}]}}]}}".encode()
 
     def metric_lines(self, worker: str) -> list[str]:
         """The exporter's counters for ``/metrics``."""
@@ -390,53 +392,63 @@ _SHARED: dict[tuple[Any, ...], str] = {}
 MAX_SHARED = 1024
 
 
-def _otlp_span(span: Span) -> str:
+def encode_span(span: Span | tuple[Any, ...]) -> str:
     """One span in OTLP's JSON mapping, formatted directly (a third of the cost of building
     dicts for ``json.dumps``: this runs for every exported request), the part most spans share
     with others taken from ``_SHARED``."""
-    key = (span.name, span.method, span.path, span.scheme, span.http_version, span.route,
-           span.status, span.error)  # fmt: skip
+    (trace_id, span_id, parent, end_ns, duration_s,
+     method, route, path, scheme, version, status, error) = span  # fmt: skip
+    key = (method, route, path, scheme, version, status, error)
     shared = _SHARED.get(key)
     if shared is None:
         if len(_SHARED) >= MAX_SHARED:
             _SHARED.clear()
-        shared = _SHARED[key] = _shared_part(span)
-    parent = span.parent
+        shared = _SHARED[key] = _shared_part(*key)
     # flags: sampled (only sampled spans are exported) and whether the parent is remote (bit 9)
     extra = ',"flags":257'
     if parent is not None:
         extra = f',"flags":769,"parentSpanId":"{parent.span_id.decode()}"'
         if parent.state:
             extra += f',"traceState":{logs.quote(parent.state.decode("latin-1"))}'
-    start_ns = span.end_ns - int(span.duration_s * 1e9)
+    start_ns = end_ns - int(duration_s * 1e9)
     return (
-        f'{{"traceId":"{span.trace_id.decode()}","spanId":"{span.span_id.decode()}",'
-        f'"startTimeUnixNano":"{start_ns}","endTimeUnixNano":"{span.end_ns}",'
+        f'{{"traceId":"{trace_id.decode()}","spanId":"{span_id.decode()}",'
+        f'"startTimeUnixNano":"{start_ns}","endTimeUnixNano":"{end_ns}",'
         f"{shared}{extra}}}"
     )
 
 
-def _shared_part(span: Span) -> str:
+def _shared_part(
+    method: str,
+    route: str | None,
+    path: str,
+    scheme: str,
+    version: str,
+    status: int,
+    error: str | None,
+) -> str:
+    known = method in METHODS  # a client's other tokens: "_OTHER", and "HTTP" in the name
+    name = method if known else "HTTP"
     attributes = [
-        _string("http.request.method", span.method),
-        _string("url.path", span.path),
-        _string("url.scheme", span.scheme),
-        _string("network.protocol.version", span.http_version),
+        _string("http.request.method", method if known else "_OTHER"),
+        _string("url.path", path),
+        _string("url.scheme", scheme),
+        _string("network.protocol.version", version),
     ]
-    if span.route is not None:
-        attributes.append(_string("http.route", span.route))
-    if span.status:
+    if route is not None:
+        attributes.append(_string("http.route", route))
+    if status:
         attributes.append(
-            f'{{"key":"http.response.status_code","value":{{"intValue":"{span.status}"}}}}'
+            f'{{"key":"http.response.status_code","value":{{"intValue":"{status}"}}}}'
         )
-    failed = span.status >= 500 or span.status == 0
-    error = span.error or (str(span.status) if failed and span.status else None)
+    failed = status >= 500 or status == 0
+    error = error or (str(status) if failed and status else None)
     if error is not None:
         attributes.append(_string("error.type", error))
-    status = '{"code":2}' if failed else "{}"  # STATUS_CODE_ERROR, else unset
+    code = '{"code":2}' if failed else "{}"  # STATUS_CODE_ERROR, else unset
     return (
-        f'"name":{logs.quote(span.name)},"kind":2,'  # SPAN_KIND_SERVER
-        f'"attributes":[{",".join(attributes)}],"status":{status}'
+        f'"name":{logs.quote(name if route is None else f"{name} {route}")},"kind":2,'
+        f'"attributes":[{",".join(attributes)}],"status":{code}'
     )
 
 
