@@ -269,7 +269,10 @@ class Service:
                 timeout = self.settings.body_timeout
                 if timeout is not None:
                     task = deadlines.arm(timeout, 408)
-                raw = await read_body(receive, limit)
+                message = await receive()
+                raw = message.get("body", b"") if message["type"] == "http.request" else None
+                if raw is None or message.get("more_body", False) or len(raw) > limit:
+                    raw = await read_body(receive, limit, message)  # the other cases
                 exchange.bytes_in = len(raw)
             if concurrency.in_flight >= concurrency.limit:
                 return await self._refuse_concurrency(exchange)

@@ -195,6 +195,7 @@ class Batcher:
 
     async def _run(self, entries: list[_Entry]) -> None:
         bodies = [entry.body for entry in entries]
+        failure: Exception | None = None
         try:
             results = await self._call(bodies)
             if not isinstance(results, (list, tuple)) or len(results) != len(entries):
@@ -217,21 +218,21 @@ class Batcher:
                 entry.future.cancel()
             raise
         except Exception as err:
-            for entry in entries:
-                if not entry.future.done():
-                    entry.future.set_exception(err)
-        else:
-            for entry, result in zip(entries, results, strict=True):
-                if entry.future.done():  # its request gave up (504) while the batch ran
-                    continue
-                if isinstance(result, Exception):
-                    entry.future.set_exception(result)
-                else:
-                    entry.future.set_result(result)
+            failure = err
         finally:
+            # The next batch is started before this one's requests are answered: its call is
+            # scheduled first, so the model computes while the answers are written.
             if self._loop is asyncio.get_running_loop():  # else a new loop started afresh
                 self._running -= 1
                 self._dispatch()
+        for index, entry in enumerate(entries):
+            if entry.future.done():  # its request gave up (504) while the batch ran
+                continue
+            result = failure if failure is not None else results[index]
+            if isinstance(result, Exception):
+                entry.future.set_exception(result)
+            else:
+                entry.future.set_result(result)
 
     async def _call(self, bodies: list[Any]) -> Any:
         endpoint = self.endpoint
