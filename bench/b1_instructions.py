@@ -10,8 +10,9 @@ are about. The number of instructions a server executes per request does not: ea
 `--requests` sequential `POST /transform` go over one kept-alive connection, and the counters
 are dumped (`callgrind_control -d`): instructions / requests, the server's whole work on a
 request (HTTP parsing and writing, the app, its log line, the exporter's thread: 1024 requests
-hold exactly two full batches of spans), repeatable to well under 1%. It leaves out what instructions do not show (cache misses, system calls' time,
-threads waiting on the GIL) and concurrency (one request at a time), so it complements
+hold exactly two full batches of spans), repeatable to well under 1%. It leaves out what
+instructions do not show (cache misses, system calls' time, threads waiting on the GIL) and
+concurrency (one request at a time: every log line is a write of its own), so it complements
 b1_throughput.py rather than replacing it. Needs valgrind (apt: valgrind); slow: ~1-2 minutes
 per contender.
 """
