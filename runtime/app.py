@@ -116,13 +116,12 @@ class Service:
         try:
             # A path served before goes straight to its route: the checks below (path form,
             # the runtime's own paths, the router) gave that answer then and would again.
-            known = self._known.get(
-                (exchange.method, scope["path"], scope.get("raw_path"), scope.get("root_path"))
-            )
+            key = (exchange.method, scope["path"], scope.get("raw_path"), scope.get("root_path"))
+            known = self._known.get(key)
             if known is None or exchange.framings > 1 or self.rate is not None:
-                await self._dispatch(scope, receive, exchange)
+                await self._dispatch(scope, receive, exchange, key)
             elif wire.head_refusal(scope, exchange.framings) is not None:
-                await self._dispatch(scope, receive, exchange)
+                await self._dispatch(scope, receive, exchange, key)
             else:
                 await self._serve(known[0], known[1], scope, receive, exchange)
         finally:
@@ -142,7 +141,11 @@ class Service:
         else:  # websockets are not part of the contract: refuse the handshake
             await send({"type": "websocket.close", "code": 1000})
 
-    async def _dispatch(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, exchange: Exchange, key: tuple[Any, ...]
+    ) -> None:
+        """Every check before a route, and the route found: remembered under ``key`` (method,
+        path, raw path, root path) so that the next request to the path skips them."""
         refused = wire.head_refusal(scope, exchange.framings) or wire.path_refusal(scope)
         if refused is not None:
             status, detail, close = refused
@@ -188,7 +191,6 @@ class Service:
                 return await exchange.fail(405, "Method Not Allowed", {"Allow": ", ".join(methods)})
             return await exchange.fail(404, "Not Found")
         if len(self._known) < MAX_KNOWN_PATHS:  # bounded: a path may carry a client's ids
-            key = (exchange.method, scope["path"], scope.get("raw_path"), scope.get("root_path"))
             self._known[key] = (operation, params)
         await self._serve(operation, params, scope, receive, exchange)
 
@@ -249,7 +251,7 @@ class Service:
             if refusal is not None:
                 return await exchange.fail(503, refusal, {"Retry-After": "1"})
         concurrency = self.concurrency
-        if concurrency.in_flight >= concurrency.limit:  # refused before its body is read
+        if concurrency.full():  # refused before its body is read
             return await self._refuse_concurrency(exchange)
         deadlines = self.deadlines
         task: asyncio.Task[Any] | None = None
@@ -274,9 +276,8 @@ class Service:
                 if raw is None or message.get("more_body", False) or len(raw) > limit:
                     raw = await read_body(receive, limit, message)  # the other cases
                 exchange.bytes_in = len(raw)
-            if concurrency.in_flight >= concurrency.limit:
+            if not concurrency.enter():
                 return await self._refuse_concurrency(exchange)
-            concurrency.in_flight += 1
             entered = True
             stage = _CALL
             timeout = operation.timeout
@@ -312,7 +313,7 @@ class Service:
             if task is not None:
                 deadlines.disarm(task)
             if entered:
-                concurrency.in_flight -= 1
+                concurrency.leave()
 
     async def _call(
         self,
