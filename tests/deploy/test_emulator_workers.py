@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -350,20 +350,22 @@ def test_a_worker_gets_secrets_from_the_secrets_file_and_the_port_from_its_range
     assert env["PORT"] == env["PORT_HEALTH"] == "30123"
 
 
-def start_cli_emulator(tmp_path: Path, contexts: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_cli_emulator(*extra: str, seconds: float = 20.0) -> tuple[subprocess.Popen[bytes], str]:
+    """`flashctl emulator --run-workers` in a subprocess on free ports, with `extra` options;
+    returns it and its URL once it answers (stop it with the `cli_emulators` fixture)."""
     port = free_port()
     low, high = port_range()
     process = subprocess.Popen(
         [
             *[sys.executable, "-m", "flashctl", "emulator", "--run-workers"],
-            *["--port", str(port), "--api-key", CANARY_KEY, "--contexts", str(contexts)],
-            *["--worker-ports", f"{low}-{high}"],
+            *["--port", str(port), "--api-key", CANARY_KEY, "--worker-ports", f"{low}-{high}"],
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _answers(url), 20, "the emulator listens")
+    wait_until(lambda: _answers(url), seconds, "the emulator listens")
     return process, url
 
 
@@ -374,21 +376,11 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def cli_emulators() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
 def test_no_worker_outlives_the_emulator(run_cli, tmp_path, cli_emulators, signum):
     render(run_cli, EXAMPLE, tmp_path / "build")
-    process, url = start_cli_emulator(tmp_path, tmp_path / "build")
+    process, url = start_cli_emulator("--contexts", str(tmp_path / "build"))
     cli_emulators.append(process)
     env = {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": url}
     assert run_cli("apply", "-f", str(EXAMPLE), "--yes", env=env).exit_code == 0

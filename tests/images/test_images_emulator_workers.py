@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,10 @@ from tests.deploy.test_emulator_workers import (
     alive,
     port_range,
     processes,
+    start_cli_emulator,
     wait_until,
 )
 from tests.images.conftest import ExampleBuild
-from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -139,40 +138,6 @@ def test_a_worker_runs_from_the_deployed_image_and_its_container_goes_with_it(
     assert not any(alive(pid) for pid in [worker["pid"], *below])
 
 
-def start_cli_emulator(*extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    low, high = port_range()
-    process = subprocess.Popen(
-        [
-            *[sys.executable, "-m", "flashctl", "emulator", "--run-workers"],
-            *["--port", str(port), "--api-key", CANARY_KEY, "--worker-ports", f"{low}-{high}"],
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return requests.get(f"{url}/_emulator/workers", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    wait_until(answers, 30, "the emulator listens")
-    return process, url
-
-
-@pytest.fixture
-def emulators() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-
-
 @pytest.fixture
 def leftover(buildah: str) -> Iterator[Callable[[str], str]]:
     """Working containers of the base image, named as an emulator names them; removed at the
@@ -204,7 +169,9 @@ def running_image_worker(
     """A `flashctl emulator` process with the example applied and the cpu endpoint's image
     worker ready: the process, the worker, and the worker's process tree."""
     file = example_with_images(folder / "project", images)
-    process, url = start_cli_emulator("--workers-from", "image", "--contexts", str(folder))
+    process, url = start_cli_emulator(
+        "--workers-from", "image", "--contexts", str(folder), seconds=30
+    )
     env = {"RUNPOD_API_KEY": CANARY_KEY, "FLASHCTL_API_URL": url}
     assert run_cli("apply", "-f", str(file), "--yes", env=env).exit_code == 0
     endpoints = requests.get(f"{url}/v2/serverless", headers=AUTH, timeout=5).json()
@@ -218,10 +185,10 @@ def running_image_worker(
 
 
 def test_an_emulator_stopped_with_sigterm_stops_its_image_workers_and_their_containers(
-    run_cli, example_build: ExampleBuild, tmp_path, emulators
+    run_cli, example_build: ExampleBuild, tmp_path, cli_emulators
 ):
     process, worker, tree = running_image_worker(run_cli, example_build.images, tmp_path)
-    emulators.append(process)
+    cli_emulators.append(process)
     process.terminate()
     assert process.wait(30) == 0
     assert not any(alive(pid) for pid in tree), "stopped before the emulator exits"
@@ -229,10 +196,10 @@ def test_an_emulator_stopped_with_sigterm_stops_its_image_workers_and_their_cont
 
 
 def test_nothing_of_an_image_worker_outlives_a_killed_emulator_and_the_next_one_cleans_up(
-    run_cli, example_build: ExampleBuild, tmp_path, emulators, leftover
+    run_cli, example_build: ExampleBuild, tmp_path, cli_emulators, leftover
 ):
     process, worker, tree = running_image_worker(run_cli, example_build.images, tmp_path)
-    emulators.append(process)
+    cli_emulators.append(process)
     emulator_owner = f"{process.pid}-{containers._start_time(process.pid)}"
     assert worker["container"].startswith(f"{containers.PREFIX}{emulator_owner}-")
 
@@ -245,8 +212,8 @@ def test_nothing_of_an_image_worker_outlives_a_killed_emulator_and_the_next_one_
     # emulator: the next emulator removes those, and keeps those of an emulator that runs.
     dead = leftover(emulator_owner)
     living = leftover(containers.owner())
-    again, _url = start_cli_emulator("--contexts", str(tmp_path))
-    emulators.append(again)
+    again, _url = start_cli_emulator("--contexts", str(tmp_path), seconds=30)
+    cli_emulators.append(again)
     wait_until(lambda: dead not in working_containers(), 60, "the next start removes it")
     assert living in working_containers()
 
