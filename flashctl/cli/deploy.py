@@ -12,6 +12,7 @@ from flashctl.cli.options import (
     API_URL,
     LOCAL_PORT,
     TARGET,
+    WAIT_TIMEOUT,
     Options,
     build_options,
     format_option,
@@ -79,14 +80,7 @@ def plan(
     help="Wait until each new release has rolled out: no stale worker, workers.min ready"
     " (kubernetes: until every Deployment has rolled out).",
 )
-@click.option(
-    "--wait-timeout",
-    default=600.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    metavar="SECONDS",
-    help="Give up waiting after this long (exit 1).",
-)
+@WAIT_TIMEOUT
 @click.option("--prune", is_flag=True, help="Delete owned endpoints that left the file.")
 @TARGET
 @build_options
@@ -251,14 +245,7 @@ def logs(
     show_default=True,
     help="Wait until the rolled-back release has rolled out (as `apply --wait`).",
 )
-@click.option(
-    "--wait-timeout",
-    default=600.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    metavar="SECONDS",
-    help="Give up waiting after this long (exit 1).",
-)
+@WAIT_TIMEOUT
 @API_URL
 @click.pass_obj
 def rollback(

@@ -157,6 +157,14 @@ LOCAL_PORT = click.option(
     help="The port of `flashctl dev` (with --local).",
 )
 
+WAIT_TIMEOUT = click.option(
+    "--wait-timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="SECONDS",
+    help="Give up waiting after this long (exit 1).",
+)
 API_URL = click.option(
     "--api-url",
     metavar="URL",
