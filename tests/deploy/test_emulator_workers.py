@@ -218,14 +218,23 @@ endpoints:
     return flash_yaml
 
 
+def deployed(
+    run_cli: Callable[..., Any], local_runpod: Callable[[], Deploy], tmp_path: Path, **options: str
+) -> tuple[Path, Deploy]:
+    """`small_project` (version "1", with `options`) rendered and applied to a new local RunPod:
+    its flash.yaml and the deploy."""
+    flash_yaml = small_project(tmp_path / "project", "1", **options)
+    render(run_cli, flash_yaml, tmp_path / "build")
+    deploy = local_runpod()
+    assert run_cli("apply", "-f", str(flash_yaml), "--yes", env=deploy.env).exit_code == 0
+    return flash_yaml, deploy
+
+
 @pytest.mark.slow
 def test_a_burst_scales_a_cpu_endpoint_from_zero_to_max_and_back_after_the_idle_timeout(
     run_cli, local_runpod, tmp_path
 ):
-    flash_yaml = small_project(tmp_path / "project", "1", workers="{min: 0, max: 3}")
-    render(run_cli, flash_yaml, tmp_path / "build")
-    deploy = local_runpod()
-    assert run_cli("apply", "-f", str(flash_yaml), "--yes", env=deploy.env).exit_code == 0
+    _, deploy = deployed(run_cli, local_runpod, tmp_path, workers="{min: 0, max: 3}")
     url = base_url(deploy, "burst-api") + "/slow"
     seen: set[int] = set()
     most = 0
@@ -249,10 +258,7 @@ def test_a_burst_scales_a_cpu_endpoint_from_zero_to_max_and_back_after_the_idle_
 
 @pytest.mark.slow
 def test_a_new_release_is_rolled_out_with_no_failed_request(run_cli, local_runpod, tmp_path):
-    flash_yaml = small_project(tmp_path / "project", "1", workers="{min: 1, max: 2}")
-    render(run_cli, flash_yaml, tmp_path / "build")
-    deploy = local_runpod()
-    assert run_cli("apply", "-f", str(flash_yaml), "--yes", env=deploy.env).exit_code == 0
+    flash_yaml, deploy = deployed(run_cli, local_runpod, tmp_path, workers="{min: 1, max: 2}")
     url = base_url(deploy, "burst-api") + "/hello"
     wait_until(lambda: requests.get(url, headers=AUTH, timeout=10).status_code == 200)
     old_pids = {w["pid"] for w in processes(deploy)}
@@ -301,10 +307,9 @@ def test_loadtest_passes_its_slo_through_the_local_runpod_and_an_impossible_one_
     run_cli, local_runpod, tmp_path
 ):
     passing = "slo: {p50_ms: 3000, p99_ms: 8000, success_rate: 0.99}\n"
-    flash_yaml = small_project(tmp_path / "project", "1", workers="{min: 1, max: 1}", slo=passing)
-    render(run_cli, flash_yaml, tmp_path / "build")
-    deploy = local_runpod()
-    assert run_cli("apply", "-f", str(flash_yaml), "--yes", env=deploy.env).exit_code == 0
+    flash_yaml, deploy = deployed(
+        run_cli, local_runpod, tmp_path, workers="{min: 1, max: 1}", slo=passing
+    )
     load = ("loadtest", "-f", str(flash_yaml), "api", "--route", "GET /hello", "-n", "60")
     result = run_cli(*load, env=deploy.env)
     assert result.exit_code == 0, result.stdout + result.stderr
@@ -433,10 +438,7 @@ def test_a_worker_that_crashes_on_start_leaves_a_400_and_its_output(
 def test_a_streamed_answer_passes_the_load_balancer_as_it_is_written(
     run_cli, local_runpod, tmp_path
 ):
-    flash_yaml = small_project(tmp_path / "project", "1", workers="{min: 0, max: 1}")
-    render(run_cli, flash_yaml, tmp_path / "build")
-    deploy = local_runpod()
-    assert run_cli("apply", "-f", str(flash_yaml), "--yes", env=deploy.env).exit_code == 0
+    _, deploy = deployed(run_cli, local_runpod, tmp_path, workers="{min: 0, max: 1}")
     flag = tmp_path / "first-tick-read"
     url = base_url(deploy, "burst-api") + "/ticks"
     headers = {**AUTH, "Accept": "text/event-stream"}
