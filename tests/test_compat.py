@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import httpx
@@ -162,22 +163,16 @@ def call_each(base: str) -> None:
                 assert response.json() == answer, (method, path)
 
 
-@pytest.mark.slow
-def test_an_imported_runpod_flash_project_serves_under_dev(imported_project, tmp_path):
+def serves_under_dev(
+    flash_yaml: Path, tmp_path: Path, endpoints: Iterable[str], call: Callable[[str, str], None]
+) -> None:
+    """`flashctl dev` on an imported project, runpod-flash shadowed by its stand-ins: once every
+    endpoint's /ping is 200, ``call(endpoint URL, endpoint)`` for each; no traceback printed."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(shadowed_packages(tmp_path / "site"))}
+    command = [sys.executable, "-m", "flashctl", "-f", str(flash_yaml), "dev"]
     dev = start_interruptible(
-        [
-            sys.executable,
-            "-m",
-            "flashctl",
-            "-f",
-            str(imported_project),
-            "dev",
-            "--port",
-            str(port),
-            "--no-reload",
-        ],
+        [*command, "--port", str(port), "--no-reload"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -185,13 +180,18 @@ def test_an_imported_runpod_flash_project_serves_under_dev(imported_project, tmp
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for endpoint in CALLS:
+        for endpoint in endpoints:
             wait_for_status(f"{base}/{endpoint}/ping", 200, timeout=60, process=dev)
-        for endpoint in CALLS:
-            call_each(f"{base}/{endpoint}")
+        for endpoint in endpoints:
+            call(f"{base}/{endpoint}", endpoint)
     finally:
         output = stop(dev)
     assert "Traceback" not in output, output
+
+
+@pytest.mark.slow
+def test_an_imported_runpod_flash_project_serves_under_dev(imported_project, tmp_path):
+    serves_under_dev(imported_project, tmp_path, CALLS, lambda url, _endpoint: call_each(url))
 
 
 @pytest.mark.slow

@@ -6,10 +6,7 @@ without runpod-flash or tetra-rp."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +15,7 @@ import pytest
 
 from flashctl.compiler.pipeline import load_valid_project
 from flashctl.render.flows import render_to
-from tests.servers import free_port, start_interruptible, stop, wait_for_status
-from tests.test_compat import shadowed_packages
+from tests.test_compat import serves_under_dev
 from tests.test_container import served_as_container, venv_with_requirements
 
 FIXTURE = Path(__file__).parent / "import_flash" / "fixtures" / "queue_served"
@@ -114,25 +110,7 @@ def test_queue_functions_import_as_enveloped_post_routes(imported_project):
 
 @pytest.mark.slow
 def test_imported_queue_workers_serve_under_dev(imported_project, tmp_path):
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(shadowed_packages(tmp_path / "site"))}
-    command = [sys.executable, "-m", "flashctl", "-f", str(imported_project), "dev"]
-    dev = start_interruptible(
-        [*command, "--port", str(port), "--no-reload"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for endpoint in CALLS:
-            wait_for_status(f"{base}/{endpoint}/ping", 200, timeout=60, process=dev)
-        for endpoint in CALLS:
-            call_each(f"{base}/{endpoint}", endpoint)
-    finally:
-        output = stop(dev)
-    assert "Traceback" not in output, output
+    serves_under_dev(imported_project, tmp_path, CALLS, call_each)
 
 
 @pytest.mark.slow
