@@ -271,10 +271,7 @@ class Service:
                 timeout = self.settings.body_timeout
                 if timeout is not None:
                     task = deadlines.arm(timeout, 408)
-                message = await receive()
-                raw = message.get("body", b"") if message["type"] == "http.request" else None
-                if raw is None or message.get("more_body", False) or len(raw) > limit:
-                    raw = await read_body(receive, limit, message)  # the other cases
+                raw = await read_body(receive, limit)
                 exchange.bytes_in = len(raw)
             if not concurrency.enter():
                 return await self._refuse_concurrency(exchange)
@@ -294,10 +291,7 @@ class Service:
                 deadlines.disarm(task)
                 task = None
             stage = _REPLY
-            if type(result) in _JSON_TYPES and not results.wants_msgpack(exchange.accept):
-                await exchange.respond(200, results.dump_json(result))
-            else:
-                await self._reply(operation, result, scope, receive, exchange)
+            await self._reply(operation, result, scope, receive, exchange)
         except Exception as err:
             # a generator runs the handler's own code while it is sent; a value is only encoded
             user_code = stage == _CALL or (stage == _REPLY and results.is_stream(result))
@@ -375,15 +369,16 @@ class Service:
         receive: Receive,
         exchange: Exchange,
     ) -> None:
-        if isinstance(result, Response):
-            await result(scope, receive, exchange.relay)
-        elif isinstance(result, results.BINARY):
-            await exchange.respond(200, bytes(result), results.OCTET_STREAM)
-        elif results.is_stream(result):
-            await send_stream(
-                exchange, result, receive, operation.timeout, self.threads, self.deadlines
-            )
-        elif results.wants_msgpack(exchange.accept):
+        if type(result) not in _JSON_TYPES:  # most results are JSON values: nothing to look for
+            if isinstance(result, Response):
+                return await result(scope, receive, exchange.relay)
+            if isinstance(result, results.BINARY):
+                return await exchange.respond(200, bytes(result), results.OCTET_STREAM)
+            if results.is_stream(result):
+                return await send_stream(
+                    exchange, result, receive, operation.timeout, self.threads, self.deadlines
+                )
+        if results.wants_msgpack(exchange.accept):
             await exchange.respond(200, results.dump_msgpack(result), results.MSGPACK)
         else:
             await exchange.respond(200, results.dump_json(result))

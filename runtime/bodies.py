@@ -51,12 +51,10 @@ def declared_length(value: bytes | None) -> int | None:
         raise HTTPError(400, "Content-Length is not a number") from None
 
 
-async def read_body(receive: Receive, limit: int, message: Message | None = None) -> bytes:
+async def read_body(receive: Receive, limit: int) -> bytes:
     """The whole body, refusing with 413 as soon as it passes ``limit``, so a 50 MB upload
-    never sits in memory. The caller has already compared any Content-Length to ``limit``;
-    ``message``: the first one, when the caller has received it already."""
-    if message is None:
-        message = await receive()
+    never sits in memory. The caller has already compared any Content-Length to ``limit``."""
+    message = await receive()
     if message["type"] == "http.disconnect":
         raise ClientDisconnected()
     body: bytes = message.get("body", b"")

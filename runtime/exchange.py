@@ -23,7 +23,6 @@ Headers = list[tuple[bytes, bytes]]
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _JSON = b"application/json"
 _bits = random.getrandbits
-_now = time.perf_counter
 _FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 _hex = binascii.hexlify  # a third of the cost of b"%080x" % number
 _ZERO_TRACE = b"0" * 32
@@ -127,12 +126,11 @@ class Exchange:
         headers: Iterable[tuple[bytes, bytes]] = (),
     ) -> None:
         """Send a complete response with the runtime's headers."""
-        took = (_now() - self.start) * 1000.0
         out: Headers = [
             (b"content-length", b"%d" % len(body)),
             (b"x-request-id", self.request_id),
             (b"traceparent", self.traceparent),
-            (b"server-timing", b"app;dur=%.3f" % took),
+            (b"server-timing", self._timing()),
         ]
         if content_type is not None:
             out.append((b"content-type", content_type))
